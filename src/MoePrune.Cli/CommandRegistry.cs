@@ -1,0 +1,13 @@
+using System.CommandLine;
+using MoePrune.Cli.Commands;
+
+namespace MoePrune.Cli;
+
+/// <summary>Every subcommand, one file each under Commands/.</summary>
+public static class CommandRegistry
+{
+    public static IEnumerable<Command> All()
+    {
+        yield return NativeCommand.Create();
+    }
+}
