@@ -11,14 +11,15 @@ namespace MoePrune.IO;
 static class TensorBytes
 {
     /// <summary>Bytes per chunk; below int.MaxValue so each chunk's span is addressable.</summary>
-    const long ChunkBytes = 1L << 28;
+    public const long DefaultChunkBytes = 1L << 28;
 
     delegate void ChunkAction(Span<byte> chunk, long byteOffset);
 
     /// <summary>Fills the contiguous CPU <paramref name="tensor"/> with the bytes at <paramref name="fileOffset"/>.</summary>
-    public static void ReadFromFile(SafeFileHandle file, long fileOffset, torch.Tensor tensor, string path)
+    public static void ReadFromFile(SafeFileHandle file, long fileOffset, torch.Tensor tensor, string path,
+                                    long chunkBytes = DefaultChunkBytes)
     {
-        ForEachChunk(tensor, (chunk, byteOffset) =>
+        ForEachChunk(tensor, chunkBytes, (chunk, byteOffset) =>
         {
             long at = fileOffset + byteOffset;
             while (chunk.Length > 0)
@@ -33,32 +34,32 @@ static class TensorBytes
     }
 
     /// <summary>Appends the bytes of the contiguous CPU <paramref name="tensor"/> to <paramref name="stream"/>.</summary>
-    public static void WriteToStream(Stream stream, torch.Tensor tensor)
+    public static void WriteToStream(Stream stream, torch.Tensor tensor, long chunkBytes = DefaultChunkBytes)
     {
-        ForEachChunk(tensor, (chunk, _) => stream.Write(chunk));
+        ForEachChunk(tensor, chunkBytes, (chunk, _) => stream.Write(chunk));
     }
 
     /// <summary>Copies the bytes of a contiguous CPU tensor into a new array (small tensors, tests).</summary>
     public static byte[] ToArray(torch.Tensor tensor)
     {
         var result = new byte[checked(tensor.NumberOfElements * tensor.ElementSize)];
-        ForEachChunk(tensor, (chunk, byteOffset) => chunk.CopyTo(result.AsSpan((int)byteOffset)));
+        ForEachChunk(tensor, DefaultChunkBytes, (chunk, byteOffset) => chunk.CopyTo(result.AsSpan((int)byteOffset)));
         return result;
     }
 
-    static void ForEachChunk(torch.Tensor tensor, ChunkAction action)
+    static void ForEachChunk(torch.Tensor tensor, long chunkBytes, ChunkAction action)
     {
         if (tensor.device_type != DeviceType.CPU || !tensor.is_contiguous())
             throw new ArgumentException("raw byte access needs a contiguous CPU tensor", nameof(tensor));
         long elements = tensor.NumberOfElements;
         if (elements == 0) return;
         long elementSize = tensor.ElementSize;
-        if (elements * elementSize <= ChunkBytes)
+        if (elements * elementSize <= chunkBytes)
         {
             action(tensor.bytes, 0);
             return;
         }
-        long perChunk = ChunkBytes / elementSize;
+        long perChunk = Math.Max(1, chunkBytes / elementSize);
         using var flat = tensor.view(-1);                                       // (N,) alias of the same storage
         for (long start = 0; start < elements; start += perChunk)
         {
