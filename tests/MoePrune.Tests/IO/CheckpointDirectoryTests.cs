@@ -71,7 +71,7 @@ public class CheckpointDirectoryTests
 
         File.WriteAllText(config, "{\n  \"a\": 1,\n  \"b\": oops\n}");
         var e = OpenFails(model, config);
-        Assert.Contains("not valid JSON (line 3:", e.Message);
+        Assert.Contains("not valid JSON (line 3, column 8:", e.Message);
 
         File.WriteAllText(config, "[1, 2]");
         Assert.Contains("expected a JSON object, found an array", OpenFails(model, config).Message);
