@@ -95,6 +95,8 @@ public sealed class CheckpointDirectory : IDisposable
             weightMap[name] = file;
             if (!shardFiles.Contains(file)) shardFiles.Add(file);
         }
+        if (weightMap.Count == 0)
+            throw new MoePruneException($"{indexPath}: weight_map is empty");
         var missing = shardFiles.Where(f => !File.Exists(System.IO.Path.Combine(dir, f))).ToList();
         if (missing.Count > 0)
             throw new MoePruneException(

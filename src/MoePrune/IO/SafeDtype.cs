@@ -54,6 +54,8 @@ public static class SafeDtypes
     {
         if (text is "F8_E4M3" or "F8_E5M2" or "F8_E8M0")
             throw new MoePruneException($"{file}: dtype {text} is not supported yet (FP8 checkpoints must be dequantized first)");
+        if (text is "U16" or "U32" or "U64" or "C64" or "F4" or "F6_E2M3" or "F6_E3M2")
+            throw new MoePruneException($"{file}: dtype {text} is not supported (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})");
         // Enum.TryParse accepts numbers and other case; the header spelling must match exactly.
         foreach (var d in Enum.GetValues<SafeDtype>())
             if (text == d.ToString()) return d;

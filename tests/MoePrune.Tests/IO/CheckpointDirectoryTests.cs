@@ -185,6 +185,17 @@ public class CheckpointDirectoryTests
     }
 
     [Fact]
+    public void IndexWithoutWeightMapEntries()
+    {
+        using var dir = new TempDir();
+        string model = CopyFixture(dir);
+        EditIndex(model, map => map.Clear());
+        Assert.EndsWith("weight_map is empty", OpenFails(model, Path.Combine(model, CheckpointDirectory.IndexFile)).Message);
+        File.WriteAllText(Path.Combine(model, CheckpointDirectory.IndexFile), "{\"metadata\": {}}");
+        Assert.EndsWith("no \"weight_map\" object", OpenFails(model, Path.Combine(model, CheckpointDirectory.IndexFile)).Message);
+    }
+
+    [Fact]
     public void IndexShardNamesMustBePlainFileNames()
     {
         using var dir = new TempDir();

@@ -137,16 +137,23 @@ public class CheckpointWriterTests(ITestOutputHelper output)
     public void AFailingExportLeavesNoOutputAndNoTemporaryDirectory()
     {
         using var dir = new TempDir();
+        var made = new List<torch.Tensor>();
         IEnumerable<KeyValuePair<string, torch.Tensor>> Failing()
         {
-            for (int i = 0; i < 5; i++) yield return new($"t{i}", torch.ones(8));
+            for (int i = 0; i < 5; i++)
+            {
+                made.Add(torch.ones(8));                                        // 32 bytes: two per 64-byte shard
+                yield return new($"t{i}", made[^1]);
+            }
             throw new InvalidOperationException("model export failed");
         }
         string outDir = dir["out"];
-        var e = Assert.Throws<InvalidOperationException>(() => CheckpointWriter.Write(outDir, Config(), Failing(), maxShardBytes: 64));
+        var e = Assert.Throws<InvalidOperationException>(
+            () => CheckpointWriter.Write(outDir, Config(), Failing(), maxShardBytes: 64, disposeTensors: true));
         Assert.Equal("model export failed", e.Message);
         Assert.False(Directory.Exists(outDir));
         Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));
+        Assert.All(made, t => Assert.True(t.IsInvalid));                     // written and pending tensors released
 
         using var x = torch.ones(1);
         Assert.Throws<MoePruneException>(() => CheckpointWriter.Write(outDir, Config(), [new("x", x), new("x", x)]));

@@ -62,6 +62,7 @@ public class SafetensorsHeaderTests
     [InlineData("""{"a":{"dtype":"f32","shape":[2],"data_offsets":[0,8]}}""", "unknown dtype \"f32\"")]
     [InlineData("""{"a":{"dtype":"F8_E4M3","shape":[8],"data_offsets":[0,8]}}""", "F8_E4M3 is not supported yet")]
     [InlineData("""{"a":{"dtype":"F8_E5M2","shape":[8],"data_offsets":[0,8]}}""", "F8_E5M2 is not supported yet")]
+    [InlineData("""{"a":{"dtype":"U32","shape":[2],"data_offsets":[0,8]}}""", "dtype U32 is not supported (supported: F32, F16, BF16")]
     [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "duplicate tensor name \"a\"")]
     [InlineData("""{"__metadata__":{"format":1},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "__metadata__ value \"format\" is not a string")]
     [InlineData("""{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}""", "ends at data byte 16 but the data section has only 8 bytes")]

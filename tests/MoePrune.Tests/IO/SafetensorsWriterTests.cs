@@ -148,6 +148,13 @@ public class SafetensorsWriterTests(ITestOutputHelper output)
         st.ReadInto("w", view);
         Assert.Equal(src.RawBytes(), view.RawBytes());
 
+        using var stacked = torch.zeros([4, 2, 3], torch.ScalarType.BFloat16);  // (E, 2, 3) stacked experts
+        using var expert2 = stacked[2];                                           // (2, 3) contiguous slice at an offset
+        st.ReadInto("w", expert2);
+        Assert.Equal(src.RawBytes(), expert2.RawBytes());
+        Assert.Equal(0f, stacked[1].abs().sum().ToSingle());
+        Assert.Equal(0f, stacked[3].abs().sum().ToSingle());
+
         using var wrong = torch.zeros(3, 2);
         var e = Assert.Throws<MoePruneException>(() => st.ReadInto("w", wrong));
         Assert.Contains("has shape [2, 3] but the destination has [3, 2]", e.Message);
