@@ -34,20 +34,30 @@ public static class SafeDtypes
     };
 
     /// <summary>The safetensors dtype of a torch dtype; throws for types safetensors export does not support here.</summary>
-    public static SafeDtype FromTorch(torch.ScalarType type) => type switch
+    public static SafeDtype FromTorch(torch.ScalarType type) =>
+        TryFromTorch(type, out var dtype)
+            ? dtype
+            : throw new MoePruneException($"tensor dtype {type} cannot be written to safetensors (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})");
+
+    public static bool TryFromTorch(torch.ScalarType type, out SafeDtype dtype)
     {
-        torch.ScalarType.Float64 => SafeDtype.F64,
-        torch.ScalarType.Float32 => SafeDtype.F32,
-        torch.ScalarType.Float16 => SafeDtype.F16,
-        torch.ScalarType.BFloat16 => SafeDtype.BF16,
-        torch.ScalarType.Int64 => SafeDtype.I64,
-        torch.ScalarType.Int32 => SafeDtype.I32,
-        torch.ScalarType.Int16 => SafeDtype.I16,
-        torch.ScalarType.Int8 => SafeDtype.I8,
-        torch.ScalarType.Byte => SafeDtype.U8,
-        torch.ScalarType.Bool => SafeDtype.BOOL,
-        _ => throw new MoePruneException($"tensor dtype {type} cannot be written to safetensors (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})"),
-    };
+        SafeDtype? found = type switch
+        {
+            torch.ScalarType.Float64 => SafeDtype.F64,
+            torch.ScalarType.Float32 => SafeDtype.F32,
+            torch.ScalarType.Float16 => SafeDtype.F16,
+            torch.ScalarType.BFloat16 => SafeDtype.BF16,
+            torch.ScalarType.Int64 => SafeDtype.I64,
+            torch.ScalarType.Int32 => SafeDtype.I32,
+            torch.ScalarType.Int16 => SafeDtype.I16,
+            torch.ScalarType.Int8 => SafeDtype.I8,
+            torch.ScalarType.Byte => SafeDtype.U8,
+            torch.ScalarType.Bool => SafeDtype.BOOL,
+            _ => null,
+        };
+        dtype = found ?? default;
+        return found.HasValue;
+    }
 
     /// <summary>Parses a header dtype string ("BF16"); <paramref name="file"/> names the file in the error.</summary>
     public static SafeDtype Parse(string text, string file)

@@ -96,4 +96,26 @@ public class SafetensorsHeaderTests
         Assert.Equal([0L, 5L], e.shape);
         Assert.Throws<MoePruneException>(() => st.Read("missing"));
     }
+
+    [Fact]
+    public void NullMetadataIsEmpty()
+    {
+        using var dir = new TempDir();
+        string path = RawSafetensors.Write(dir, "m.safetensors", """{"__metadata__":null,"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}""", [5]);
+        using var st = SafetensorsFile.Open(path);
+        Assert.Empty(st.Metadata);
+    }
+
+    [Fact]
+    public void DtypeTableAgreesWithTorch()
+    {
+        using var dir = new TempDir();                                         // loads TorchSharp
+        foreach (var d in Enum.GetValues<SafeDtype>())
+        {
+            using var t = TorchSharp.torch.zeros(1, dtype: SafeDtypes.ToTorch(d));
+            Assert.Equal(t.ElementSize, SafeDtypes.SizeOf(d));
+            Assert.Equal(d, SafeDtypes.FromTorch(t.dtype));
+            Assert.Equal(d, SafeDtypes.Parse(d.ToString(), "f"));
+        }
+    }
 }
