@@ -1,0 +1,44 @@
+using System.Text;
+
+namespace MoePrune.Data;
+
+/// <summary>
+/// Joins Brown tokens into readable text. Brown writes double quotes as <c>``</c> and <c>''</c> (both become
+/// <c>"</c>), single quotes as a lone <c>'</c> (or <c>`</c>) token, and punctuation as separate tokens. Rules:
+/// no space before closing punctuation (<c>, . ; : ! ? ) ]</c> and closing quotes), no space after opening
+/// brackets and opening quotes; a lone <c>'</c> alternates between opening and closing within a sentence.
+/// </summary>
+public static class BrownDetokenizer
+{
+    static readonly HashSet<string> NoSpaceBefore = [",", ".", ";", ":", "!", "?", ")", "]", "}", "''", "%"];
+    static readonly HashSet<string> NoSpaceAfter = ["(", "[", "{", "``"];
+
+    public static string Join(IEnumerable<string> tokens)
+    {
+        var sb = new StringBuilder();
+        bool glueNext = true;      // no space before the next token (start of text, or after an opener)
+        bool singleOpen = false;
+        foreach (string token in tokens)
+        {
+            bool opener = NoSpaceAfter.Contains(token) || token == "`";
+            bool closer = NoSpaceBefore.Contains(token);
+            if (token == "'")
+            {
+                opener = !singleOpen;
+                closer = singleOpen;
+                singleOpen = !singleOpen;
+            }
+            if (!glueNext && !closer) sb.Append(' ');
+            sb.Append(Render(token));
+            glueNext = opener;
+        }
+        return sb.ToString();
+    }
+
+    static string Render(string token) => token switch
+    {
+        "``" or "''" => "\"",
+        "`" => "'",
+        _ => token,
+    };
+}

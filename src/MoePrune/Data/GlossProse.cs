@@ -1,0 +1,49 @@
+namespace MoePrune.Data;
+
+/// <summary>
+/// Writes a knowledge-set entry's WordNet glosses as plain prose, one sentence per sense, with the first example
+/// of the first sense. Patterns by part of speech (first sense / further senses):
+/// <list type="bullet">
+/// <item>noun: "A dog is {definition}." / "A dog can also be {definition}."</item>
+/// <item>verb: "To run means to {definition}." / "To run can also mean to {definition}."</item>
+/// <item>adjective: "To be big is to be {definition}." / "Big can also mean {definition}."</item>
+/// <item>adverb: "Quickly means {definition}." / "Quickly can also mean {definition}."</item>
+/// </list>
+/// followed by <c>For example: "{example}".</c> when the first sense has one.
+/// </summary>
+public static class GlossProse
+{
+    public static string Write(KnowledgeEntry entry)
+    {
+        var sentences = new List<string>();
+        for (int i = 0; i < entry.Senses.Count; i++)
+        {
+            var sense = entry.Senses[i];
+            sentences.Add(Sentence(entry.Lemma, entry.Pos, sense.Definition, first: i == 0));
+            if (i == 0 && sense.Examples.Count > 0) sentences.Add($"For example: \"{sense.Examples[0]}\".");
+        }
+        return string.Join(" ", sentences);
+    }
+
+    public static string Sentence(string lemma, WordNetPos pos, string definition, bool first)
+    {
+        string word = WordNet.Display(lemma);
+        string def = definition.TrimEnd('.', ' ');
+        return pos switch
+        {
+            WordNetPos.Noun when first => $"{Capitalize(IndefiniteArticle(word))} {word} is {def}.",
+            WordNetPos.Noun => $"{Capitalize(IndefiniteArticle(word))} {word} can also be {def}.",
+            WordNetPos.Verb when first => $"To {word} means to {def}.",
+            WordNetPos.Verb => $"To {word} can also mean to {def}.",
+            WordNetPos.Adjective when first => $"To be {word} is to be {def}.",
+            _ when first => $"{Capitalize(word)} means {def}.",
+            _ => $"{Capitalize(word)} can also mean {def}.",
+        };
+    }
+
+    /// <summary>"a" or "an" by the first letter (vowel letters take "an"; good enough for prose).</summary>
+    public static string IndefiniteArticle(string word) =>
+        word.Length > 0 && "aeiouAEIOU".Contains(word[0]) ? "an" : "a";
+
+    public static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
+}
