@@ -27,8 +27,13 @@ public sealed class BrownCorpus
     public static BrownCorpus Load() => Load(CorpusStore.EnsureInstalled().BrownDir);
 
     /// <summary>The corpus in <paramref name="folder"/> (a folder with <c>cats.txt</c>), parsed once per process.</summary>
-    public static BrownCorpus Load(string folder) =>
-        Cache.GetOrAdd(Path.GetFullPath(folder), f => new Lazy<BrownCorpus>(() => Parse(f))).Value;
+    public static BrownCorpus Load(string folder)
+    {
+        string key = Path.GetFullPath(folder);
+        var lazy = Cache.GetOrAdd(key, f => new Lazy<BrownCorpus>(() => Parse(f)));
+        try { return lazy.Value; }
+        catch { Cache.TryRemove(key, out _); throw; } // a failed parse is not cached: installing later works
+    }
 
     public BrownDocument this[string id] =>
         _byId.TryGetValue(id, out var d) ? d : throw new MoePruneException($"{Folder}: no Brown document '{id}'");

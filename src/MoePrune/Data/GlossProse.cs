@@ -41,9 +41,17 @@ public static class GlossProse
         };
     }
 
-    /// <summary>"a" or "an" by the first letter (vowel letters take "an"; good enough for prose).</summary>
-    public static string IndefiniteArticle(string word) =>
-        word.Length > 0 && "aeiouAEIOU".Contains(word[0]) ? "an" : "a";
+    /// <summary>"a" or "an" by the first letter, with the usual exceptions (an hour, a unit, a one-way street).</summary>
+    public static string IndefiniteArticle(string word)
+    {
+        string w = word.ToLowerInvariant();
+        if (SilentH.Any(p => w.StartsWith(p, StringComparison.Ordinal))) return "an";
+        if (ConsonantSoundVowel.Any(p => w.StartsWith(p, StringComparison.Ordinal))) return "a";
+        return w.Length > 0 && "aeiou".Contains(w[0]) ? "an" : "a";
+    }
+
+    static readonly string[] SilentH = ["hour", "honest", "honor", "honour", "heir"];
+    static readonly string[] ConsonantSoundVowel = ["uni", "use", "usu", "uti", "eu", "one", "once", "ewe", "ukr", "ura", "uro"];
 
     public static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
 }

@@ -5,7 +5,8 @@ namespace MoePrune.Data;
 public enum InstructionKind { DefinitionToWord, WordToDefinition, Hypernym, Genre }
 
 /// <summary>
-/// One instruction-formatted example (training) or question (evaluation). <see cref="Prompt"/> ends right after the
+/// One instruction-formatted example (training) or question (evaluation). <see cref="Subject"/> is the lemma asked
+/// about, or the Brown document id of a genre passage. <see cref="Prompt"/> ends right after the
 /// answer marker line, so a model is scored on (or trained to produce) <see cref="Answer"/>. Multiple-choice kinds
 /// carry their <see cref="Options"/> and the index of the right one; the answer is its letter.
 /// </summary>
@@ -54,9 +55,9 @@ public static class InstructionTemplates
         return Open(InstructionKind.Hypernym, word, $"Complete the sentence: {stem}", WordNet.Display(hypernym));
     }
 
-    /// <summary>(4) genre of a Brown passage among 4 genre names, answered with a letter.</summary>
-    public static InstructionExample Genre(string passage, IReadOnlyList<BrownGenre> genres, int answerIndex) =>
-        MultipleChoice(InstructionKind.Genre, genres[answerIndex].Name,
+    /// <summary>(4) genre of a Brown passage among 4 genre names, answered with a letter; the subject is the document id.</summary>
+    public static InstructionExample Genre(string passage, IReadOnlyList<BrownGenre> genres, int answerIndex, string documentId) =>
+        MultipleChoice(InstructionKind.Genre, documentId,
             $"Which kind of text is this passage from?\n\"{passage}\"", genres.Select(g => g.DisplayName).ToList(), answerIndex);
 
     static InstructionExample MultipleChoice(InstructionKind kind, string subject, string question, IReadOnlyList<string> options, int answerIndex)

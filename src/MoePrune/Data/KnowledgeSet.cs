@@ -36,6 +36,7 @@ public sealed class KnowledgeSet
     public IReadOnlyList<KnowledgeEntry> HeldOut { get; }
     readonly HashSet<string> _heldOut;
     readonly HashSet<(WordNetPos, long)> _heldOutSynsets;
+    readonly HashSet<string> _heldOutDefinitions;
 
     KnowledgeSet(IReadOnlyList<KnowledgeEntry> entries, IReadOnlyList<KnowledgeEntry> heldOut)
     {
@@ -43,6 +44,7 @@ public sealed class KnowledgeSet
         HeldOut = heldOut;
         _heldOut = heldOut.Select(e => e.Lemma).ToHashSet();
         _heldOutSynsets = heldOut.SelectMany(e => e.Senses).Select(s => (s.Pos, s.Offset)).ToHashSet();
+        _heldOutDefinitions = heldOut.SelectMany(e => e.Senses).Select(s => s.Definition).ToHashSet();
     }
 
     static readonly Lazy<KnowledgeSet> DefaultSet = new(() => Build(BrownCorpus.Load(), WordNet.Load(), new KnowledgeSetOptions()));
@@ -52,8 +54,12 @@ public sealed class KnowledgeSet
 
     public bool IsHeldOut(string lemma) => _heldOut.Contains(lemma);
 
-    /// <summary>True when the synset is one of the senses written for a held-out lemma.</summary>
-    public bool IsHeldOutSense(WordNetSynset synset) => _heldOutSynsets.Contains((synset.Pos, synset.Offset));
+    /// <summary>
+    /// True when the synset is one of the senses written for a held-out lemma, or has the same definition text as
+    /// one (WordNet repeats some definitions across synsets, e.g. "a detailed critical inspection").
+    /// </summary>
+    public bool IsHeldOutSense(WordNetSynset synset) =>
+        _heldOutSynsets.Contains((synset.Pos, synset.Offset)) || _heldOutDefinitions.Contains(synset.Definition);
 
     public IEnumerable<KnowledgeEntry> Trainable => Entries.Where(e => !IsHeldOut(e.Lemma));
 

@@ -31,7 +31,7 @@ public static class QuestionFactory
         var others = rng.Sample(BrownGenre.All, 3, g => g != document.Genre);
         int answer = rng.Next(4);
         others.Insert(answer, document.Genre);
-        return InstructionTemplates.Genre(passage, others, answer);
+        return InstructionTemplates.Genre(passage, others, answer, document.Id);
     }
 
     /// <summary>

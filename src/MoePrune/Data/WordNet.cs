@@ -32,8 +32,13 @@ public sealed partial class WordNet
     /// <summary>The installed database (see <see cref="CorpusStore.EnsureInstalled"/>), parsed once per process.</summary>
     public static WordNet Load() => Load(CorpusStore.EnsureInstalled().WordNetDictDir);
 
-    public static WordNet Load(string dictFolder) =>
-        Cache.GetOrAdd(Path.GetFullPath(dictFolder), f => new Lazy<WordNet>(() => Parse(f))).Value;
+    public static WordNet Load(string dictFolder)
+    {
+        string key = Path.GetFullPath(dictFolder);
+        var lazy = Cache.GetOrAdd(key, f => new Lazy<WordNet>(() => Parse(f)));
+        try { return lazy.Value; }
+        catch { Cache.TryRemove(key, out _); throw; } // a failed parse is not cached: installing later works
+    }
 
     public int SynsetCount => _synsets.Count;
 
