@@ -17,6 +17,9 @@ public static class BrownDetokenizer
     static readonly HashSet<string> NoSpaceAfter = ["(", "[", "{", "``"];
     public static readonly IReadOnlySet<string> Undoubled = new HashSet<string> { ";", "?", "!", ":", "(", ")" };
 
+    /// <summary>Consecutive sentences as one token stream (a ")" opening the next sentence still closes up).</summary>
+    public static string Join(IEnumerable<BrownSentence> sentences) => Join(sentences.SelectMany(s => s.Words).Select(w => w.Word));
+
     public static string Join(IEnumerable<string> tokens)
     {
         var sb = new StringBuilder();

@@ -24,6 +24,6 @@ public sealed record BrownDocument(string Id, BrownGenre Genre, IReadOnlyList<IR
 
     public int WordCount => Paragraphs.Sum(p => p.Sum(s => s.Words.Count));
 
-    /// <summary>Plain text: one line per paragraph, sentences separated by a space.</summary>
-    public string Text => string.Join("\n", Paragraphs.Select(p => string.Join(" ", p.Select(s => s.Text))));
+    /// <summary>Plain text: one line per paragraph, each paragraph detokenized as one token stream.</summary>
+    public string Text => string.Join("\n", Paragraphs.Select(BrownDetokenizer.Join));
 }

@@ -9,7 +9,7 @@ namespace MoePrune.Data;
 /// <item>adjective: "To be big is to be {definition}." / "Big can also mean {definition}."</item>
 /// <item>adverb: "Quickly means {definition}." / "Quickly can also mean {definition}."</item>
 /// </list>
-/// followed by <c>For example: "{example}".</c> when the first sense has one.
+/// followed by <c>For example: "{example}".</c> when the first sense has an example that uses the word.
 /// </summary>
 public static class GlossProse
 {
@@ -20,9 +20,20 @@ public static class GlossProse
         {
             var sense = entry.Senses[i];
             sentences.Add(Sentence(entry.Lemma, entry.Pos, sense.Definition, first: i == 0));
-            if (i == 0 && sense.Examples.Count > 0) sentences.Add($"For example: \"{sense.Examples[0]}\".");
+            if (i == 0 && ExampleUsing(entry.Lemma, sense) is { } example) sentences.Add($"For example: \"{example}\".");
         }
         return string.Join(" ", sentences);
+    }
+
+    /// <summary>
+    /// The first example of the sense that uses the word (its first letters: all but the last two, at least three),
+    /// since WordNet's examples may illustrate a synonym instead ("engage": "She pursued many activities").
+    /// </summary>
+    public static string? ExampleUsing(string lemma, WordNetSynset sense)
+    {
+        string word = WordNet.Display(lemma);
+        string stem = word[..Math.Min(word.Length, Math.Max(3, word.Length - 2))];
+        return sense.Examples.FirstOrDefault(e => e.Contains(stem, StringComparison.OrdinalIgnoreCase));
     }
 
     public static string Sentence(string lemma, WordNetPos pos, string definition, bool first)

@@ -41,17 +41,18 @@ public static class QuestionFactory
     /// </summary>
     public static string Passage(BrownDocument document, SeededRandom rng, int minWords, int maxWords)
     {
-        var sentences = document.Sentences.ToList();
+        var sentences = document.Paragraphs.SelectMany((p, i) => p.Select(s => (Paragraph: i, Sentence: s))).ToList();
         int start = rng.Next(Math.Max(1, sentences.Count - 5));
-        var taken = new List<BrownSentence>();
+        var taken = new List<(int Paragraph, BrownSentence Sentence)>();
         int words = 0;
         for (int i = start; i < sentences.Count && words < minWords; i++)
         {
-            int n = sentences[i].Words.Count;
+            int n = sentences[i].Sentence.Words.Count;
             if (taken.Count > 0 && words + n > maxWords) break;
             taken.Add(sentences[i]);
             words += n;
         }
-        return string.Join(" ", taken.Select(s => s.Text));
+        // Each paragraph's part is detokenized on its own, as in BrownDocument.Text (paragraphs joined by a space here).
+        return string.Join(" ", taken.GroupBy(t => t.Paragraph).Select(g => BrownDetokenizer.Join(g.Select(t => t.Sentence))));
     }
 }
