@@ -27,13 +27,16 @@ public static class CorpusStore
     {
         lock (Gate)
         {
-            if (_cached != null) return _cached;
-            string dataDir = FindDataDir();
-            var paths = PathsIn(dataDir);
-            if (!IsInstalled(paths)) InstallUnderLock(paths);
-            _cached = paths;
-            return paths;
+            return _cached ??= EnsureInstalled(FindDataDir());
         }
+    }
+
+    /// <summary>The corpus paths in <paramref name="dataDir"/> (a folder with package.json), installing first if needed.</summary>
+    public static CorpusPaths EnsureInstalled(string dataDir)
+    {
+        var paths = PathsIn(Path.GetFullPath(dataDir));
+        if (!IsInstalled(paths)) InstallUnderLock(paths);
+        return paths;
     }
 
     /// <summary>The <c>data/</c> folder: <c>$MOEPRUNE_DATA</c> or the nearest ancestor's <c>data/package.json</c>.</summary>
@@ -114,7 +117,10 @@ public static class CorpusStore
             _ = stdout.Result;
             if (proc.ExitCode != 0)
             {
-                string first = stderr.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0 && !l.Contains("Unknown user config")) ?? "";
+                string first = stderr.Split('\n')
+                                     .Select(l => l.StartsWith("npm error", StringComparison.Ordinal) ? l["npm error".Length..].Trim() : "")
+                                     .FirstOrDefault(l => l.Length > 0 && !l.StartsWith("code ", StringComparison.Ordinal))
+                                     ?? "see --verbose for npm's output";
                 throw new MoePruneException($"{dataDir}: 'npm ci' failed with exit code {proc.ExitCode}: {first}",
                     stderr.Split('\n').Where(l => l.Length > 0).ToList());
             }

