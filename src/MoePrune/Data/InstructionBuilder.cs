@@ -13,7 +13,8 @@ public sealed record InstructionOptions
 /// <summary>
 /// The instruction-formatted portion of the training mix. Only non-held-out lemmas are asked about or offered as
 /// options, no sense written for a held-out lemma is shown (synonyms share senses), hypernym answers are never
-/// held-out lemmas, and genre passages come from train-split documents only.
+/// held-out lemmas, and genre passages come from train-split documents only. (A held-out lemma may still occur as
+/// an ordinary word inside another lemma's definition or a passage, as it does in the Brown text.)
 /// </summary>
 public static class InstructionBuilder
 {
