@@ -48,6 +48,9 @@ public sealed class TrainingMix
     /// <summary>Every document of the mix: Brown, then prose, then instructions.</summary>
     public IEnumerable<MixDocument> All => Brown.Concat(WordNetProse).Concat(InstructionDocuments);
 
+    /// <summary>Every document of the mix in one seeded order (sources interleaved), e.g. for packing into sequences.</summary>
+    public List<MixDocument> Shuffled() => StableHash.Shuffle(All, Seed, d => "mix:" + d.Id);
+
     /// <summary>Builds the mix from the installed corpora.</summary>
     public static TrainingMix Build(long seed, TrainingMixOptions? options = null)
     {

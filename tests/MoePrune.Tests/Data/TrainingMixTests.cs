@@ -37,6 +37,16 @@ public class TrainingMixTests(TrainingMixFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public void ShuffledIsASeededPermutationOfAllDocuments()
+    {
+        var shuffled = Mix.Shuffled();
+        Assert.Equal(Mix.All.Select(d => d.Id).Order(StringComparer.Ordinal), shuffled.Select(d => d.Id).Order(StringComparer.Ordinal));
+        Assert.Equal(shuffled.Select(d => d.Id), Mix.Shuffled().Select(d => d.Id));
+        Assert.Equal(shuffled.Count, shuffled.Select(d => d.Id).Distinct().Count());
+        Assert.Equal(3, shuffled.Take(1000).Select(d => d.Source).Distinct().Count()); // sources interleaved
+    }
+
+    [Fact]
     public void HeldOutLemmasNeverAppearInInstructionTexts()
     {
         var heldOut = HeldOutManifest.ReadLemmas(CorpusStore.EnsureInstalled().HeldOutManifest).ToHashSet();
