@@ -9,5 +9,6 @@ public static class CommandRegistry
     public static IEnumerable<Command> All()
     {
         yield return NativeCommand.Create();
+        yield return DataCommand.Create();
     }
 }
