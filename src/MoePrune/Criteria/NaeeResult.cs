@@ -10,7 +10,9 @@ public enum NaeeMode
 }
 
 /// <summary>One evaluated subset of kept experts (ascending original indices) and its reconstruction error.</summary>
-public sealed record NaeeSubset(int[] Experts, double Error);
+public sealed record NaeeSubset(
+    [property: System.Text.Json.Serialization.JsonPropertyName("experts")] int[] Experts,
+    [property: System.Text.Json.Serialization.JsonPropertyName("error")] double Error);
 
 /// <summary>
 /// NAEE's answer for one layer: the kept subset with the smallest reconstruction error
