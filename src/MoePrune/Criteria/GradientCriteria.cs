@@ -39,7 +39,7 @@ public static class GradientCriteria
         var gate = g[..(int)(i * h)].reshape(i, h);                                         // (I, H)
         var up = g[(int)(i * h)..(int)(2 * i * h)].reshape(i, h);                           // (I, H)
         var down = g[(int)(2 * i * h)..].reshape(h, i).t();                                 // (I, H) transposed from (H, I)
-        var std = torch.cat([gate, up, down]).std(0, unbiased: false);                      // (H) per hidden unit
+        var std = torch.cat([gate, up, down]).std(0L, unbiased: false);                      // (H) per hidden unit
         return std.clamp_min(StatsCriteria.StdFloor).log().sum().item<double>();
     }
 

@@ -64,7 +64,7 @@ public static class RoutingEventReducer
                 throw new MoePruneException($"layer {ev.LayerIndex}: expert output width {y.shape[1]} differs from the statistics' {h}");
             var norms = y.norm(1);                                                           // (n_e) ‖y‖₂ per token
             var unit = y / norms.clamp_min(double.Epsilon).unsqueeze(1);                     // (n_e, H) y/‖y‖; zero rows stay 0
-            var sums = torch.stack([y.sum(0), (y * y).sum(0), unit.sum(0)]).contiguous();    // (3, H) Σy, Σy², Σŷ
+            var sums = torch.stack([y.sum(0L), (y * y).sum(0L), unit.sum(0L)]).contiguous();    // (3, H) Σy, Σy², Σŷ
             var arr = sums.data<double>().ToArray();
             AddSpan(s.SumY!.AsSpan(e * h, h), arr.AsSpan(0, h));
             AddSpan(s.SumY2!.AsSpan(e * h, h), arr.AsSpan(h, h));
