@@ -15,13 +15,15 @@ internal sealed class CalibrationRun
     public CriteriaCollector Collector { get; }
     public RecordingObserver Recorder { get; }
 
-    public CalibrationRun(IReadOnlyList<CriterionSpec> criteria, int experts = 6, int topK = 2, int hidden = 8,
+    public CalibrationRun(IReadOnlyList<CriterionSpec> criteria, int experts = 6, int topK = 2, int hidden = 16,
         int intermediate = 5, int naeeTokens = 4096, int seed = 7)
     {
         Layers = [
             new FakeMoeLayer(0, experts, topK, hidden, intermediate, seed),
             new FakeMoeLayer(1, experts, topK, hidden, intermediate, seed + 1, renormalize: false),
         ];
+        foreach (var layer in Layers)                                                     // a large output channel: 3σ outliers (EAO)
+            layer.Set((_, _, _, down) => { for (int e = 0; e < experts / 2; e++) down[e][e].mul_(8); });
         Collector = new CriteriaCollector(criteria, Vocab, naeeTokens, "synthetic");
         Recorder = new RecordingObserver(Collector);
     }
