@@ -14,6 +14,8 @@ internal sealed class CalibrationRun
     public FakeMoeLayer[] Layers { get; }
     public CriteriaCollector Collector { get; }
     public RecordingObserver Recorder { get; }
+    /// <summary>Further collectors fed the very same events and gradients (merge tests).</summary>
+    public List<CriteriaCollector> Extra { get; } = [];
 
     public CalibrationRun(IReadOnlyList<CriterionSpec> criteria, int experts = 6, int topK = 2, int hidden = 16,
         int intermediate = 5, int naeeTokens = 4096, int seed = 7)
@@ -45,6 +47,9 @@ internal sealed class CalibrationRun
         var x = torch.tensor(Enumerable.Range(0, n * h).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray(), [n, h]); // (N, H)
         Recorder.Source = source;
         Collector.CurrentSource = source;
+        Extra.ForEach(c => c.CurrentSource = source);
+        Recorder.Others.RemoveRange(1, Recorder.Others.Count - 1);
+        Recorder.Others.AddRange(Extra);
         var ids = tokens.ToArray();
         var out0 = Layers[0].Forward(x, ids, Recorder);                                   // (N, H)
         var out1 = Layers[1].Forward(x + out0, ids, Recorder);                            // (N, H)
@@ -53,6 +58,7 @@ internal sealed class CalibrationRun
             var loss = out0.square().sum() + out1.pow(3).sum();
             loss.backward();
             Collector.AccumulateGradients(Layers);
+            Extra.ForEach(c => c.AccumulateGradients(Layers));
             Recorder.RecordGradients(Layers);
             foreach (var l in Layers) l.ZeroGrad();
         }

@@ -70,7 +70,7 @@ public class NaeeSearchTests(ITestOutputHelper output)
         var e3 = NaeeSearch.SearchLayer(view, stats, 3, NaeeMode.Exhaustive);
         output.WriteLine($"greedy keep 3: {string.Join(",", g3.Best.Experts)} {g3.Best.Error:G6}; exhaustive {string.Join(",", e3.Best.Experts)} {e3.Best.Error:G6}");
         Assert.Equal(3, g3.Best.Experts.Length);
-        Assert.True(g3.Best.Error >= e3.Best.Error - 1e-9);
+        Assert.True(g3.Best.Error >= e3.Best.Error * (1 - 1e-5));                       // float32 forwards: not bit-reproducible
         Assert.Equal([6, 5, 4], new[] { 5, 4, 3 }.Select(size => g3.Evaluated[size].Count).ToArray());
         var best4 = g3.Evaluated[4].MinBy(s => s.Error)!;                                  // each step removes from the previous best
         Assert.Subset(best4.Experts.ToHashSet(), g3.Best.Experts.ToHashSet());

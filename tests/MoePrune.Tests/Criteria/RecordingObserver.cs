@@ -22,6 +22,9 @@ internal sealed class LayerRecord(int experts)
 /// <summary>Records every event into managed arrays; forwards events to further observers.</summary>
 internal sealed class RecordingObserver(params IMoeObserver[] others) : IMoeObserver
 {
+    /// <summary>Observers that receive every event after it is recorded.</summary>
+    public List<IMoeObserver> Others { get; } = [.. others];
+
     public Dictionary<int, LayerRecord> Layers { get; } = [];
     public string? Source { get; set; }
     /// <summary>Per source, its own records (routing and outputs only).</summary>
@@ -37,7 +40,7 @@ internal sealed class RecordingObserver(params IMoeObserver[] others) : IMoeObse
             if (!Sources.TryGetValue(s, out var d)) Sources[s] = d = [];
             Record(d, e);
         }
-        foreach (var o in others) o.OnRouting(e);
+        foreach (var o in Others) o.OnRouting(e);
     }
 
     private static void Record(Dictionary<int, LayerRecord> layers, RoutingEvent e)
