@@ -36,6 +36,8 @@ public static class RoutingEventReducer
             for (int a = 0; a < k; a++)
             {
                 int p = (int)chosen[i * k + a];
+                if (p < 0 || p >= e)
+                    throw new MoePruneException($"layer {s.LayerIndex}: routed to expert {p}, but the layer has {e} experts");
                 s.Count[p]++;
                 for (int b = 0; b < k; b++)
                     s.CoSelect[p * e + (int)chosen[i * k + b]]++;
@@ -72,6 +74,8 @@ public static class RoutingEventReducer
             s.SumNorm![e] += norms.sum().item<double>();
 
             var rows = ev.ExpertRows[e].to(ScalarType.Int64);                                // (n_e) token rows of expert e
+            if (rows.shape[0] != y.shape[0])
+                throw new MoePruneException($"layer {ev.LayerIndex} expert {e}: {y.shape[0]} output rows for {rows.shape[0]} routed tokens");
             var gates = ev.ExpertGates[e].detach().to(ScalarType.Float64);                   // (n_e) applied gates
             var denom = rowSum.index_select(0, rows);                                        // (n_e) Σ top-k gates of those tokens
             var renorm = torch.where(denom > 0, gates / denom.clamp_min(double.Epsilon), torch.zeros_like(gates)); // (n_e) g̃
