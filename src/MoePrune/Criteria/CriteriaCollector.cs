@@ -95,7 +95,7 @@ public sealed class CriteriaCollector : IMoeObserver
                 ? torch.zeros((long)view.ExpertIntermediateSize * view.HiddenSize, ScalarType.Float32)                           // (I·H) missing part counts as 0
                 : g.detach().to(ScalarType.Float32).reshape(-1))                            // (I·H) flattened gradient
             .ToArray();
-        var all = torch.cat(flat).contiguous().data<float>().ToArray();                    // (3·I·H) [∂gate | ∂up | ∂down]
+        var all = TensorData.Floats(torch.cat(flat));                                        // (3·I·H) [∂gate | ∂up | ∂down]
         if (all.Length != into.Length)
             throw new MoePruneException($"layer {view.LayerIndex} expert {e}: gradient has {all.Length} values, expected {into.Length}");
         for (int i = 0; i < into.Length; i++) into[i] += all[i];

@@ -13,8 +13,8 @@ public static class RoutingEventReducer
             throw new MoePruneException($"layer {ev.LayerIndex}: routing event has {ev.NumExperts} experts/top-{ev.TopK}, statistics have {s.NumExperts}/top-{s.TopK}");
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var chosen = ev.TopKIndices.to(ScalarType.Int64).contiguous().data<long>().ToArray(); // (N·k) chosen experts
-        var tokens = ev.TokenIds.to(ScalarType.Int64).contiguous().data<long>().ToArray();    // (N) token ids
+        var chosen = TensorData.Longs(ev.TopKIndices);                                      // (N·k) chosen experts
+        var tokens = TensorData.Longs(ev.TokenIds);                                         // (N) token ids
         AddRouting(s, chosen, tokens, ev.TopK);
         if (s.HasActivations)
             AddActivations(s, ev);
@@ -23,7 +23,8 @@ public static class RoutingEventReducer
             var hidden = ev.Hidden.detach().to(ScalarType.Float32).contiguous(); // (N, H) MoE inputs, fp32
             if (hidden.shape[1] != s.NaeeHidden)
                 throw new MoePruneException($"layer {ev.LayerIndex}: hidden size {hidden.shape[1]} differs from the statistics' {s.NaeeHidden}");
-            LayerStatsMerger.AppendNaeeRows(s, hidden.data<float>().ToArray(), (int)hidden.shape[0]);
+            int take = (int)Math.Min(hidden.shape[0], s.NaeeCap - s.NaeeRows);
+            LayerStatsMerger.AppendNaeeRows(s, TensorData.Floats(hidden[..take]), take);
         }
     }
 
@@ -64,26 +65,29 @@ public static class RoutingEventReducer
             if (y.shape[0] == 0) continue;
             if (y.shape[1] != h)
                 throw new MoePruneException($"layer {ev.LayerIndex}: expert output width {y.shape[1]} differs from the statistics' {h}");
-            var norms = y.norm(1);                                                           // (n_e) ‖y‖₂ per token
-            var unit = y / norms.clamp_min(double.Epsilon).unsqueeze(1);                     // (n_e, H) y/‖y‖; zero rows stay 0
-            var sums = torch.stack([y.sum(0L), (y * y).sum(0L), unit.sum(0L)]).contiguous();    // (3, H) Σy, Σy², Σŷ
-            var arr = sums.data<double>().ToArray();
-            AddSpan(s.SumY!.AsSpan(e * h, h), arr.AsSpan(0, h));
-            AddSpan(s.SumY2!.AsSpan(e * h, h), arr.AsSpan(h, h));
-            AddSpan(s.SumUnit!.AsSpan(e * h, h), arr.AsSpan(2 * h, h));
-            s.SumNorm![e] += norms.sum().item<double>();
-
             var rows = ev.ExpertRows[e].to(ScalarType.Int64);                                // (n_e) token rows of expert e
             if (rows.shape[0] != y.shape[0])
                 throw new MoePruneException($"layer {ev.LayerIndex} expert {e}: {y.shape[0]} output rows for {rows.shape[0]} routed tokens");
+            var norms = y.norm(dim: 1);                                                      // (n_e) ‖y‖₂ per token
+            var inv = torch.where(norms > 0, norms.reciprocal(), torch.zeros_like(norms));   // (n_e) 1/‖y‖, 0 for zero rows
+            var colSums = torch.stack([torch.ones_like(norms), inv]).mm(y);                  // (2, H) Σy, Σ y/‖y‖
+            var squares = y.norm(dim: 0).square();                                           // (H) Σy²
+
             var gates = ev.ExpertGates[e].detach().to(ScalarType.Float64);                   // (n_e) applied gates
             var denom = rowSum.index_select(0, rows);                                        // (n_e) Σ top-k gates of those tokens
-            var renorm = torch.where(denom > 0, gates / denom.clamp_min(double.Epsilon), torch.zeros_like(gates)); // (n_e) g̃
-            s.SumGateNorm![e] += (renorm * norms).sum().item<double>();
-
+            var renorm = torch.where(denom > 0, gates / denom, torch.zeros_like(gates));     // (n_e) g̃
             var mu = y.mean([1], keepdim: true);                                             // (n_e, 1) per-token mean over H
-            var sigma = y.std(1, unbiased: false, keepdim: true);                            // (n_e, 1) per-token population std
-            s.Outliers![e] += (y - mu).abs().gt(sigma * 3).sum().item<long>();
+            var sigma3 = y.std(1, unbiased: false, keepdim: true) * 3;                       // (n_e, 1) 3 × per-token population std
+            var outliers = y.gt(mu + sigma3).sum() + y.lt(mu - sigma3).sum();                // () entries outside μ ± 3σ
+            var scalars = TensorData.Doubles(torch.stack([norms.sum(), (renorm * norms).sum(), outliers.to(ScalarType.Float64)])); // (3)
+
+            var sums = TensorData.Doubles(colSums);
+            AddSpan(s.SumY!.AsSpan(e * h, h), sums.AsSpan(0, h));
+            AddSpan(s.SumUnit!.AsSpan(e * h, h), sums.AsSpan(h, h));
+            AddSpan(s.SumY2!.AsSpan(e * h, h), TensorData.Doubles(squares));
+            s.SumNorm![e] += scalars[0];
+            s.SumGateNorm![e] += scalars[1];
+            s.Outliers![e] += (long)scalars[2];
         }
     }
 

@@ -61,5 +61,5 @@ public static class WeightCriteria
         return top > 0 ? (sigma * sigma).sum().item<double>() / (top * top) : 0.0;
     }
 
-    private static double[] ToArray(Tensor t) => t.to(ScalarType.Float64).contiguous().data<double>().ToArray();
+    private static double[] ToArray(Tensor t) => TensorData.Doubles(t);
 }
