@@ -76,8 +76,9 @@ public static class RoutingEventReducer
             var gates = ev.ExpertGates[e].detach().to(ScalarType.Float64);                   // (n_e) applied gates
             var denom = rowSum.index_select(0, rows);                                        // (n_e) Σ top-k gates of those tokens
             var renorm = torch.where(denom > 0, gates / denom, torch.zeros_like(gates));     // (n_e) g̃
-            var mu = y.mean([1], keepdim: true);                                             // (n_e, 1) per-token mean over H
-            var sigma3 = y.std(1, unbiased: false, keepdim: true) * 3;                       // (n_e, 1) 3 × per-token population std
+            var mu = y.sum(1L, keepdim: true) / h;                                           // (n_e, 1) per-token mean over H
+            var variance = (norms.square().unsqueeze(1) / h - mu.square()).clamp_min(0);     // (n_e, 1) E[y²] − μ², population
+            var sigma3 = variance.sqrt() * 3;                                                // (n_e, 1) 3σ per token
             var outliers = y.gt(mu + sigma3).sum() + y.lt(mu - sigma3).sum();                // () entries outside μ ± 3σ
             var scalars = TensorData.Doubles(torch.stack([norms.sum(), (renorm * norms).sum(), outliers.to(ScalarType.Float64)])); // (3)
 
