@@ -47,8 +47,8 @@ public static class GradientCriteria
     private static double Outliers(LayerStats s, int e)
     {
         var g = Flat(s, e).to(ScalarType.Float64);                                          // (3·I·H)
-        var mu = g.mean();
-        var sigma = g.std(unbiased: false);
+        var mu = g.mean();                                                                   // () mean of all entries
+        var sigma = g.std(unbiased: false);                                                  // () population std of all entries
         return (g - mu).abs().gt(sigma * 3).sum().item<long>();
     }
 
