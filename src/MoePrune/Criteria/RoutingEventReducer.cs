@@ -18,14 +18,19 @@ public static class RoutingEventReducer
         AddRouting(s, chosen, tokens, ev.TopK);
         if (s.HasActivations)
             AddActivations(s, ev);
-        if (s.HasNaee && s.NaeeRows < s.NaeeCap)
-        {
-            var hidden = ev.Hidden.detach().to(ScalarType.Float32).contiguous(); // (N, H) MoE inputs, fp32
-            if (hidden.shape[1] != s.NaeeHidden)
-                throw new MoePruneException($"layer {ev.LayerIndex}: hidden size {hidden.shape[1]} differs from the statistics' {s.NaeeHidden}");
-            int take = (int)Math.Min(hidden.shape[0], s.NaeeCap - s.NaeeRows);
-            LayerStatsMerger.AppendNaeeRows(s, TensorData.Floats(hidden[..take]), take);
-        }
+        AddNaeeRows(s, ev);
+    }
+
+    /// <summary>Appends the event's MoE inputs to the layer's NAEE sample until it holds NaeeCap rows.</summary>
+    public static void AddNaeeRows(LayerStats s, RoutingEvent ev)
+    {
+        if (!s.HasNaee || s.NaeeRows >= s.NaeeCap) return;
+        using var scope = torch.NewDisposeScope();
+        var hidden = ev.Hidden.detach().to(ScalarType.Float32);                            // (N, H) MoE inputs, fp32
+        if (hidden.shape[1] != s.NaeeHidden)
+            throw new MoePruneException($"layer {ev.LayerIndex}: hidden size {hidden.shape[1]} differs from the statistics' {s.NaeeHidden}");
+        int take = (int)Math.Min(hidden.shape[0], s.NaeeCap - s.NaeeRows);
+        LayerStatsMerger.AppendNaeeRows(s, TensorData.Floats(hidden[..take]), take);
     }
 
     private static void AddRouting(LayerStats s, long[] chosen, long[] tokens, int k)
