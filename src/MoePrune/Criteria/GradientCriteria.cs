@@ -17,7 +17,8 @@ public static class GradientCriteria
         int n = s.NumExperts;
         return kind switch
         {
-            CriterionKind.Egs => WeightCriteria.SimilaritySums(torch.stack(Enumerable.Range(0, n).Select(e => Flat(s, e)).ToArray())),
+            CriterionKind.Egs => ExpertGram.SimilaritySums(ExpertGram.Compute(n, [s.GradSum![0].LongLength],
+                (e, _, start, length) => torch.tensor(s.GradSum![e].AsSpan((int)start, (int)length).ToArray()))),
             CriterionKind.Egn => Each(n, e => Flat(s, e).to(ScalarType.Float64).norm().item<double>()),
             CriterionKind.Ege => Each(n, e => Entropy(s, e)),
             CriterionKind.Ego => Each(n, e => Outliers(s, e)),
