@@ -1,0 +1,65 @@
+using TorchSharp;
+
+namespace MoePrune.IO;
+
+/// <summary>The element types a safetensors file may hold that MoePrune reads and writes.</summary>
+public enum SafeDtype { F32, F16, BF16, I64, I32, I16, I8, U8, BOOL, F64 }
+
+/// <summary>Sizes, header spellings and TorchSharp equivalents of <see cref="SafeDtype"/>.</summary>
+public static class SafeDtypes
+{
+    /// <summary>Bytes per element.</summary>
+    public static int SizeOf(SafeDtype dtype) => dtype switch
+    {
+        SafeDtype.F64 or SafeDtype.I64 => 8,
+        SafeDtype.F32 or SafeDtype.I32 => 4,
+        SafeDtype.F16 or SafeDtype.BF16 or SafeDtype.I16 => 2,
+        SafeDtype.I8 or SafeDtype.U8 or SafeDtype.BOOL => 1,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
+    };
+
+    public static torch.ScalarType ToTorch(SafeDtype dtype) => dtype switch
+    {
+        SafeDtype.F64 => torch.ScalarType.Float64,
+        SafeDtype.F32 => torch.ScalarType.Float32,
+        SafeDtype.F16 => torch.ScalarType.Float16,
+        SafeDtype.BF16 => torch.ScalarType.BFloat16,
+        SafeDtype.I64 => torch.ScalarType.Int64,
+        SafeDtype.I32 => torch.ScalarType.Int32,
+        SafeDtype.I16 => torch.ScalarType.Int16,
+        SafeDtype.I8 => torch.ScalarType.Int8,
+        SafeDtype.U8 => torch.ScalarType.Byte,
+        SafeDtype.BOOL => torch.ScalarType.Bool,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
+    };
+
+    /// <summary>The safetensors dtype of a torch dtype; throws for types safetensors export does not support here.</summary>
+    public static SafeDtype FromTorch(torch.ScalarType type) => type switch
+    {
+        torch.ScalarType.Float64 => SafeDtype.F64,
+        torch.ScalarType.Float32 => SafeDtype.F32,
+        torch.ScalarType.Float16 => SafeDtype.F16,
+        torch.ScalarType.BFloat16 => SafeDtype.BF16,
+        torch.ScalarType.Int64 => SafeDtype.I64,
+        torch.ScalarType.Int32 => SafeDtype.I32,
+        torch.ScalarType.Int16 => SafeDtype.I16,
+        torch.ScalarType.Int8 => SafeDtype.I8,
+        torch.ScalarType.Byte => SafeDtype.U8,
+        torch.ScalarType.Bool => SafeDtype.BOOL,
+        _ => throw new MoePruneException($"tensor dtype {type} cannot be written to safetensors (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})"),
+    };
+
+    /// <summary>Parses a header dtype string ("BF16"); <paramref name="file"/> names the file in the error.</summary>
+    public static SafeDtype Parse(string text, string file)
+    {
+        if (text is "F8_E4M3" or "F8_E5M2" or "F8_E8M0")
+            throw new MoePruneException($"{file}: dtype {text} is not supported yet (FP8 checkpoints must be dequantized first)");
+        // Enum.TryParse accepts numbers and other case; the header spelling must match exactly.
+        foreach (var d in Enum.GetValues<SafeDtype>())
+            if (text == d.ToString()) return d;
+        throw new MoePruneException($"{file}: unknown dtype \"{text}\" (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})");
+    }
+
+    /// <summary>The header spelling of a dtype ("BF16").</summary>
+    public static string Name(SafeDtype dtype) => dtype.ToString();
+}

@@ -1,0 +1,98 @@
+using MoePrune.IO;
+using Xunit;
+
+namespace MoePrune.Tests.IO;
+
+/// <summary>Malformed headers, built byte by byte: each must fail with one line naming the file and the problem.</summary>
+public class SafetensorsHeaderTests
+{
+    static MoePruneException OpenFails(string path)
+    {
+        var e = Assert.Throws<MoePruneException>(() => SafetensorsFile.Open(path));
+        Assert.StartsWith(path + ":", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        return e;
+    }
+
+    const string OneF32 = """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""";
+
+    [Fact]
+    public void FileTooShort()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir["short.safetensors"], [1, 2, 3]);
+        Assert.Contains("too short", OpenFails(dir["short.safetensors"]).Message);
+    }
+
+    [Fact]
+    public void MissingFile()
+    {
+        using var dir = new TempDir();
+        Assert.Contains("file not found", OpenFails(dir["nope.safetensors"]).Message);
+    }
+
+    [Fact]
+    public void HeaderLengthOverTheCap()
+    {
+        using var dir = new TempDir();
+        string path = RawSafetensors.Write(dir, "x.safetensors", OneF32, new byte[8], declaredLength: 200_000_000);
+        Assert.Contains("exceeds the 100000000-byte limit", OpenFails(path).Message);
+    }
+
+    [Fact]
+    public void HeaderLengthBeyondTheFile()
+    {
+        using var dir = new TempDir();
+        string path = RawSafetensors.Write(dir, "x.safetensors", OneF32, new byte[8], declaredLength: 5000);
+        long size = new FileInfo(path).Length;
+        Assert.Contains($"header length 5000 exceeds the file size {size}", OpenFails(path).Message);
+    }
+
+    [Theory]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}""", "not valid JSON")]
+    [InlineData("""[1,2]""", "not a JSON object")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2]}}""", "no \"data_offsets\" array")]
+    [InlineData("""{"a":{"shape":[2],"data_offsets":[0,8]}}""", "no string \"dtype\"")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}""", "non-negative integers")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}""", "non-negative integers")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}""", "end before they begin")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8,9]}}""", "must have 2 entries")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", "byte length 8 does not match shape [3] x F32 (12 bytes)")]
+    [InlineData("""{"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}""", "unknown dtype \"Q4\"")]
+    [InlineData("""{"a":{"dtype":"f32","shape":[2],"data_offsets":[0,8]}}""", "unknown dtype \"f32\"")]
+    [InlineData("""{"a":{"dtype":"F8_E4M3","shape":[8],"data_offsets":[0,8]}}""", "F8_E4M3 is not supported yet")]
+    [InlineData("""{"a":{"dtype":"F8_E5M2","shape":[8],"data_offsets":[0,8]}}""", "F8_E5M2 is not supported yet")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "duplicate tensor name \"a\"")]
+    [InlineData("""{"__metadata__":{"format":1},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "__metadata__ value \"format\" is not a string")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}""", "ends at data byte 16 but the data section has only 8 bytes")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}""", "overlap")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I16","shape":[2],"data_offsets":[4,8]}}""", "overlap")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[9223372036854775807,4],"data_offsets":[0,8]}}""", "too large")]
+    public void RejectsBadHeader(string header, string expectedMessagePart)
+    {
+        using var dir = new TempDir();
+        string path = RawSafetensors.Write(dir, "bad.safetensors", header, new byte[8]);
+        Assert.Contains(expectedMessagePart, OpenFails(path).Message);
+    }
+
+    [Fact]
+    public void AcceptsHolesUnsortedHeaderEmptyTensorsAndTrailingPadding()
+    {
+        using var dir = new TempDir();
+        // b is listed first but stored second; a 4-byte hole after a; e is empty and shares an offset.
+        const string header = """
+            {"b":{"dtype":"I16","shape":[2],"data_offsets":[8,12]},
+             "e":{"dtype":"F32","shape":[0,5],"data_offsets":[8,8]},
+             "a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}
+            """;
+        byte[] data = [1, 2, 3, 4, 0xEE, 0xEE, 0xEE, 0xEE, 0x01, 0x80, 0xFF, 0x7F];
+        string path = RawSafetensors.Write(dir, "ok.safetensors", header + "   ", data);
+        using var st = SafetensorsFile.Open(path);
+        Assert.Equal(["a", "e", "b"], st.Tensors.Keys);                       // data order (begin, then end)
+        using var b = st.Read("b");
+        Assert.Equal([(short)-32767, (short)32767], b.data<short>().ToArray());
+        using var e = st.Read("e");
+        Assert.Equal([0L, 5L], e.shape);
+        Assert.Throws<MoePruneException>(() => st.Read("missing"));
+    }
+}
