@@ -21,8 +21,7 @@ public sealed class ConfigReader(JsonObject json, string source)
     {
         var node = Json[key];
         if (node is null) return fallback;
-        if (node is JsonValue v && v.TryGetValue<long>(out var l) && l >= int.MinValue && l <= int.MaxValue) return (int)l;
-        if (node is JsonValue d && d.TryGetValue<double>(out var x) && x == Math.Floor(x) && Math.Abs(x) < int.MaxValue) return (int)x;
+        if (AsNumber(node) is double x && x == Math.Floor(x) && Math.Abs(x) <= int.MaxValue) return (int)x;
         throw Bad(key, "an integer");
     }
 
@@ -32,8 +31,7 @@ public sealed class ConfigReader(JsonObject json, string source)
     {
         var node = Json[key];
         if (node is null) return fallback;
-        if (node is JsonValue v && v.TryGetValue<double>(out var x)) return x;
-        throw Bad(key, "a number");
+        return AsNumber(node) ?? throw Bad(key, "a number");
     }
 
     public double? OptionalDouble(string key) => Has(key) ? Double(key, 0) : null;
@@ -62,11 +60,17 @@ public sealed class ConfigReader(JsonObject json, string source)
         var list = new List<int>(arr.Count);
         foreach (var item in arr)
         {
-            if (item is JsonValue v && v.TryGetValue<long>(out var l) && l >= int.MinValue && l <= int.MaxValue) list.Add((int)l);
+            if (item is not null && AsNumber(item) is double x && x == Math.Floor(x) && Math.Abs(x) <= int.MaxValue) list.Add((int)x);
             else throw Bad(key, "a list of integers");
         }
         return list;
     }
+
+    /// <summary>A JSON number (parsed or built in code) as a double; null for any other kind.</summary>
+    private static double? AsNumber(JsonNode node) =>
+        node.GetValueKind() == JsonValueKind.Number
+        && double.TryParse(node.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x)
+            ? x : null;
 
     /// <summary>Requires min ≤ value (and ≤ max when given).</summary>
     public int Check(string key, int value, int min, int max = int.MaxValue)
