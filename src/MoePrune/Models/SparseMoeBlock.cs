@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace MoePrune.Models;
 
-/// <summary>MoE block inputs: N routed rows (N, H) (padding already removed) and their token ids (N), int64.</summary>
+/// <summary>MoE block inputs: N routed rows (N, H) (padding already removed) and their token ids (N), int64 (−1 when unknown).</summary>
 public sealed record MoeBlockInput(Tensor Hidden, Tensor? TokenIds = null);
 
 /// <summary>MoE block outputs: (N, H) in the model dtype and the router logits (N, E) in the model dtype.</summary>
@@ -65,7 +65,9 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
         var x = input.Hidden;                                                      // (N, H)
         var logits = _gate.forward(x);                                             // (N, E) model dtype
         var decision = _routing.Route(logits);                                     // (N, k) fp32, (N, k) int64
-        var y = Dispatch(x, decision, _observers.Count > 0 ? input.TokenIds ?? empty(0L, ScalarType.Int64) : null, logits); // (N, H)
+        Tensor? tokenIds = null;                                                   // (N) int64, only when observed
+        if (_observers.Count > 0) tokenIds = input.TokenIds ?? full(x.shape[0], -1L, ScalarType.Int64, x.device);
+        var y = Dispatch(x, decision, tokenIds, logits);                           // (N, H)
         return new MoeBlockOutput(y.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }
 
@@ -100,7 +102,9 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
             var ye = _experts[e].DownProj.forward(act);                            // (n_e, H)
             capture?.Add(xe, act, ye);
             // python: current_hidden_states = expert_layer(current_state) * routing_weights[top_x, idx, None]
-            output.index_add_(0, rows, ye * gates.narrow(0, groups.Offsets[e], groups.Counts[e]).unsqueeze(1), 1);
+            var gate = gates.narrow(0, groups.Offsets[e], groups.Counts[e]).unsqueeze(1); // (n_e, 1)
+            var weighted = capture is null && !ye.requires_grad ? ye.mul_(gate) : ye * gate;  // (n_e, H)
+            output.index_add_(0, rows, weighted, 1);
         }
         if (_sharedExpert is not null)
         {
