@@ -54,11 +54,11 @@ public sealed class CheckpointDirectory : IDisposable
     {
         if (!Directory.Exists(dir))
             throw new MoePruneException($"{dir}: model directory does not exist");
-        var config = JsonFile.ReadObject(System.IO.Path.Combine(dir, ConfigFile));
-        string indexPath = System.IO.Path.Combine(dir, IndexFile);
+        var config = JsonFile.ReadObject(Path.Combine(dir, ConfigFile));
+        string indexPath = Path.Combine(dir, IndexFile);
         if (File.Exists(indexPath))
             return OpenSharded(dir, config, indexPath);
-        if (File.Exists(System.IO.Path.Combine(dir, SingleFile)))
+        if (File.Exists(Path.Combine(dir, SingleFile)))
             return OpenShards(dir, config, [SingleFile], weightMap: null);
         throw new MoePruneException($"{dir}: neither {SingleFile} nor {IndexFile} found");
     }
@@ -90,12 +90,14 @@ public sealed class CheckpointDirectory : IDisposable
             if (value is not JsonValue v || v.GetValueKind() != JsonValueKind.String)
                 throw new MoePruneException($"{indexPath}: weight_map entry \"{name}\" is not a file name string");
             string file = v.GetValue<string>();
-            if (file.Length == 0 || file != System.IO.Path.GetFileName(file) || file is "." or "..")
+            if (file.Length == 0 || file != Path.GetFileName(file) || file is "." or "..")
                 throw new MoePruneException($"{indexPath}: weight_map entry \"{name}\" names \"{file}\", which is not a plain file name");
             weightMap[name] = file;
             if (!shardFiles.Contains(file)) shardFiles.Add(file);
         }
-        var missing = shardFiles.Where(f => !File.Exists(System.IO.Path.Combine(dir, f))).ToList();
+        if (weightMap.Count == 0)
+            throw new MoePruneException($"{indexPath}: weight_map is empty");
+        var missing = shardFiles.Where(f => !File.Exists(Path.Combine(dir, f))).ToList();
         if (missing.Count > 0)
             throw new MoePruneException(
                 $"{indexPath}: {missing.Count} shard file(s) named by the index are missing: {MoePruneException.Summarize(missing)}", missing);
@@ -108,7 +110,7 @@ public sealed class CheckpointDirectory : IDisposable
         try
         {
             foreach (var file in shardFiles)
-                shards[file] = SafetensorsFile.Open(System.IO.Path.Combine(dir, file));
+                shards[file] = SafetensorsFile.Open(Path.Combine(dir, file));
             CheckConsistency(dir, shardFiles, shards, weightMap);
             return new CheckpointDirectory(dir, config, shardFiles, shards);
         }
@@ -133,7 +135,7 @@ public sealed class CheckpointDirectory : IDisposable
                 $"{dir}: {duplicates.Count} tensor(s) stored in more than one shard: {MoePruneException.Summarize(duplicates)}", duplicates);
         if (weightMap is null) return;
 
-        string indexPath = System.IO.Path.Combine(dir, IndexFile);
+        string indexPath = Path.Combine(dir, IndexFile);
         var notInShard = weightMap.Where(kv => !shards[kv.Value].Tensors.ContainsKey(kv.Key))
                                   .Select(kv => $"{kv.Key} ({kv.Value})").ToList();
         if (notInShard.Count > 0)

@@ -88,18 +88,38 @@ public static class CheckpointWriter
             pendingBytes = 0;
         }
 
-        foreach (var kv in tensors)
+        torch.Tensor? current = null;                                      // taken from the enumerator, not yet pending
+        try
         {
-            if (!seen.Add(kv.Key))
-                throw new MoePruneException($"{dir}: tensor \"{kv.Key}\" is exported twice");
-            long bytes = SafetensorsWriter.ByteLength(kv.Value);
-            if (pending.Count > 0 && pendingBytes + bytes > maxShardBytes) Flush();
-            pending.Add(kv);
-            pendingBytes += bytes;
-            totalBytes += bytes;
+            foreach (var kv in tensors)
+            {
+                current = kv.Value;
+                if (!seen.Add(kv.Key))
+                    throw new MoePruneException($"{dir}: tensor \"{kv.Key}\" is exported twice");
+                long bytes = SafetensorsWriter.ByteLength(kv.Value);
+                if (pending.Count > 0 && pendingBytes + bytes > maxShardBytes) Flush();
+                pending.Add(kv);
+                current = null;
+                pendingBytes += bytes;
+                totalBytes += bytes;
+            }
+            if (pending.Count > 0 || shardNames.Count == 0) Flush();
         }
-        if (pending.Count > 0 || shardNames.Count == 0) Flush();
+        catch
+        {
+            if (disposeTensors)                                              // tensors taken but never written
+            {
+                foreach (var (_, t) in pending) t.Dispose();
+                current?.Dispose();
+            }
+            throw;
+        }
+        NameShards(dir, shardNames, totalBytes);
+    }
 
+    /// <summary>Renames the parts to their final names (now that N is known) and writes the index when N > 1.</summary>
+    static void NameShards(string dir, List<List<string>> shardNames, long totalBytes)
+    {
         int n = shardNames.Count;
         if (n == 1)
         {

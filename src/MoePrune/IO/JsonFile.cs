@@ -43,7 +43,7 @@ public static class JsonFile
         }
         catch (JsonException e)
         {
-            string line = e.LineNumber is long l ? $"line {l + 1}: " : "";
+            string line = e.LineNumber is long l ? $"line {l + 1}, column {(e.BytePositionInLine ?? 0) + 1}: " : "";
             throw new MoePruneException($"{path}: not valid JSON ({line}{FirstSentence(e.Message)})", inner: e);
         }
     }
@@ -72,10 +72,14 @@ public static class JsonFile
         _ => "something else",
     };
 
-    /// <summary>System.Text.Json messages repeat the position as "Path: $ | LineNumber: …"; keep the first part.</summary>
+    /// <summary>System.Text.Json messages end with the position again ("Path: $ | LineNumber: …"); drop that part.</summary>
     static string FirstSentence(string message)
     {
-        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return (cut > 0 ? message[..cut] : message).TrimEnd('.', ' ');
+        foreach (var marker in new[] { " Path:", " LineNumber:" })
+        {
+            int cut = message.IndexOf(marker, StringComparison.Ordinal);
+            if (cut > 0) message = message[..cut];
+        }
+        return message.TrimEnd('.', ' ');
     }
 }

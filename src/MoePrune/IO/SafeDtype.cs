@@ -34,26 +34,38 @@ public static class SafeDtypes
     };
 
     /// <summary>The safetensors dtype of a torch dtype; throws for types safetensors export does not support here.</summary>
-    public static SafeDtype FromTorch(torch.ScalarType type) => type switch
+    public static SafeDtype FromTorch(torch.ScalarType type) =>
+        TryFromTorch(type, out var dtype)
+            ? dtype
+            : throw new MoePruneException($"tensor dtype {type} cannot be written to safetensors (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})");
+
+    public static bool TryFromTorch(torch.ScalarType type, out SafeDtype dtype)
     {
-        torch.ScalarType.Float64 => SafeDtype.F64,
-        torch.ScalarType.Float32 => SafeDtype.F32,
-        torch.ScalarType.Float16 => SafeDtype.F16,
-        torch.ScalarType.BFloat16 => SafeDtype.BF16,
-        torch.ScalarType.Int64 => SafeDtype.I64,
-        torch.ScalarType.Int32 => SafeDtype.I32,
-        torch.ScalarType.Int16 => SafeDtype.I16,
-        torch.ScalarType.Int8 => SafeDtype.I8,
-        torch.ScalarType.Byte => SafeDtype.U8,
-        torch.ScalarType.Bool => SafeDtype.BOOL,
-        _ => throw new MoePruneException($"tensor dtype {type} cannot be written to safetensors (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})"),
-    };
+        SafeDtype? found = type switch
+        {
+            torch.ScalarType.Float64 => SafeDtype.F64,
+            torch.ScalarType.Float32 => SafeDtype.F32,
+            torch.ScalarType.Float16 => SafeDtype.F16,
+            torch.ScalarType.BFloat16 => SafeDtype.BF16,
+            torch.ScalarType.Int64 => SafeDtype.I64,
+            torch.ScalarType.Int32 => SafeDtype.I32,
+            torch.ScalarType.Int16 => SafeDtype.I16,
+            torch.ScalarType.Int8 => SafeDtype.I8,
+            torch.ScalarType.Byte => SafeDtype.U8,
+            torch.ScalarType.Bool => SafeDtype.BOOL,
+            _ => null,
+        };
+        dtype = found ?? default;
+        return found.HasValue;
+    }
 
     /// <summary>Parses a header dtype string ("BF16"); <paramref name="file"/> names the file in the error.</summary>
     public static SafeDtype Parse(string text, string file)
     {
         if (text is "F8_E4M3" or "F8_E5M2" or "F8_E8M0")
             throw new MoePruneException($"{file}: dtype {text} is not supported yet (FP8 checkpoints must be dequantized first)");
+        if (text is "U16" or "U32" or "U64" or "C64" or "F4" or "F6_E2M3" or "F6_E3M2")
+            throw new MoePruneException($"{file}: dtype {text} is not supported (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})");
         // Enum.TryParse accepts numbers and other case; the header spelling must match exactly.
         foreach (var d in Enum.GetValues<SafeDtype>())
             if (text == d.ToString()) return d;

@@ -72,6 +72,7 @@ sealed class SafetensorsHeader
 
     static void ReadMetadata(JsonElement value, Dictionary<string, string> metadata, string path)
     {
+        if (value.ValueKind == JsonValueKind.Null) return;
         if (value.ValueKind != JsonValueKind.Object)
             throw new MoePruneException($"{path}: __metadata__ is not a JSON object");
         foreach (var p in value.EnumerateObject())

@@ -32,7 +32,7 @@ public static class SafetensorsWriter
     }
 
     /// <summary>Byte length of a tensor as stored (numel × element size).</summary>
-    public static long ByteLength(torch.Tensor tensor) => tensor.NumberOfElements * SafeDtypes.SizeOf(SafeDtypes.FromTorch(tensor.dtype));
+    public static long ByteLength(torch.Tensor tensor) => tensor.NumberOfElements * tensor.ElementSize;
 
     /// <summary>The header JSON, UTF-8, padded with spaces so that 8 + its length is a multiple of 8.</summary>
     static byte[] BuildHeader(List<KeyValuePair<string, torch.Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata, string path)
@@ -52,7 +52,9 @@ public static class SafetensorsWriter
             {
                 if (name == "__metadata__" || !names.Add(name))
                     throw new MoePruneException($"{path}: duplicate or reserved tensor name \"{name}\"");
-                var dtype = SafeDtypes.FromTorch(tensor.dtype);
+                if (!SafeDtypes.TryFromTorch(tensor.dtype, out var dtype))
+                    throw new MoePruneException(
+                        $"{path}: tensor \"{name}\" has dtype {tensor.dtype}, which cannot be written to safetensors (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})");
                 long bytes = ByteLength(tensor);
                 json.WriteStartObject(name);
                 json.WriteString("dtype", SafeDtypes.Name(dtype));

@@ -132,4 +132,16 @@ public class SafetensorsFixtureTests(ITestOutputHelper output)
         var values = expected.GetProperty("values").EnumerateArray().Select(e => (float)e.GetDouble()).ToArray();
         Assert.Equal(values, gate.data<float>().ToArray());
     }
+
+    [Fact]
+    public void ConcurrentReadsOfOneFileAgreeWithSequentialReads()
+    {
+        TorchNative.EnsureLoaded();
+        using var st = SafetensorsFile.Open(Path.Combine(Root, "dtypes.safetensors"));
+        var names = st.Tensors.Keys.ToList();
+        var sequential = names.Select(n => { using var t = st.Read(n); return t.RawBytes(); }).ToList();
+        var parallel = new byte[names.Count * 8][];
+        Parallel.For(0, parallel.Length, i => { using var t = st.Read(names[i % names.Count]); parallel[i] = t.RawBytes(); });
+        for (int i = 0; i < parallel.Length; i++) Assert.Equal(sequential[i % names.Count], parallel[i]);
+    }
 }

@@ -62,6 +62,7 @@ public class SafetensorsHeaderTests
     [InlineData("""{"a":{"dtype":"f32","shape":[2],"data_offsets":[0,8]}}""", "unknown dtype \"f32\"")]
     [InlineData("""{"a":{"dtype":"F8_E4M3","shape":[8],"data_offsets":[0,8]}}""", "F8_E4M3 is not supported yet")]
     [InlineData("""{"a":{"dtype":"F8_E5M2","shape":[8],"data_offsets":[0,8]}}""", "F8_E5M2 is not supported yet")]
+    [InlineData("""{"a":{"dtype":"U32","shape":[2],"data_offsets":[0,8]}}""", "dtype U32 is not supported (supported: F32, F16, BF16")]
     [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "duplicate tensor name \"a\"")]
     [InlineData("""{"__metadata__":{"format":1},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "__metadata__ value \"format\" is not a string")]
     [InlineData("""{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}""", "ends at data byte 16 but the data section has only 8 bytes")]
@@ -94,5 +95,27 @@ public class SafetensorsHeaderTests
         using var e = st.Read("e");
         Assert.Equal([0L, 5L], e.shape);
         Assert.Throws<MoePruneException>(() => st.Read("missing"));
+    }
+
+    [Fact]
+    public void NullMetadataIsEmpty()
+    {
+        using var dir = new TempDir();
+        string path = RawSafetensors.Write(dir, "m.safetensors", """{"__metadata__":null,"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}""", [5]);
+        using var st = SafetensorsFile.Open(path);
+        Assert.Empty(st.Metadata);
+    }
+
+    [Fact]
+    public void DtypeTableAgreesWithTorch()
+    {
+        using var dir = new TempDir();                                         // loads TorchSharp
+        foreach (var d in Enum.GetValues<SafeDtype>())
+        {
+            using var t = TorchSharp.torch.zeros(1, dtype: SafeDtypes.ToTorch(d));
+            Assert.Equal(t.ElementSize, SafeDtypes.SizeOf(d));
+            Assert.Equal(d, SafeDtypes.FromTorch(t.dtype));
+            Assert.Equal(d, SafeDtypes.Parse(d.ToString(), "f"));
+        }
     }
 }
