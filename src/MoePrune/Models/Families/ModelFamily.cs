@@ -31,6 +31,8 @@ public sealed class ModelFamily
 
     /// <summary>Config key of the routed-expert count (<c>num_local_experts</c> / <c>num_experts</c>).</summary>
     public required string ExpertCountKey { get; init; }
+    /// <summary>Other spellings of the expert count (transformers v5 maps qwen3_moe num_experts ↔ num_local_experts).</summary>
+    public IReadOnlyList<string> ExpertCountAliases { get; init; } = [];
     /// <summary>Config key of the expert FFN width (<c>intermediate_size</c> / <c>moe_intermediate_size</c>).</summary>
     public required string ExpertSizeKey { get; init; }
 
