@@ -36,7 +36,7 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
         HiddenSize = config.HiddenSize;
         ExpertIntermediateSize = config.ExpertIntermediateSize;
         _observers = observers;
-        _routing = new SoftmaxTopKRouting(config.TopK, config.NormTopKProb);
+        _routing = config.Family.CreateRouting(config);
         _gate = new EmptyLinear(HiddenSize, NumExperts, false, dtype, device);
         _experts = new ModuleList<DenseMlp>(Enumerable.Range(0, NumExperts)
             .Select(_ => new DenseMlp(HiddenSize, ExpertIntermediateSize, config.Family.ExpertProjNames, dtype, device)).ToArray());
