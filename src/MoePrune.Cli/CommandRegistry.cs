@@ -10,5 +10,8 @@ public static class CommandRegistry
     {
         yield return NativeCommand.Create();
         yield return DataCommand.Create();
+        yield return MakeTinyCommand.Create();
+        yield return InfoCommand.Create();
+        yield return PerplexityCommand.Create();
     }
 }
