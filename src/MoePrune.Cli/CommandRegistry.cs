@@ -9,5 +9,7 @@ public static class CommandRegistry
     public static IEnumerable<Command> All()
     {
         yield return NativeCommand.Create();
+        yield return TokenizeCommand.Create();
+        yield return TrainTokenizerCommand.Create();
     }
 }

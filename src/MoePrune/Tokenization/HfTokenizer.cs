@@ -45,6 +45,7 @@ public sealed class HfTokenizer
     HfTokenizer(JsonNode json, JsonNode? config, string source)
     {
         Source = source;
+        if (json is not JsonObject) throw new MoePruneException($"{source}: not a tokenizer.json (the top level is not a JSON object)");
         var modelNode = json["model"] ?? throw new MoePruneException($"{source}: no 'model' section");
         string modelType = TokenizerJson.OptionalString(modelNode, "type") ?? (modelNode["merges"] is not null ? "BPE" : "unknown");
         if (modelType != "BPE")
@@ -76,7 +77,7 @@ public sealed class HfTokenizer
 
     /// <summary>
     /// Loads <paramref name="tokenizerJsonOrModelDir"/>: a model directory holding tokenizer.json, or the
-    /// tokenizer.json file itself (<c>.gz</c> accepted). A tokenizer_config.json beside it supplies the
+    /// tokenizer.json file itself (<c>.gz</c> accepted, also as tokenizer.json.gz in a directory). A tokenizer_config.json beside it supplies the
     /// BOS/EOS/PAD names and <c>clean_up_tokenization_spaces</c>.
     /// </summary>
     public static HfTokenizer Load(string tokenizerJsonOrModelDir)
@@ -85,6 +86,7 @@ public sealed class HfTokenizer
         if (Directory.Exists(path))
         {
             path = Path.Combine(path, "tokenizer.json");
+            if (!File.Exists(path) && File.Exists(path + ".gz")) path += ".gz";
             if (!File.Exists(path)) throw new MoePruneException($"{tokenizerJsonOrModelDir}: directory has no tokenizer.json");
         }
         else if (!File.Exists(path)) throw new MoePruneException($"{path}: no such file or directory");
