@@ -10,11 +10,13 @@ namespace MoePrune.Tokenization;
 /// lowest-ranked merge present, leftmost first, until none applies. A priority queue keeps this
 /// O(n log n) even for the SentencePiece case, where a whole text stretch is one word.
 /// </summary>
-public sealed class BpeModel
+public sealed class BpeModel : IWordEncoder
 {
     readonly Dictionary<string, int> _vocab;
     readonly Dictionary<long, (int Rank, int NewId)> _merges;
+    readonly List<(string Left, string Right)> _mergeList;
     readonly int[] _byteIds;                     // id of <0xNN>, or -1
+    readonly int[] _charIds;                     // id of each single-UTF-16-char token, or -1
     readonly int? _unkId;
     readonly bool _fuseUnk, _byteFallback, _ignoreMerges;
     readonly string _prefix, _suffix;
@@ -25,11 +27,18 @@ public sealed class BpeModel
     public IReadOnlyDictionary<string, int> Vocab => _vocab;
     public int MergeCount => _merges.Count;
 
-    BpeModel(Dictionary<string, int> vocab, Dictionary<long, (int, int)> merges, int? unkId,
+    /// <summary>True for plain byte-level style BPE: no byte fallback, unk, prefix or suffix handling.</summary>
+    public bool IsPlain => !_byteFallback && _unkId is null && _prefix.Length == 0 && _suffix.Length == 0 && !_ignoreMerges;
+
+    /// <summary>The merges in rank order as legacy <c>"a b"</c> strings.</summary>
+    public IEnumerable<string> MergeStrings() => _mergeList.Select(m => m.Left + " " + m.Right);
+
+    BpeModel(Dictionary<string, int> vocab, Dictionary<long, (int, int)> merges, List<(string, string)> mergeList, int? unkId,
              bool fuseUnk, bool byteFallback, bool ignoreMerges, string prefix, string suffix)
     {
         _vocab = vocab;
         _merges = merges;
+        _mergeList = mergeList;
         _unkId = unkId;
         _fuseUnk = fuseUnk;
         _byteFallback = byteFallback;
@@ -38,6 +47,10 @@ public sealed class BpeModel
         _suffix = suffix;
         _byteIds = new int[256];
         for (int b = 0; b < 256; b++) _byteIds[b] = vocab.TryGetValue($"<0x{b:X2}>", out int id) ? id : -1;
+        _charIds = new int[char.MaxValue + 1];
+        Array.Fill(_charIds, -1);
+        foreach (var (token, id) in vocab)
+            if (token.Length == 1) _charIds[token[0]] = id;
     }
 
     public static BpeModel FromJson(JsonNode model, string source)
@@ -48,6 +61,7 @@ public sealed class BpeModel
 
         var mergesNode = model["merges"] as JsonArray ?? throw new MoePruneException($"{source}: model.merges is missing or not a list");
         var merges = new Dictionary<long, (int, int)>(mergesNode.Count);
+        var mergeList = new List<(string, string)>(mergesNode.Count);
         for (int rank = 0; rank < mergesNode.Count; rank++)
         {
             var (left, right) = ParseMerge(mergesNode[rank], source, rank);
@@ -55,11 +69,12 @@ public sealed class BpeModel
                 !vocab.TryGetValue(left + right, out int merged))
                 throw new MoePruneException($"{source}: merge {rank} ('{left}' '{right}') uses a token missing from the vocab");
             merges.TryAdd(Key(a, b), (rank, merged));
+            mergeList.Add((left, right));
         }
 
         string? unk = TokenizerJson.OptionalString(model, "unk_token");
         int? unkId = unk is not null && vocab.TryGetValue(unk, out int u) ? u : null;
-        return new BpeModel(vocab, merges, unkId,
+        return new BpeModel(vocab, merges, mergeList, unkId,
             TokenizerJson.OptionalBool(model, "fuse_unk") ?? false,
             TokenizerJson.OptionalBool(model, "byte_fallback") ?? false,
             TokenizerJson.OptionalBool(model, "ignore_merges") ?? false,
@@ -108,6 +123,12 @@ public sealed class BpeModel
         for (int i = 0; i < word.Length;)
         {
             int len = char.IsHighSurrogate(word[i]) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1]) ? 2 : 1;
+            if (len == 1 && _prefix.Length == 0 && _suffix.Length == 0 && _charIds[word[i]] >= 0)
+            {
+                symbols.Add(_charIds[word[i++]]);
+                lastWasUnk = false;
+                continue;
+            }
             string piece = word.Substring(i, len);
             if (i > 0) piece = _prefix + piece;
             if (i + len == word.Length) piece += _suffix;

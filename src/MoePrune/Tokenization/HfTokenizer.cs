@@ -17,6 +17,7 @@ public sealed class HfTokenizer
     readonly TextNormalizer? _normalizer;
     readonly PreTokenizerStep? _preTokenizer;
     readonly BpeModel _model;
+    readonly IWordEncoder _encoder;
     readonly PostProcessor _postProcessor;
     readonly TokenDecoder? _decoder;
     readonly AddedVocabulary _added;
@@ -42,7 +43,7 @@ public sealed class HfTokenizer
     /// <summary>The Unicode normalization the tokenizer applies, if any.</summary>
     public NormalizationForm? UnicodeForm => _normalizer?.UnicodeForm;
 
-    HfTokenizer(JsonNode json, JsonNode? config, string source)
+    HfTokenizer(JsonNode json, JsonNode? config, string source, bool useMlNetBpe)
     {
         Source = source;
         if (json is not JsonObject) throw new MoePruneException($"{source}: not a tokenizer.json (the top level is not a JSON object)");
@@ -54,6 +55,7 @@ public sealed class HfTokenizer
         _model = BpeModel.FromJson(modelNode, source);
         _normalizer = TextNormalizer.FromJson(json["normalizer"], source);
         _preTokenizer = PreTokenizerStep.FromJson(json["pre_tokenizer"], source);
+        _encoder = useMlNetBpe && _model.IsPlain && _preTokenizer is { IsByteLevel: true } ? new MlNetBpeEncoder(_model) : _model;
         _decoder = TokenDecoder.FromJson(json["decoder"], source);
         _added = AddedVocabulary.FromJson(json["added_tokens"], source);
 
@@ -77,10 +79,14 @@ public sealed class HfTokenizer
 
     /// <summary>
     /// Loads <paramref name="tokenizerJsonOrModelDir"/>: a model directory holding tokenizer.json, or the
-    /// tokenizer.json file itself (<c>.gz</c> accepted, also as tokenizer.json.gz in a directory). A tokenizer_config.json beside it supplies the
-    /// BOS/EOS/PAD names and <c>clean_up_tokenization_spaces</c>.
+    /// tokenizer.json file itself (<c>.gz</c> accepted, also as tokenizer.json.gz in a directory). A
+    /// tokenizer_config.json beside it supplies the
+    /// BOS/EOS/PAD names and <c>clean_up_tokenization_spaces</c>. The merge loop is MoePrune's own
+    /// <see cref="BpeModel"/>; with <paramref name="useMlNetBpe"/> plain byte-level BPE runs it in
+    /// Microsoft.ML.Tokenizers instead (<see cref="MlNetBpeEncoder"/>: same ids on every golden string,
+    /// about 3x slower once warm, twice the load time).
     /// </summary>
-    public static HfTokenizer Load(string tokenizerJsonOrModelDir)
+    public static HfTokenizer Load(string tokenizerJsonOrModelDir, bool useMlNetBpe = false)
     {
         string path = tokenizerJsonOrModelDir;
         if (Directory.Exists(path))
@@ -93,13 +99,14 @@ public sealed class HfTokenizer
 
         var configPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer_config.json");
         var config = File.Exists(configPath) ? TokenizerJson.ReadFile(configPath) : null;
-        return new HfTokenizer(TokenizerJson.ReadFile(path), config, path);
+        return new HfTokenizer(TokenizerJson.ReadFile(path), config, path, useMlNetBpe);
     }
 
     /// <summary>Builds a tokenizer from the text of tokenizer.json (and optionally tokenizer_config.json).</summary>
-    public static HfTokenizer FromJson(string tokenizerJson, string? tokenizerConfigJson = null, string source = "tokenizer.json") =>
+    public static HfTokenizer FromJson(string tokenizerJson, string? tokenizerConfigJson = null, string source = "tokenizer.json",
+                                       bool useMlNetBpe = false) =>
         new(TokenizerJson.Parse(tokenizerJson, source),
-            tokenizerConfigJson is null ? null : TokenizerJson.Parse(tokenizerConfigJson, source + " (config)"), source);
+            tokenizerConfigJson is null ? null : TokenizerJson.Parse(tokenizerConfigJson, source + " (config)"), source, useMlNetBpe);
 
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true)
     {
@@ -111,7 +118,7 @@ public sealed class HfTokenizer
             string normalized = _normalizer?.Normalize(segment.Text) ?? segment.Text;
             if (normalized.Length == 0) continue;
             var pieces = _preTokenizer?.PreTokenize([normalized], firstSection) ?? [normalized];
-            foreach (var piece in pieces) _model.Encode(piece, ids);
+            foreach (var piece in pieces) _encoder.Encode(piece, ids);
             firstSection = false;
         }
         _postProcessor.Apply(ids, addSpecialTokens);

@@ -14,8 +14,10 @@ static class GoldenTokenizers
     public static readonly string Root = Path.Combine(AppContext.BaseDirectory, "fixtures", "tokenizers");
     static readonly ConcurrentDictionary<string, Lazy<HfTokenizer>> Loaded = new();
 
-    public static HfTokenizer Tokenizer(string name) =>
-        Loaded.GetOrAdd(name, n => new Lazy<HfTokenizer>(() => HfTokenizer.Load(Path.Combine(Root, n, "tokenizer.json.gz")))).Value;
+    /// <summary>A golden tokenizer; <paramref name="mlNet"/> runs byte-level BPE merges in Microsoft.ML.Tokenizers.</summary>
+    public static HfTokenizer Tokenizer(string name, bool mlNet = false) =>
+        Loaded.GetOrAdd($"{name}/{mlNet}", _ => new Lazy<HfTokenizer>(
+            () => HfTokenizer.Load(Path.Combine(Root, name, "tokenizer.json.gz"), useMlNetBpe: mlNet))).Value;
 
     public static IReadOnlyList<string> Strings() =>
         JsonNode.Parse(File.ReadAllText(Path.Combine(Root, "strings.json")))!.AsArray().Select(s => s!.GetValue<string>()).ToList();

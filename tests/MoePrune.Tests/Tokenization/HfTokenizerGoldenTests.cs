@@ -15,10 +15,16 @@ public class HfTokenizerGoldenTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Names => new() { "qwen3", "llama2", "deepseek_v3" };
 
-    [Theory, MemberData(nameof(Names))]
-    public void EncodeMatchesReferenceIds(string name)
+    /// <summary>Every tokenizer with MoePrune's merge loop, and the byte-level ones also with ML.NET's.</summary>
+    public static TheoryData<string, bool> Engines => new()
     {
-        var tokenizer = GoldenTokenizers.Tokenizer(name);
+        { "qwen3", false }, { "llama2", false }, { "deepseek_v3", false }, { "qwen3", true }, { "deepseek_v3", true },
+    };
+
+    [Theory, MemberData(nameof(Engines))]
+    public void EncodeMatchesReferenceIds(string name, bool mlNet)
+    {
+        var tokenizer = GoldenTokenizers.Tokenizer(name, mlNet);
         var strings = GoldenTokenizers.Strings();
         var cases = GoldenTokenizers.Cases(name);
         Assert.Equal(strings.Count, cases.Count);
@@ -34,7 +40,7 @@ public class HfTokenizerGoldenTests(ITestOutputHelper output)
             if (!plain.SequenceEqual(cases[i].IdsNoSpecial))
                 failures.Add($"#{i} no-special {GoldenTokenizers.Show(strings[i])}: got [{string.Join(",", plain.Take(30))}] want [{string.Join(",", cases[i].IdsNoSpecial.Take(30))}]");
         }
-        output.WriteLine($"{name}: {strings.Count} strings, {failures.Count} id mismatches");
+        output.WriteLine($"{name} (ML.NET merges: {mlNet}): {strings.Count} strings, {failures.Count} id mismatches");
         foreach (var f in failures.Take(10)) output.WriteLine(f);
         Assert.True(failures.Count == 0, $"{failures.Count} mismatches, first: {failures.FirstOrDefault()}");
     }
