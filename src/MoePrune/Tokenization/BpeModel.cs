@@ -60,7 +60,7 @@ public sealed class BpeModel : IWordEncoder
         foreach (var (token, id) in vocabNode) vocab[token] = (int)id!;
 
         var mergesNode = model["merges"] as JsonArray ?? throw new MoePruneException($"{source}: model.merges is missing or not a list");
-        var merges = new Dictionary<long, (int, int)>(mergesNode.Count);
+        var merges = new Dictionary<long, (int, int)>(mergesNode.Count, PairKey.Comparer);
         var mergeList = new List<(string, string)>(mergesNode.Count);
         for (int rank = 0; rank < mergesNode.Count; rank++)
         {
@@ -95,7 +95,7 @@ public sealed class BpeModel : IWordEncoder
         throw new MoePruneException($"{source}: merge {rank} is neither \"a b\" nor [\"a\", \"b\"]: {node?.ToJsonString()}");
     }
 
-    static long Key(int a, int b) => ((long)a << 32) | (uint)b;
+    static long Key(int a, int b) => PairKey.Of(a, b);
 
     /// <summary>Appends the ids of one pre-tokenized word.</summary>
     public void Encode(string word, List<int> output)
