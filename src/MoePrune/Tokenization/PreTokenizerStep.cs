@@ -85,11 +85,14 @@ sealed class SplitStep(ReplacePattern pattern, SplitBehavior behavior, bool inve
         }
         if (last < piece.Length) parts.Add((last, piece.Length - last, invert));
 
-        string? pending = null;   // MergedWithNext: a delimiter waiting for the next part
+        // As HF: a delimiter merges into its neighbour only when that neighbour is not a delimiter too.
+        int first = result.Count;
         for (int i = 0; i < parts.Count; i++)
         {
             var (start, length, delimiter) = parts[i];
             string text = piece.Substring(start, length);
+            bool previousIsDelimiter = i > 0 && parts[i - 1].Delimiter;
+            bool nextIsPlain = i + 1 < parts.Count && !parts[i + 1].Delimiter;
             switch (behavior)
             {
                 case SplitBehavior.Removed:
@@ -99,20 +102,23 @@ sealed class SplitStep(ReplacePattern pattern, SplitBehavior behavior, bool inve
                     result.Add(text);
                     break;
                 case SplitBehavior.MergedWithPrevious:
-                    if (delimiter && result.Count > 0 && i > 0) result[^1] += text;
+                    if (delimiter && i > 0 && !previousIsDelimiter) result[^1] += text;
                     else result.Add(text);
                     break;
                 case SplitBehavior.MergedWithNext:
-                    if (delimiter) pending = (pending ?? "") + text;
-                    else { result.Add((pending ?? "") + text); pending = null; }
+                    if (delimiter && nextIsPlain)
+                    {
+                        parts[i + 1] = (start, length + parts[i + 1].Length, false);   // extend the next part leftwards
+                        continue;
+                    }
+                    result.Add(text);
                     break;
                 case SplitBehavior.Contiguous:
-                    if (delimiter && i > 0 && parts[i - 1].Delimiter) result[^1] += text;
+                    if (delimiter && previousIsDelimiter && result.Count > first) result[^1] += text;
                     else result.Add(text);
                     break;
             }
         }
-        if (pending is not null) result.Add(pending);
     }
 }
 
