@@ -36,8 +36,8 @@ public sealed class HfTokenizer
     /// <summary>
     /// True when <c>Decode(Encode(s, false))</c> gives back <c>s</c> for every string already in the
     /// tokenizer's Unicode normalization form (<see cref="UnicodeForm"/>, NFC for Qwen): byte-level BPE
-    /// whose normalizer changes nothing else. False for SentencePiece-style tokenizers (they drop
-    /// the leading space and are legacy about spaces after special tokens).
+    /// whose normalizer changes nothing else and that adds no prefix space. False for SentencePiece-style
+    /// tokenizers (they add ▁ to every stretch of text between special tokens and strip one leading space).
     /// </summary>
     public bool IsLossless { get; }
     /// <summary>The Unicode normalization the tokenizer applies, if any.</summary>
@@ -73,7 +73,7 @@ public sealed class HfTokenizer
         EosId = ConfigId(config, "eos_token") ?? (_postProcessor.Suffix.Count == 1 ? _postProcessor.Suffix[0] : null);
         PadId = ConfigId(config, "pad_token");
         _cleanUpSpaces = TokenizerJson.OptionalBool(config, "clean_up_tokenization_spaces") ?? false;
-        IsLossless = _preTokenizer is { IsByteLevel: true } && _decoder is ByteLevelDecoder
+        IsLossless = _preTokenizer is { IsByteLevel: true, AddsText: false } && _decoder is ByteLevelDecoder
                      && _normalizer is null or { ChangesText: false } && !_cleanUpSpaces;
     }
 
@@ -107,6 +107,10 @@ public sealed class HfTokenizer
                                        bool useMlNetBpe = false) =>
         new(TokenizerJson.Parse(tokenizerJson, source),
             tokenizerConfigJson is null ? null : TokenizerJson.Parse(tokenizerConfigJson, source + " (config)"), source, useMlNetBpe);
+
+    /// <summary>Builds a tokenizer from already parsed tokenizer.json / tokenizer_config.json nodes.</summary>
+    internal static HfTokenizer FromJsonNodes(JsonNode tokenizerJson, JsonNode? tokenizerConfig, string source, bool useMlNetBpe = false) =>
+        new(tokenizerJson, tokenizerConfig, source, useMlNetBpe);
 
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true)
     {

@@ -18,6 +18,9 @@ public abstract class PreTokenizerStep
     /// <summary>True when this step maps text to GPT-2 byte-level characters.</summary>
     public virtual bool IsByteLevel => false;
 
+    /// <summary>True when this step may insert text (a prefix space or ▁), which decoding keeps.</summary>
+    public virtual bool AddsText => false;
+
     public static PreTokenizerStep? FromJson(JsonNode? node, string source)
     {
         if (node is null) return null;
@@ -129,6 +132,8 @@ sealed class ByteLevelStep(bool addPrefixSpace, bool useRegex) : PreTokenizerSte
 
     public override bool IsByteLevel => true;
 
+    public override bool AddsText => addPrefixSpace;
+
     public override List<string> PreTokenize(List<string> pieces, bool firstSection)
     {
         var result = new List<string>(pieces.Count);
@@ -146,6 +151,8 @@ sealed class ByteLevelStep(bool addPrefixSpace, bool useRegex) : PreTokenizerSte
 /// <summary>HF <c>Metaspace</c>: spaces → ▁, optional leading ▁, then split before each ▁.</summary>
 sealed class MetaspaceStep(string replacement, string prependScheme, bool split) : PreTokenizerStep
 {
+    public override bool AddsText => prependScheme != "never";
+
     public override List<string> PreTokenize(List<string> pieces, bool firstSection)
     {
         var result = new List<string>();
@@ -172,6 +179,8 @@ sealed class MetaspaceStep(string replacement, string prependScheme, bool split)
 sealed class SequenceStep(IReadOnlyList<PreTokenizerStep> steps) : PreTokenizerStep
 {
     public override bool IsByteLevel => steps.Any(s => s.IsByteLevel);
+
+    public override bool AddsText => steps.Any(s => s.AddsText);
 
     public override List<string> PreTokenize(List<string> pieces, bool firstSection)
     {
