@@ -22,7 +22,7 @@ public sealed class BpeModel : IWordEncoder
     readonly string _prefix, _suffix;
     readonly Dictionary<string, int[]> _cache = new(StringComparer.Ordinal);
     readonly Lock _cacheLock = new();
-    const int CacheCapacity = 200_000, CacheMaxWordLength = 256;
+    const int CacheCapacity = 100_000, CacheMaxWordLength = 64;   // words, as HF caches them
 
     public IReadOnlyDictionary<string, int> Vocab => _vocab;
     public int MergeCount => _merges.Count;
