@@ -57,7 +57,9 @@ public sealed class BpeModel : IWordEncoder
     {
         var vocabNode = model["vocab"] as JsonObject ?? throw new MoePruneException($"{source}: model.vocab is missing or not an object");
         var vocab = new Dictionary<string, int>(vocabNode.Count, StringComparer.Ordinal);
-        foreach (var (token, id) in vocabNode) vocab[token] = (int)id!;
+        foreach (var (token, id) in vocabNode)
+            vocab[token] = id is JsonValue v && v.TryGetValue<int>(out int i) && i >= 0
+                ? i : throw new MoePruneException($"{source}: vocab entry '{token}' has id {id?.ToJsonString()}, not a non-negative integer");
 
         var mergesNode = model["merges"] as JsonArray ?? throw new MoePruneException($"{source}: model.merges is missing or not a list");
         var merges = new Dictionary<long, (int, int)>(mergesNode.Count, PairKey.Comparer);
