@@ -80,11 +80,10 @@ public sealed class HfTokenizer
     /// <summary>
     /// Loads <paramref name="tokenizerJsonOrModelDir"/>: a model directory holding tokenizer.json, or the
     /// tokenizer.json file itself (<c>.gz</c> accepted, also as tokenizer.json.gz in a directory). A
-    /// tokenizer_config.json beside it supplies the
-    /// BOS/EOS/PAD names and <c>clean_up_tokenization_spaces</c>. The merge loop is MoePrune's own
-    /// <see cref="BpeModel"/>; with <paramref name="useMlNetBpe"/> plain byte-level BPE runs it in
-    /// Microsoft.ML.Tokenizers instead (<see cref="MlNetBpeEncoder"/>: same ids on every golden string,
-    /// about 3x slower once warm, twice the load time).
+    /// tokenizer_config.json beside it supplies the BOS/EOS/PAD names and
+    /// <c>clean_up_tokenization_spaces</c>. The merge loop is MoePrune's own <see cref="BpeModel"/>; with
+    /// <paramref name="useMlNetBpe"/> plain byte-level BPE runs it in Microsoft.ML.Tokenizers instead
+    /// (<see cref="MlNetBpeEncoder"/>: the same ids on every golden string, but slower in our measurements).
     /// </summary>
     public static HfTokenizer Load(string tokenizerJsonOrModelDir, bool useMlNetBpe = false)
     {
@@ -112,6 +111,11 @@ public sealed class HfTokenizer
     internal static HfTokenizer FromJsonNodes(JsonNode tokenizerJson, JsonNode? tokenizerConfig, string source, bool useMlNetBpe = false) =>
         new(tokenizerJson, tokenizerConfig, source, useMlNetBpe);
 
+    /// <summary>
+    /// Token ids of <paramref name="text"/>: added tokens found in the raw text, every other stretch
+    /// normalized, pre-tokenized and BPE-encoded; then, with <paramref name="addSpecialTokens"/>, the
+    /// post-processor's BOS/EOS.
+    /// </summary>
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true)
     {
         var ids = new List<int>(text.Length / 3 + 4);
