@@ -92,4 +92,22 @@ public class HfTokenizerGoldenTests(ITestOutputHelper output)
         for (int id = 0; id < tokenizer.VocabSize; id += 997)
             if (tokenizer.TokenOf(id) is string token) Assert.Equal(id, tokenizer.IdOf(token));
     }
+
+    [Theory]
+    [InlineData("qwen3", false)]
+    [InlineData("qwen3", true)]
+    [InlineData("llama2", false)]
+    public void ConcurrentEncodingMatchesTheReference(string name, bool mlNet)
+    {
+        var tokenizer = GoldenTokenizers.Tokenizer(name, mlNet);
+        var strings = GoldenTokenizers.Strings();
+        var cases = GoldenTokenizers.Cases(name);
+        int mismatches = 0;
+        Parallel.For(0, strings.Count * 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, k =>
+        {
+            int i = k % strings.Count;
+            if (!tokenizer.Encode(strings[i]).SequenceEqual(cases[i].Ids)) Interlocked.Increment(ref mismatches);
+        });
+        Assert.Equal(0, mismatches);
+    }
 }
