@@ -1,0 +1,45 @@
+namespace MoePrune.Criteria;
+
+/// <summary>
+/// A criterion and the direction it drops in: parsed from "min-ean", "max-rwn", "ean" (default direction),
+/// "random", "frequency", "reap", "naee". The canonical name is always "min-…" or "max-…" except for "naee".
+/// </summary>
+public sealed record CriterionSpec(CriterionKind Kind, DropDirection Direction)
+{
+    public string Name => Kind == CriterionKind.Naee
+        ? "naee"
+        : $"{(Direction == DropDirection.Min ? "min" : "max")}-{CriterionInfo.Name(Kind)}";
+
+    public override string ToString() => Name;
+
+    public static CriterionSpec Default(CriterionKind kind) => new(kind, CriterionInfo.DefaultDirection(kind));
+
+    /// <summary>Parses one criterion name; <paramref name="option"/> names the option in the error message.</summary>
+    public static CriterionSpec Parse(string text, string option = "--criterion")
+    {
+        var s = text.Trim().ToLowerInvariant();
+        DropDirection? direction = null;
+        if (s.StartsWith("min-", StringComparison.Ordinal)) { direction = DropDirection.Min; s = s[4..]; }
+        else if (s.StartsWith("max-", StringComparison.Ordinal)) { direction = DropDirection.Max; s = s[4..]; }
+        if (s.Length == 0 || !Enum.TryParse<CriterionKind>(s, ignoreCase: true, out var kind) || !s.All(char.IsLetter))
+        {
+            var known = string.Join(", ", Enum.GetValues<CriterionKind>().Select(CriterionInfo.Name));
+            throw new MoePruneException($"{option}: unknown criterion '{text}' (known: {known}, optionally prefixed min- or max-)");
+        }
+        if (kind == CriterionKind.Naee && direction is not null)
+            throw new MoePruneException($"{option}: '{text}': naee selects subsets by reconstruction error and takes no min-/max- prefix");
+        return new CriterionSpec(kind, direction ?? CriterionInfo.DefaultDirection(kind));
+    }
+
+    /// <summary>Parses a comma-separated list ("min-ean,max-rwn"), rejecting duplicates.</summary>
+    public static IReadOnlyList<CriterionSpec> ParseList(string text, string option = "--criteria")
+    {
+        var specs = text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(t => Parse(t, option)).ToList();
+        if (specs.Count == 0)
+            throw new MoePruneException($"{option}: no criterion given");
+        var dup = specs.GroupBy(c => c.Name).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null)
+            throw new MoePruneException($"{option}: criterion '{dup.Key}' given twice");
+        return specs;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MoePrune.Criteria;
+
+/// <summary>
+/// <c>scores.json</c>: criterion name → layer index → per-expert values (plus per-source values for the
+/// calibration-mix criteria), NAEE subsets, and metadata. Written and read with System.Text.Json.
+/// </summary>
+public sealed class ScoresReport
+{
+    [JsonPropertyName("metadata")] public ScoresMetadata Metadata { get; set; } = new();
+    [JsonPropertyName("criteria")] public SortedDictionary<string, CriterionReport> Criteria { get; set; } = new(StringComparer.Ordinal);
+    [JsonPropertyName("naee")] public SortedDictionary<int, NaeeLayerReport>? Naee { get; set; }
+
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>Adds a criterion's scores (source = null) or one source's scores of an already added criterion.</summary>
+    public void Add(CriterionScores scores, string? source = null)
+    {
+        var layers = new SortedDictionary<int, LayerReport>();
+        foreach (var (index, l) in scores.Layers)
+            layers[index] = new LayerReport { TopK = l.TopK, Values = l.Values };
+        if (!Criteria.TryGetValue(scores.Spec.Name, out var report))
+        {
+            if (source is not null)
+                throw new MoePruneException($"scores report: add the overall scores of {scores.Spec.Name} before its source '{source}'");
+            Criteria[scores.Spec.Name] = new CriterionReport { Drops = DropName(scores.Drops), Layers = layers };
+            return;
+        }
+        if (source is null)
+            throw new MoePruneException($"scores report: criterion {scores.Spec.Name} added twice");
+        (report.Sources ??= new(StringComparer.Ordinal))[source] = layers;
+    }
+
+    public void AddNaee(IReadOnlyDictionary<int, NaeeLayerResult> results)
+    {
+        Naee = new SortedDictionary<int, NaeeLayerReport>();
+        foreach (var (index, r) in results)
+        {
+            Naee[index] = new NaeeLayerReport
+            {
+                Keep = r.Keep, Mode = r.Mode.ToString().ToLowerInvariant(), InputRows = r.InputRows, Best = r.Best,
+                Evaluated = new SortedDictionary<int, List<NaeeSubset>>(r.Evaluated),
+            };
+        }
+    }
+
+    /// <summary>The scores of one criterion (or of one of its sources) as the selection takes them.</summary>
+    public CriterionScores ToScores(string criterion, string? source = null)
+    {
+        var spec = CriterionSpec.Parse(criterion);
+        if (!Criteria.TryGetValue(spec.Name, out var report))
+            throw new MoePruneException($"scores report: no criterion {spec.Name} (have: {MoePruneException.Summarize(Criteria.Keys.ToList())})");
+        var layers = report.Layers;
+        if (source is not null && (report.Sources is null || !report.Sources.TryGetValue(source, out layers!)))
+            throw new MoePruneException($"scores report: criterion {spec.Name} has no source '{source}'");
+        var scores = new CriterionScores { Spec = spec, Drops = report.Drops == "max" ? DropDirection.Max : DropDirection.Min };
+        foreach (var (index, l) in layers)
+            scores.Layers[index] = new LayerScores(index, l.TopK, l.Values);
+        return scores;
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Options);
+
+    /// <summary>Writes atomically (temporary name, then rename).</summary>
+    public void Save(string path)
+    {
+        var tmp = path + ".tmp-" + Environment.ProcessId;
+        File.WriteAllText(tmp, ToJson());
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    public static ScoresReport Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new MoePruneException($"{path}: scores file not found");
+        try
+        {
+            return JsonSerializer.Deserialize<ScoresReport>(File.ReadAllText(path), Options)
+                ?? throw new MoePruneException($"{path}: empty scores file");
+        }
+        catch (JsonException ex)
+        {
+            throw new MoePruneException($"{path}: not a scores file ({ex.Message})", inner: ex);
+        }
+    }
+
+    private static string DropName(DropDirection d) => d == DropDirection.Max ? "max" : "min";
+}
+
+public sealed class ScoresMetadata
+{
+    [JsonPropertyName("model")] public string Model { get; set; } = "";
+    [JsonPropertyName("calibration")] public string Calibration { get; set; } = "";
+    [JsonPropertyName("tokens")] public long Tokens { get; set; }
+    /// <summary>Source name → tokens of that source (first MoE layer).</summary>
+    [JsonPropertyName("source_tokens")] public SortedDictionary<string, long> SourceTokens { get; set; } = new(StringComparer.Ordinal);
+    [JsonPropertyName("seed")] public int Seed { get; set; }
+    [JsonPropertyName("created_utc")] public string CreatedUtc { get; set; } = "";
+
+    public static ScoresMetadata From(CriteriaStats? stats, string model, int seed)
+    {
+        var m = new ScoresMetadata { Model = model, Seed = seed, CreatedUtc = DateTime.UtcNow.ToString("o") };
+        if (stats is null) return m;
+        m.Calibration = stats.Calibration;
+        m.Tokens = stats.Tokens;
+        foreach (var (source, layers) in stats.Sources)
+            m.SourceTokens[source] = layers.Count == 0 ? 0 : layers.First().Value.Tokens;
+        return m;
+    }
+}
+
+public sealed class CriterionReport
+{
+    /// <summary>"min" or "max": which end of each layer's values is dropped first.</summary>
+    [JsonPropertyName("drops")] public string Drops { get; set; } = "min";
+    [JsonPropertyName("layers")] public SortedDictionary<int, LayerReport> Layers { get; set; } = [];
+    [JsonPropertyName("sources")] public SortedDictionary<string, SortedDictionary<int, LayerReport>>? Sources { get; set; }
+}
+
+public sealed class LayerReport
+{
+    [JsonPropertyName("top_k")] public int TopK { get; set; }
+    [JsonPropertyName("values")] public double[] Values { get; set; } = [];
+}
+
+public sealed class NaeeLayerReport
+{
+    [JsonPropertyName("keep")] public int Keep { get; set; }
+    [JsonPropertyName("mode")] public string Mode { get; set; } = "";
+    [JsonPropertyName("input_rows")] public int InputRows { get; set; }
+    [JsonPropertyName("best")] public NaeeSubset Best { get; set; } = new([], 0);
+    [JsonPropertyName("evaluated")] public SortedDictionary<int, List<NaeeSubset>> Evaluated { get; set; } = [];
+}

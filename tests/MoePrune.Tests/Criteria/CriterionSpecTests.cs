@@ -1,0 +1,87 @@
+using MoePrune.Criteria;
+using Xunit;
+
+namespace MoePrune.Tests.Criteria;
+
+public class CriterionSpecTests
+{
+    [Theory]
+    [InlineData("min-ean", "min-ean")]
+    [InlineData("ean", "min-ean")]
+    [InlineData("EAN", "min-ean")]
+    [InlineData("max-ean", "max-ean")]
+    [InlineData("rwn", "max-rwn")]
+    [InlineData("ets", "max-ets")]
+    [InlineData("ecc", "max-ecc")]
+    [InlineData("ews", "max-ews")]
+    [InlineData("eas", "max-eas")]
+    [InlineData("wsr", "max-wsr")]
+    [InlineData("egs", "max-egs")]
+    [InlineData("ege", "min-ege")]
+    [InlineData("evtc", "min-evtc")]
+    [InlineData("euf", "min-euf")]
+    [InlineData("eae", "min-eae")]
+    [InlineData("eao", "min-eao")]
+    [InlineData("ewn", "min-ewn")]
+    [InlineData("ego", "min-ego")]
+    [InlineData("egn", "min-egn")]
+    [InlineData("random", "min-random")]
+    [InlineData("frequency", "min-frequency")]
+    [InlineData("reap", "min-reap")]
+    [InlineData("naee", "naee")]
+    public void NamesParseToCanonicalForm(string text, string canonical) =>
+        Assert.Equal(canonical, CriterionSpec.Parse(text).Name);
+
+    [Theory]
+    [InlineData("foo")]
+    [InlineData("min-")]
+    [InlineData("3")]
+    [InlineData("max-naee")]
+    [InlineData("mid-ean")]
+    [InlineData("")]
+    public void UnknownNamesAreRefused(string text)
+    {
+        var ex = Assert.Throws<MoePruneException>(() => CriterionSpec.Parse(text));
+        Assert.StartsWith("--criterion", ex.Message);
+    }
+
+    [Fact]
+    public void ListsRejectDuplicates()
+    {
+        Assert.Equal(2, CriterionSpec.ParseList("min-ean,max-rwn").Count);
+        Assert.Throws<MoePruneException>(() => CriterionSpec.ParseList("ean,min-ean"));
+    }
+
+    [Fact]
+    public void ScoresReportRoundTripsThroughJson()
+    {
+        var report = new ScoresReport { Metadata = new ScoresMetadata { Model = "tiny", Calibration = "synthetic", Tokens = 49 } };
+        var spec = CriterionSpec.Parse("max-rwn");
+        var scores = new CriterionScores { Spec = spec, Drops = DropDirection.Max };
+        scores.Layers[0] = new LayerScores(0, 2, [0.25, 1.5, -3]);
+        scores.Layers[4] = new LayerScores(4, 2, [1e-300, 2, 3]);
+        report.Add(scores);
+        report.Add(scores, "web");
+        report.AddNaee(new Dictionary<int, NaeeLayerResult>
+        {
+            [0] = new() { LayerIndex = 0, Keep = 2, Mode = NaeeMode.Greedy, InputRows = 7, Best = new NaeeSubset([0, 2], 0.125) },
+        });
+        var path = Path.Combine(Path.GetTempPath(), $"moeprune-scores-{Guid.NewGuid():N}.json");
+        try
+        {
+            report.Save(path);
+            var loaded = ScoresReport.Load(path);
+            Assert.Equal(report.ToJson(), loaded.ToJson());
+            var back = loaded.ToScores("max-rwn");
+            Assert.Equal(DropDirection.Max, back.Drops);
+            Assert.Equal(scores.Layers[4].Values, back.Layer(4).Values);
+            Assert.Equal(scores.Layers[0].Values, loaded.ToScores("max-rwn", "web").Layer(0).Values);
+            Assert.Equal([0, 2], loaded.Naee![0].Best.Experts);
+            Assert.Throws<MoePruneException>(() => loaded.ToScores("min-ean"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
