@@ -6,7 +6,7 @@ namespace MoePrune.Data;
 /// Joins Brown tokens into readable text. Brown writes double quotes as <c>``</c> and <c>''</c> (both become
 /// <c>"</c>), single quotes as a lone <c>'</c> (or <c>`</c>) token, and punctuation as separate tokens. Rules:
 /// no space before closing punctuation (<c>, . ; : ! ? ) ]</c> and closing quotes), no space after opening
-/// brackets and opening quotes; a lone <c>'</c> alternates between opening and closing within a sentence.
+/// brackets and opening quotes; a lone <c>'</c> alternates between opening and closing within one call (a paragraph).
 /// This copy of the corpus doubles some punctuation tokens (<c>;/. ;/.</c>, <c>?/. ?/.</c>, <c>(/( (/(</c>, about
 /// 6,000 times); a token in <see cref="Undoubled"/> equal to the one before it is dropped from the text (the
 /// tagged tokens keep it).

@@ -35,9 +35,9 @@ public static class QuestionFactory
     }
 
     /// <summary>
-    /// Consecutive sentences of one paragraph run (continuing into the next paragraphs if needed) from a random
-    /// start, until at least <paramref name="minWords"/> tokens; a sentence that would pass
-    /// <paramref name="maxWords"/> ends the passage unless it is the first.
+    /// Consecutive sentences from a random start (crossing paragraph breaks), added until the passage has at least
+    /// <paramref name="minWords"/> tokens; a sentence that would take it past <paramref name="maxWords"/> tokens
+    /// ends it, unless it is the first sentence.
     /// </summary>
     public static string Passage(BrownDocument document, SeededRandom rng, int minWords, int maxWords)
     {
