@@ -15,5 +15,7 @@ public static class CommandRegistry
         yield return DataCommand.Create();
         yield return TokenizeCommand.Create();
         yield return TrainTokenizerCommand.Create();
+        yield return ScoreCommand.Create();
+        yield return PruneCommand.Create();
     }
 }
