@@ -92,6 +92,7 @@ public static class PruneJob
     private static PruneChoice FromScores(MoeForCausalLM model, CriterionSpec spec, PruneRequest r, string hash,
         Action<ScoringProgress>? progress)
     {
+        PreflightSelection(model, spec, r.Selection);
         CriterionScores scores;
         JsonObject? calibration;
         if (r.ScoresFile is { } file)
@@ -116,6 +117,15 @@ public static class PruneJob
         }
         var selections = ExpertSelection.Select(scores, r.Selection);
         return new PruneChoice(r.Selection.Global ? "global" : "uniform", selections, scores, calibration);
+    }
+
+    /// <summary>Runs the selection on all-zero scores so that a bad --drop/--keep/--ratio/--protect fails before the calibration pass.</summary>
+    private static void PreflightSelection(MoeForCausalLM model, CriterionSpec spec, SelectionRequest selection)
+    {
+        var zeros = new CriterionScores { Spec = spec, Drops = DropDirection.Min };
+        foreach (var view in model.MoeLayers)
+            zeros.Layers[view.LayerIndex] = new LayerScores(view.LayerIndex, view.TopK, new double[view.NumExperts]);
+        ExpertSelection.Select(zeros, selection);
     }
 
     private static CalibrationSet Pack(MoeForCausalLM model, PruneRequest r) =>
