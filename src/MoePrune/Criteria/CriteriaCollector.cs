@@ -54,13 +54,20 @@ public sealed class CriteriaCollector : IMoeObserver
     {
         int hidden = (int)e.Hidden.shape[1];
         var layer = GetOrCreate(Stats.Layers, e, hidden, withNaee: true);
-        RoutingEventReducer.Add(layer, e);
-        if (CurrentSource is { } source)
+        if (CurrentSource is not { } source)
         {
-            if (!Stats.Sources.TryGetValue(source, out var layers))
-                Stats.Sources[source] = layers = [];
-            RoutingEventReducer.Add(GetOrCreate(layers, e, hidden, withNaee: false), e);
+            RoutingEventReducer.Add(layer, e);
+            return;
         }
+        // reduce the event once, then add the same sums to the overall and the source statistics
+        if (!Stats.Sources.TryGetValue(source, out var layers))
+            Stats.Sources[source] = layers = [];
+        var sourceLayer = GetOrCreate(layers, e, hidden, withNaee: false);
+        var delta = sourceLayer.EmptyLike(withGradientsAndNaee: false);
+        RoutingEventReducer.Add(delta, e);
+        LayerStatsMerger.AddInto(layer, delta, sumsOnly: true);
+        LayerStatsMerger.AddInto(sourceLayer, delta, sumsOnly: true);
+        RoutingEventReducer.AddNaeeRows(layer, e);
     }
 
     /// <summary>

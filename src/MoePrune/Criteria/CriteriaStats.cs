@@ -49,8 +49,7 @@ public sealed class CriteriaStats
         merged.Criteria.AddRange(parts.SelectMany(p => p.Criteria).Distinct());
         foreach (var part in parts)
         {
-            var missing = merged.Layers.Count == 0 ? [] : merged.Layers.Keys.Except(part.Layers.Keys).ToList();
-            if (merged.Layers.Count > 0 && (missing.Count > 0 || part.Layers.Count != merged.Layers.Count))
+            if (merged.Layers.Count > 0 && !merged.Layers.Keys.SequenceEqual(part.Layers.Keys))
                 throw new MoePruneException($"criteria statistics: cannot merge statistics over different layers ({string.Join(",", part.Layers.Keys)} vs {string.Join(",", merged.Layers.Keys)})");
             MergeLayers(merged.Layers, part.Layers, withGradientsAndNaee: true);
             foreach (var (source, layers) in part.Sources)

@@ -17,7 +17,8 @@ public static class GradientCriteria
         int n = s.NumExperts;
         return kind switch
         {
-            CriterionKind.Egs => WeightCriteria.SimilaritySums(torch.stack(Enumerable.Range(0, n).Select(e => Flat(s, e)).ToArray())),
+            CriterionKind.Egs => ExpertGram.SimilaritySums(ExpertGram.Compute(n, [s.GradSum![0].LongLength],
+                (e, _, start, length) => torch.tensor(s.GradSum![e].AsSpan((int)start, (int)length).ToArray()))),
             CriterionKind.Egn => Each(n, e => Flat(s, e).to(ScalarType.Float64).norm().item<double>()),
             CriterionKind.Ege => Each(n, e => Entropy(s, e)),
             CriterionKind.Ego => Each(n, e => Outliers(s, e)),
@@ -47,8 +48,8 @@ public static class GradientCriteria
     private static double Outliers(LayerStats s, int e)
     {
         var g = Flat(s, e).to(ScalarType.Float64);                                          // (3·I·H)
-        var mu = g.mean();
-        var sigma = g.std(unbiased: false);
+        var mu = g.mean();                                                                   // () mean of all entries
+        var sigma = g.std(unbiased: false);                                                  // () population std of all entries
         return (g - mu).abs().gt(sigma * 3).sum().item<long>();
     }
 

@@ -7,15 +7,19 @@ namespace MoePrune.Criteria;
 /// </summary>
 public static class LayerStatsMerger
 {
-    public static void AddInto(LayerStats into, LayerStats from)
+    /// <param name="sumsOnly">Add only tokens, counts, bitsets and activation sums (gradients and NAEE
+    /// samples of <paramref name="into"/> are left alone; used for a per-event delta).</param>
+    public static void AddInto(LayerStats into, LayerStats from, bool sumsOnly = false)
     {
         string where = $"layer {from.LayerIndex}";
         if (into.NumExperts != from.NumExperts || into.TopK != from.TopK)
             throw new MoePruneException($"{where}: cannot merge statistics of {from.NumExperts} experts/top-{from.TopK} into {into.NumExperts} experts/top-{into.TopK}");
         CheckPart(where, "token sets", into.HasTokenSets, from.HasTokenSets, into.VocabSize, from.VocabSize);
         CheckPart(where, "activation sums", into.HasActivations, from.HasActivations, into.HiddenSize, from.HiddenSize);
-        CheckPart(where, "gradients", into.HasGradients, from.HasGradients, into.GradHiddenSize * into.GradIntermediateSize, from.GradHiddenSize * from.GradIntermediateSize);
-        CheckPart(where, "NAEE inputs", into.HasNaee, from.HasNaee, into.NaeeHidden, from.NaeeHidden);
+        if (!sumsOnly)
+            CheckPart(where, "gradients", into.HasGradients, from.HasGradients, into.GradHiddenSize * into.GradIntermediateSize, from.GradHiddenSize * from.GradIntermediateSize);
+        if (!sumsOnly)
+            CheckPart(where, "NAEE inputs", into.HasNaee, from.HasNaee, into.NaeeHidden, from.NaeeHidden);
 
         into.Tokens += from.Tokens;
         Add(into.Count, from.Count);
@@ -35,6 +39,8 @@ public static class LayerStatsMerger
             Add(into.SumGateNorm!, from.SumGateNorm!);
             Add(into.Outliers!, from.Outliers!);
         }
+        if (sumsOnly)
+            return;
         if (into.GradSum is { } grads)
         {
             for (int e = 0; e < grads.Length; e++)

@@ -18,14 +18,19 @@ public static class RoutingEventReducer
         AddRouting(s, chosen, tokens, ev.TopK);
         if (s.HasActivations)
             AddActivations(s, ev);
-        if (s.HasNaee && s.NaeeRows < s.NaeeCap)
-        {
-            var hidden = ev.Hidden.detach().to(ScalarType.Float32).contiguous(); // (N, H) MoE inputs, fp32
-            if (hidden.shape[1] != s.NaeeHidden)
-                throw new MoePruneException($"layer {ev.LayerIndex}: hidden size {hidden.shape[1]} differs from the statistics' {s.NaeeHidden}");
-            int take = (int)Math.Min(hidden.shape[0], s.NaeeCap - s.NaeeRows);
-            LayerStatsMerger.AppendNaeeRows(s, TensorData.Floats(hidden[..take]), take);
-        }
+        AddNaeeRows(s, ev);
+    }
+
+    /// <summary>Appends the event's MoE inputs to the layer's NAEE sample until it holds NaeeCap rows.</summary>
+    public static void AddNaeeRows(LayerStats s, RoutingEvent ev)
+    {
+        if (!s.HasNaee || s.NaeeRows >= s.NaeeCap) return;
+        using var scope = torch.NewDisposeScope();
+        var hidden = ev.Hidden.detach().to(ScalarType.Float32);                            // (N, H) MoE inputs, fp32
+        if (hidden.shape[1] != s.NaeeHidden)
+            throw new MoePruneException($"layer {ev.LayerIndex}: hidden size {hidden.shape[1]} differs from the statistics' {s.NaeeHidden}");
+        int take = (int)Math.Min(hidden.shape[0], s.NaeeCap - s.NaeeRows);
+        LayerStatsMerger.AppendNaeeRows(s, TensorData.Floats(hidden[..take]), take);
     }
 
     private static void AddRouting(LayerStats s, long[] chosen, long[] tokens, int k)
@@ -76,8 +81,9 @@ public static class RoutingEventReducer
             var gates = ev.ExpertGates[e].detach().to(ScalarType.Float64);                   // (n_e) applied gates
             var denom = rowSum.index_select(0, rows);                                        // (n_e) Σ top-k gates of those tokens
             var renorm = torch.where(denom > 0, gates / denom, torch.zeros_like(gates));     // (n_e) g̃
-            var mu = y.mean([1], keepdim: true);                                             // (n_e, 1) per-token mean over H
-            var sigma3 = y.std(1, unbiased: false, keepdim: true) * 3;                       // (n_e, 1) 3 × per-token population std
+            var mu = y.sum(1L, keepdim: true) / h;                                           // (n_e, 1) per-token mean over H
+            var variance = (norms.square().unsqueeze(1) / h - mu.square()).clamp_min(0);     // (n_e, 1) E[y²] − μ², population
+            var sigma3 = variance.sqrt() * 3;                                                // (n_e, 1) 3σ per token
             var outliers = y.gt(mu + sigma3).sum() + y.lt(mu - sigma3).sum();                // () entries outside μ ± 3σ
             var scalars = TensorData.Doubles(torch.stack([norms.sum(), (renorm * norms).sum(), outliers.to(ScalarType.Float64)])); // (3)
 

@@ -16,40 +16,42 @@ public static class WeightCriteria
         using var noGrad = torch.no_grad();
         return kind switch
         {
-            CriterionKind.Ews => SimilaritySums(FlatExperts(view)),
+            CriterionKind.Ews => ExpertGram.SimilaritySums(ExpertGram.Compute(view.NumExperts, PartLengths(view),
+                (e, part, start, n) => Part(view, e, part).reshape(-1).narrow(0, start, n))),
             CriterionKind.Rwn => RouterNorms(view),
             CriterionKind.Wsr => Enumerable.Range(0, view.NumExperts).Select(e => StableRank(view.DownProj(e))).ToArray(),
-            CriterionKind.Ewn => ToArray(FlatExperts(view).to(ScalarType.Float64).norm(1)),
+            CriterionKind.Ewn => Enumerable.Range(0, view.NumExperts).Select(e => WeightNorm(view, e)).ToArray(),
             _ => throw new ArgumentException($"{kind} is not a weight criterion"),
         };
     }
 
-    /// <summary>(E, 3·I·H) each expert's [gate | up | down] flattened, fp32.</summary>
-    private static Tensor FlatExperts(IMoeLayerView view) => torch.stack(Enumerable.Range(0, view.NumExperts)
-        .Select(e => torch.cat([
-            view.GateProj(e).detach().to(ScalarType.Float32).reshape(-1),                  // (I·H)
-            view.UpProj(e).detach().to(ScalarType.Float32).reshape(-1),                    // (I·H)
-            view.DownProj(e).detach().to(ScalarType.Float32).reshape(-1)]))                // (H·I)
-        .ToArray());
+    /// <summary>Part 0, 1, 2 of W_p: gate (I, H), up (I, H), down (H, I).</summary>
+    private static Tensor Part(IMoeLayerView view, int expert, int part) => part switch
+    {
+        0 => view.GateProj(expert),
+        1 => view.UpProj(expert),
+        _ => view.DownProj(expert),
+    };
+
+    private static long[] PartLengths(IMoeLayerView view)
+    {
+        long n = (long)view.ExpertIntermediateSize * view.HiddenSize;
+        return [n, n, n];
+    }
+
+    /// <summary>EWN: ‖[gate | up | down]‖₂ = sqrt of the summed squared Frobenius norms, fp64.</summary>
+    private static double WeightNorm(IMoeLayerView view, int e)
+    {
+        using var scope = torch.NewDisposeScope();
+        double sq = 0;
+        for (int part = 0; part < 3; part++)
+            sq += Part(view, e, part).detach().to(ScalarType.Float64).square().sum().item<double>();
+        return Math.Sqrt(sq);
+    }
 
     /// <summary>RWN: ‖W_G[p, :]‖₂, the L2 norm of expert p's router row.</summary>
     private static double[] RouterNorms(IMoeLayerView view) =>
-        ToArray(view.RouterWeight.detach().to(ScalarType.Float64).norm(1));              // (E) row norms
-
-    /// <summary>
-    /// Σ_{q≠p} cos(x_p, x_q) for the rows of <paramref name="flat"/> (E, P); a zero row has cosine 0 with
-    /// everything. Shared by EWS and EGS.
-    /// </summary>
-    public static double[] SimilaritySums(Tensor flat)
-    {
-        using var scope = torch.NewDisposeScope();
-        var gram = flat.mm(flat.t()).to(ScalarType.Float64);                                // (E, E) dot products
-        var norms = gram.diagonal().clamp_min(0).sqrt();                                    // (E) ‖x_p‖
-        var denom = norms.unsqueeze(1) * norms.unsqueeze(0);                                // (E, E) ‖x_p‖·‖x_q‖
-        var cos = torch.where(denom > 0, gram / denom.clamp_min(double.Epsilon), torch.zeros_like(gram)); // (E, E)
-        var sums = cos.sum(1) - cos.diagonal();                                             // (E) row sum minus self
-        return ToArray(sums);
-    }
+        TensorData.Doubles(view.RouterWeight.detach().to(ScalarType.Float64).norm(dim: 1)); // (E) row norms
 
     /// <summary>WSR: Σσᵢ² / σ₁² = ‖W‖_F² / σ₁² of the down projection (H, I); 0 for an all-zero matrix.</summary>
     public static double StableRank(Tensor weight)
@@ -61,5 +63,4 @@ public static class WeightCriteria
         return top > 0 ? (sigma * sigma).sum().item<double>() / (top * top) : 0.0;
     }
 
-    private static double[] ToArray(Tensor t) => TensorData.Doubles(t);
 }

@@ -85,3 +85,24 @@ public class CriterionSpecTests
         }
     }
 }
+
+public class ScoresReportBuilderTests
+{
+    [Fact]
+    public void BuildsOverallPerSourceAndNaeeSections()
+    {
+        var criteria = CriterionSpec.ParseList("min-ean,max-rwn,max-ets,min-ege,naee");
+        var run = new CalibrationRun(criteria, naeeTokens: 16).RunThree();
+        var report = ScoresReportBuilder.Build(criteria, run.Collector.Stats, run.Layers, "tiny", naeeKeep: 4);
+        Assert.Equal(["max-ets", "max-rwn", "min-ean", "min-ege"], report.Criteria.Keys);
+        Assert.Equal(["code", "web"], report.Criteria["min-ean"].Sources!.Keys);
+        Assert.Null(report.Criteria["max-rwn"].Sources);
+        Assert.Null(report.Criteria["min-ege"].Sources);
+        var web = CriteriaScorer.Score(CriterionSpec.Parse("max-ets"), run.Collector.Stats.ForSource("web"), null);
+        Assert.Equal(web.Layer(1).Values, report.ToScores("max-ets", "web").Layer(1).Values);
+        Assert.Equal(run.Collector.Stats.Tokens, report.Metadata.Tokens);
+        Assert.Equal(report.Metadata.Tokens, report.Metadata.SourceTokens.Values.Sum());
+        Assert.Equal(4, report.Naee![0].Best.Experts.Length);
+        Assert.Throws<MoePruneException>(() => ScoresReportBuilder.Build(criteria, run.Collector.Stats, run.Layers, "tiny"));
+    }
+}

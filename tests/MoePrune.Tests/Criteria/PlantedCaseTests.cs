@@ -105,6 +105,25 @@ public class PlantedCaseTests(CalibrationFixture fixture, ITestOutputHelper outp
         }
     }
 
+    [Fact]
+    public void EaoCountsOutliersAgainstEachTokensOwnMeanAndStd()
+    {
+        // expert 0: row [0 × 11, 10]: μ = 0.833, σ = 2.764, 3σ = 8.29 → only the 10 is an outlier;
+        // expert 1: a constant row → none; expert 2: the same spike row twice → 2
+        const int h = 12;
+        float[] spike = [.. Enumerable.Repeat(0f, h - 1), 10f];
+        var ev = SyntheticEvents.Create(0, 3, [1, 2], [[0, 1], [1, 2]], (i, e) => e switch
+        {
+            0 => spike,
+            1 => Enumerable.Repeat(0.7f, h).ToArray(),
+            _ => spike,
+        }, h);
+        var collector = new CriteriaCollector([CriterionSpec.Parse("eao")], 4);
+        collector.OnRouting(ev);
+        collector.OnRouting(SyntheticEvents.Create(0, 3, [3], [[2, 0]], (i, e) => e == 2 ? spike : new float[h], h));
+        Assert.Equal([1.0, 0.0, 2.0], CriteriaScorer.Score(CriterionSpec.Parse("eao"), collector.Stats, null).Layer(0).Values);
+    }
+
     [Theory]
     [InlineData("ews")] [InlineData("rwn")] [InlineData("wsr")] [InlineData("ewn")]
     [InlineData("euf")] [InlineData("ecc")] [InlineData("evtc")] [InlineData("ets")]
