@@ -17,5 +17,6 @@ public static class CommandRegistry
         yield return TrainTokenizerCommand.Create();
         yield return ScoreCommand.Create();
         yield return PruneCommand.Create();
+        yield return BenchCommand.Create();
     }
 }

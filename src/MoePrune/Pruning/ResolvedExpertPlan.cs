@@ -35,7 +35,8 @@ public sealed class ResolvedExpertPlan
                          + "); stock loaders need one count per model, so request a non-portable export to record them in "
                          + MoeConfigParser.ExpertsPerLayerKey);
         if (problems.Count > 0)
-            throw new MoePruneException($"{config.Path}: expert plan refused, {problems.Count} problem(s): {MoePruneException.Summarize(problems, 3)}", problems);
+            throw new MoePruneException($"{config.Path}: expert plan refused, {problems.Count} problem(s): "
+                + string.Join("; ", problems.Take(3)) + (problems.Count > 3 ? $"; and {problems.Count - 3} more" : ""), problems);
 
         var newConfig = counts.Count switch
         {
