@@ -121,7 +121,7 @@ public static class ScoringJob
         var missing = criteria.Where(c => NeedsStats(c) && !collected.Contains(c.Kind)).Select(c => c.Name).ToList();
         if (missing.Count > 0)
             throw new MoePruneException(
-                $"statistics were collected for {string.Join(",", stats.Criteria)}; they cannot score {MoePruneException.Summarize(missing)}", missing);
+                $"statistics were collected for {MoePruneException.Summarize(stats.Criteria)}; they cannot score {MoePruneException.Summarize(missing)}", missing);
     }
 
     private static bool NeedsStats(CriterionSpec c) =>

@@ -22,12 +22,15 @@ public class ScoreCommandTests(ITestOutputHelper output)
         using var tmp = new TempDir();
         var model = ScoringSupport.WriteModel(tmp["m"]);
         var tokens = ScoringSupport.WriteTokens(tmp["a.txt"], 60);
+        var progress = new List<ScoringProgress>();
         ScoreResult Score(string outFile, int seed) => ScoringJobRunner.Run(new ScoreRequest
         {
             ModelDir = model, OutFile = outFile, Calibration = $"tokens:{tokens}",
             CalibrationSequences = 6, CalibrationLength = 16, Seed = seed, BatchSize = 4,
-        });
+        }, progress.Add);
         Score(tmp["s1.json"], 0);
+        Assert.Equal([64L, 96L], progress.Select(p => p.Tokens));                        // batches of 4 and 2 sequences × 16
+        Assert.All(progress, p => Assert.Equal(96L, p.TotalTokens));
         Score(tmp["s2.json"], 0);
         Score(tmp["s3.json"], 1);
         var (one, two, three) = (ScoringSupport.Values(tmp["s1.json"]), ScoringSupport.Values(tmp["s2.json"]), ScoringSupport.Values(tmp["s3.json"]));
