@@ -15,5 +15,8 @@ public static class CommandRegistry
         yield return PerplexityCommand.Create();
         yield return TokenizeCommand.Create();
         yield return TrainTokenizerCommand.Create();
+        yield return ScoreCommand.Create();
+        yield return PruneCommand.Create();
+        yield return BenchCommand.Create();
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace MoePrune.Criteria;
@@ -12,6 +13,12 @@ public sealed class ScoresMetadata
     [JsonPropertyName("source_tokens")] public SortedDictionary<string, long> SourceTokens { get; set; } = new(StringComparer.Ordinal);
     [JsonPropertyName("seed")] public int Seed { get; set; }
     [JsonPropertyName("created_utc")] public string CreatedUtc { get; set; } = "";
+    /// <summary>Fingerprint of the scored checkpoint (<c>MoePrune.IO.CheckpointHash</c>).</summary>
+    [JsonPropertyName("checkpoint_sha256")] public string? CheckpointSha256 { get; set; }
+    /// <summary>Compute dtype of the calibration pass ("float32", "bfloat16", …).</summary>
+    [JsonPropertyName("dtype")] public string? Dtype { get; set; }
+    /// <summary>Calibration spec, sizes, seed and per-source use (<c>MoePrune.Calibration.CalibrationSet.ToJson</c>).</summary>
+    [JsonPropertyName("calibration_data")] public JsonObject? CalibrationData { get; set; }
 
     public static ScoresMetadata From(CriteriaStats? stats, string model, int seed)
     {

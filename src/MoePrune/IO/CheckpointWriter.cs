@@ -23,10 +23,12 @@ public static class CheckpointWriter
     /// <summary>
     /// Writes the checkpoint. <paramref name="tensors"/> is consumed once and lazily: at most one shard's
     /// tensors are held at a time. With <paramref name="disposeTensors"/> each tensor is disposed once
-    /// written (for enumerators that create fresh tensors, e.g. sliced experts).
+    /// written (for enumerators that create fresh tensors, e.g. sliced experts). <paramref name="extraFiles"/>
+    /// (plain file name → JSON, e.g. <c>pruning.json</c>) are written into the same atomic directory.
     /// </summary>
     public static void Write(string outDir, JsonObject config, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors,
-                             long maxShardBytes = 5_000_000_000, string? copyAuxFrom = null, bool disposeTensors = false)
+                             long maxShardBytes = 5_000_000_000, string? copyAuxFrom = null, bool disposeTensors = false,
+                             IReadOnlyDictionary<string, JsonNode>? extraFiles = null)
     {
         if (maxShardBytes <= 0)
             throw new MoePruneException($"max shard size must be positive, got {maxShardBytes}");
@@ -37,6 +39,7 @@ public static class CheckpointWriter
             throw new MoePruneException($"{outDir}: output directory exists and is not empty");
         if (copyAuxFrom is not null && !Directory.Exists(copyAuxFrom))
             throw new MoePruneException($"{copyAuxFrom}: model directory does not exist");
+        CheckExtraFiles(outDir, extraFiles);
         string parent = Path.GetDirectoryName(target)!;
         Directory.CreateDirectory(parent);
 
@@ -52,6 +55,8 @@ public static class CheckpointWriter
                     string source = Path.Combine(copyAuxFrom, name);
                     if (File.Exists(source)) File.Copy(source, Path.Combine(temp, name));
                 }
+            foreach (var (name, json) in extraFiles ?? new Dictionary<string, JsonNode>())
+                JsonFile.WriteAtomic(Path.Combine(temp, name), json.DeepClone());
             if (Directory.Exists(target)) Directory.Delete(target);       // empty, checked above
             Directory.Move(temp, target);
         }
@@ -61,6 +66,19 @@ public static class CheckpointWriter
             catch (IOException) { }
             catch (UnauthorizedAccessException) { }
             throw;
+        }
+    }
+
+    /// <summary>Extra files must be plain file names that do not collide with the checkpoint's own files.</summary>
+    static void CheckExtraFiles(string outDir, IReadOnlyDictionary<string, JsonNode>? extraFiles)
+    {
+        foreach (var name in extraFiles?.Keys ?? [])
+        {
+            bool plain = name.Length > 0 && name == Path.GetFileName(name) && name is not ("." or "..");
+            bool reserved = name is CheckpointDirectory.ConfigFile or CheckpointDirectory.IndexFile or CheckpointDirectory.SingleFile
+                            || name.EndsWith(".safetensors", StringComparison.Ordinal) || AuxFiles.Contains(name);
+            if (!plain || reserved)
+                throw new MoePruneException($"{outDir}: extra file \"{name}\" is not a plain file name or collides with a checkpoint file");
         }
     }
 

@@ -59,12 +59,18 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
     public IReadOnlyList<DenseMlp> Experts => _experts.ToArray();
     public DenseMlp? SharedExpert => _sharedExpert;
 
+    /// <summary>
+    /// Optional (E) bool: experts that may be chosen; the others' router logits are −inf before the softmax
+    /// (the routing a model with those experts removed has). Null = all experts. Observers still see raw logits.
+    /// </summary>
+    public Tensor? ExpertMask { get; set; }
+
     public override MoeBlockOutput forward(MoeBlockInput input)
     {
         using var scope = NewDisposeScope();
         var x = input.Hidden;                                                      // (N, H)
         var logits = _gate.forward(x);                                             // (N, E) model dtype
-        var decision = _routing.Route(logits);                                     // (N, k) fp32, (N, k) int64
+        var decision = _routing.Route(logits, ExpertMask);                         // (N, k) fp32, (N, k) int64
         Tensor? tokenIds = null;                                                   // (N) int64, only when observed
         if (_observers.Count > 0) tokenIds = input.TokenIds ?? full(x.shape[0], -1L, ScalarType.Int64, x.device);
         var y = Dispatch(x, decision, tokenIds, logits);                           // (N, H)

@@ -1,0 +1,128 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MoePrune.Benchmarks;
+using MoePrune.Models;
+using TorchSharp;
+
+namespace MoePrune.Cli.Commands;
+
+/// <summary>
+/// <c>moeprune bench forward|observers|load|make-checkpoint</c>: throughput of one decoder layer against the matmul
+/// rate, the cost of an attached observer, and the peak memory of loading a checkpoint.
+/// </summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("bench", "Benchmarks: layer forward throughput, observer overhead, load memory");
+        cmd.Subcommands.Add(Forward());
+        cmd.Subcommands.Add(Observers());
+        cmd.Subcommands.Add(Load());
+        cmd.Subcommands.Add(MakeCheckpoint());
+        return cmd;
+    }
+
+    private static Option<string> ShapeOption() => new("--shape") { Description = "mixtral-8x7b, small or all", DefaultValueFactory = _ => "all" };
+    private static Option<int> TokensOption() => new("--tokens") { Description = "Tokens T per forward", DefaultValueFactory = _ => 1024 };
+    private static Option<string> DtypesOption() => new("--dtypes") { Description = "Comma-separated: fp32, bf16", DefaultValueFactory = _ => "fp32,bf16" };
+
+    private static IEnumerable<LayerShape> Shapes(string value) => value == "all" ? LayerShape.All : [LayerShape.Parse(value)];
+
+    private static IEnumerable<torch.ScalarType> Dtypes(string value) =>
+        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+             .Select(d => DtypeNames.ParseOption(d, "--dtypes")!.Value);
+
+    private static Command Forward()
+    {
+        var shape = ShapeOption();
+        var tokens = TokensOption();
+        var dtypes = DtypesOption();
+        var reps = new Option<int>("--reps") { Description = "Timed forwards (median)", DefaultValueFactory = _ => 3 };
+        var cmd = new Command("forward", "Tokens/s and GFLOP/s of one decoder layer, and the ratio to the matmul rate") { shape, tokens, dtypes, reps };
+        cmd.SetAction(pr =>
+        {
+            bool json = pr.GetValue(GlobalOptions.Json);
+            var results = new JsonArray();
+            if (!json) Console.WriteLine($"threads {torch.get_num_threads()}, T = {pr.GetValue(tokens)}");
+            foreach (var s in Shapes(pr.GetValue(shape)!))
+                foreach (var dt in Dtypes(pr.GetValue(dtypes)!))
+                {
+                    var r = ForwardBenchmark.Run(s, dt, pr.GetValue(tokens), pr.GetValue(reps));
+                    results.Add(new JsonObject
+                    {
+                        ["shape"] = r.Shape, ["dtype"] = r.Dtype, ["tokens_per_s"] = Math.Round(r.TokensPerS, 1),
+                        ["gflops"] = Math.Round(r.Gflops, 2), ["matmul_gflops"] = Math.Round(r.MatmulGflops, 2), ["ratio"] = Math.Round(r.Ratio, 3),
+                    });
+                    if (!json)
+                        Console.WriteLine($"{r.Shape,-14} {r.Dtype,-9} {r.TokensPerS,10:F1} tokens/s {r.Gflops,8:F2} GFLOP/s  matmul {r.MatmulGflops,8:F2} GFLOP/s  ratio {r.Ratio:F3}");
+                }
+            if (json) CliRunner.PrintJson(new JsonObject { ["threads"] = torch.get_num_threads(), ["results"] = results });
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Observers()
+    {
+        var shape = new Option<string>("--shape") { Description = "mixtral-8x7b or small", DefaultValueFactory = _ => "small" };
+        var tokens = TokensOption();
+        var dtypes = DtypesOption();
+        var cmd = new Command("observers", "Layer tokens/s with no observer vs a no-op observer asking for nothing") { shape, tokens, dtypes };
+        cmd.SetAction(pr =>
+        {
+            var results = new JsonArray();
+            var s = LayerShape.Parse(pr.GetValue(shape)!);
+            foreach (var dt in Dtypes(pr.GetValue(dtypes)!))
+            {
+                var (none, noOp) = ObserverOverhead.Measure(s, dt, pr.GetValue(tokens));
+                results.Add(new JsonObject
+                {
+                    ["shape"] = s.Name, ["dtype"] = DtypeNames.ToConfigName(dt), ["tokens_per_s_none"] = Math.Round(none, 1),
+                    ["tokens_per_s_noop_observer"] = Math.Round(noOp, 1), ["ratio"] = Math.Round(noOp / none, 3),
+                });
+                if (!pr.GetValue(GlobalOptions.Json))
+                    Console.WriteLine($"{s.Name} {DtypeNames.ToConfigName(dt),-9} none {none,10:F1} tokens/s   no-op observer {noOp,10:F1} tokens/s   ratio {noOp / none:F3}");
+            }
+            if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(new JsonObject { ["results"] = results });
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Load()
+    {
+        var dir = new Argument<string>("dir") { Description = "Checkpoint directory, loaded in its own dtype" };
+        var cmd = new Command("load", "Peak RSS growth (VmHWM − VmRSS before) of loading a checkpoint, relative to its size on disk") { dir };
+        cmd.SetAction(pr =>
+        {
+            var r = LoadMemory.Measure(pr.GetValue(dir)!);
+            var obj = new JsonObject
+            {
+                ["dir"] = r.Dir, ["shards"] = r.Shards, ["disk_bytes"] = r.DiskBytes, ["rss_before_bytes"] = r.RssBeforeBytes,
+                ["peak_bytes"] = r.PeakBytes, ["delta_bytes"] = r.DeltaBytes, ["ratio_to_disk"] = Math.Round(r.RatioToDisk, 3),
+                ["seconds"] = Math.Round(r.Seconds, 2),
+            };
+            if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(obj);
+            else
+                Console.WriteLine($"{r.Dir}: {r.Shards} shards, {r.DiskBytes / 1e9:F2} GB on disk; peak RSS growth {r.DeltaBytes / 1e9:F2} GB = {r.RatioToDisk:F3}× disk; {r.Seconds:F1} s");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command MakeCheckpoint()
+    {
+        var dir = new Argument<string>("dir") { Description = "Output directory (must not exist or be empty)" };
+        var gb = new Option<double>("--gb") { Description = "Approximate size in GB", DefaultValueFactory = _ => 4.2 };
+        var shards = new Option<int>("--shards") { Description = "Number of shards", DefaultValueFactory = _ => 3 };
+        var cmd = new Command("make-checkpoint", "Write a big random bf16 Mixtral-style checkpoint for `bench load`") { dir, gb, shards };
+        cmd.SetAction(pr =>
+        {
+            LoadMemory.WriteBigCheckpoint(pr.GetValue(dir)!, pr.GetValue(gb), pr.GetValue(shards));
+            if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(new JsonObject { ["out"] = pr.GetValue(dir) });
+            else Console.WriteLine($"wrote {pr.GetValue(dir)}");
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,44 @@
+using System.CommandLine;
+using MoePrune.Calibration;
+using MoePrune.Criteria;
+
+namespace MoePrune.Cli.Commands;
+
+/// <summary>The calibration options shared by <c>score</c> and <c>prune</c>.</summary>
+public sealed class CalibrationOptions
+{
+    public required Option<string> Spec { get; init; }
+    public required Option<int> Sequences { get; init; }
+    public required Option<int> Length { get; init; }
+    public required Option<int> Seed { get; init; }
+    public required Option<int> BatchSize { get; init; }
+
+    public static CalibrationOptions Create() => new()
+    {
+        Spec = new Option<string>("--calib")
+        {
+            Description = "Calibration data: brown, brown:GENRE, wordnet, text:FILE, jsonl:FILE, tokens:FILE, "
+                        + $"comma-separated with optional =WEIGHT (default: {CalibrationSpec.Default})",
+            DefaultValueFactory = _ => CalibrationSpec.Default,
+        },
+        Sequences = new Option<int>("--calib-seqs") { Description = "Calibration sequences", DefaultValueFactory = _ => CalibrationPacker.DefaultSequences },
+        Length = new Option<int>("--calib-len") { Description = "Tokens per calibration sequence", DefaultValueFactory = _ => CalibrationPacker.DefaultLength },
+        Seed = new Option<int>("--seed") { Description = "Seed of the calibration shuffle and the random baseline", DefaultValueFactory = _ => 0 },
+        BatchSize = new Option<int>("--batch-size") { Description = "Sequences per forward", DefaultValueFactory = _ => ScoringJob.DefaultBatchSize },
+    };
+
+    public static Option<int> NaeeTokens() => new("--naee-tokens")
+    {
+        Description = "MoE inputs per layer that NAEE keeps for its reconstruction error",
+        DefaultValueFactory = _ => 4096,
+    };
+
+    public void AddTo(Command cmd)
+    {
+        cmd.Options.Add(Spec);
+        cmd.Options.Add(Sequences);
+        cmd.Options.Add(Length);
+        cmd.Options.Add(Seed);
+        cmd.Options.Add(BatchSize);
+    }
+}

@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Text.Json;
+using MoePrune.Data;
+
+namespace MoePrune.Calibration;
+
+/// <summary>
+/// The documents of one calibration source in their natural order: texts for corpus, text and JSONL
+/// sources, token-id sequences for <c>tokens:</c> files. Read lazily where the source is large.
+/// </summary>
+public static class CalibrationDocuments
+{
+    /// <summary>Texts of a text source (corpus splits, paragraphs of a text file, "text" fields of a JSONL file).</summary>
+    public static IReadOnlyList<string> Texts(CalibrationPart part) => part.Kind switch
+    {
+        CalibrationSourceKind.Corpus => CalibrationSources.Texts(part.Argument).ToList(),
+        CalibrationSourceKind.TextFile => Paragraphs(part.Argument),
+        CalibrationSourceKind.JsonlFile => JsonlTexts(part.Argument),
+        _ => throw new InvalidOperationException($"{part.Name} is not a text source"),
+    };
+
+    /// <summary>Token-id documents of a <c>tokens:</c> file: whitespace-separated ids, one document per non-blank line.</summary>
+    public static IReadOnlyList<int[]> TokenLines(string path)
+    {
+        var docs = new List<int[]>();
+        int lineNo = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNo++;
+            var fields = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length == 0) continue;
+            var ids = new int[fields.Length];
+            for (int i = 0; i < fields.Length; i++)
+                if (!int.TryParse(fields[i], NumberStyles.None, CultureInfo.InvariantCulture, out ids[i]))
+                    throw new MoePruneException($"{path}:{lineNo}: \"{fields[i]}\" is not a token id");
+            docs.Add(ids);
+        }
+        return docs;
+    }
+
+    private static List<string> Paragraphs(string path)
+    {
+        var paragraphs = new List<string>();
+        var current = new List<string>();
+        foreach (var line in File.ReadLines(path))
+        {
+            if (line.Trim().Length > 0) { current.Add(line); continue; }
+            if (current.Count > 0) paragraphs.Add(string.Join("\n", current));
+            current.Clear();
+        }
+        if (current.Count > 0) paragraphs.Add(string.Join("\n", current));
+        return paragraphs;
+    }
+
+    private static List<string> JsonlTexts(string path)
+    {
+        var texts = new List<string>();
+        int lineNo = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNo++;
+            if (line.Trim().Length == 0) continue;
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                if (doc.RootElement.ValueKind != JsonValueKind.Object
+                    || !doc.RootElement.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+                    throw new MoePruneException($"{path}:{lineNo}: expected an object with a \"text\" string");
+                texts.Add(text.GetString()!);
+            }
+            catch (JsonException e)
+            {
+                throw new MoePruneException($"{path}:{lineNo}: not valid JSON ({e.Message})", inner: e);
+            }
+        }
+        return texts;
+    }
+}

@@ -1,0 +1,103 @@
+using static TorchSharp.torch;
+
+namespace MoePrune.Pruning;
+
+/// <summary>
+/// Decoder-layer index → the ordered list of what each new expert slot of that layer is. Built from the
+/// experts to keep (<see cref="Keep"/>) or to remove (<see cref="Remove"/>); slots then hold the surviving
+/// originals in their original order, renumbered 0..E'−1. <see cref="Replace"/> puts custom tensors (a
+/// merged expert and its router row) into a slot. Layers the plan does not name keep all their experts.
+/// Nothing is checked against a model here: <see cref="ExpertSurgery.Validate"/> does that, before any write.
+/// </summary>
+public sealed class ExpertPlan
+{
+    /// <summary>The index that names a layer's shared expert (Qwen2-MoE); it can never be removed.</summary>
+    public const int SharedExpert = -1;
+
+    private readonly SortedDictionary<int, int[]> _kept = [];
+    private readonly SortedDictionary<int, int[]> _removed = [];
+    private readonly SortedDictionary<int, SortedDictionary<int, ExpertTensors>> _replaced = [];
+
+    private ExpertPlan() { }
+
+    /// <summary>A removal plan: for each named layer, the original expert indices that survive (sorted into original order).</summary>
+    public static ExpertPlan Keep(IReadOnlyDictionary<int, IReadOnlyList<int>> keptOriginalIndicesPerLayer)
+    {
+        var plan = new ExpertPlan();
+        foreach (var (layer, kept) in keptOriginalIndicesPerLayer) plan._kept[layer] = kept.Order().ToArray();
+        return plan;
+    }
+
+    /// <summary>A removal plan: for each named layer, the original expert indices to remove.</summary>
+    public static ExpertPlan Remove(IReadOnlyDictionary<int, IReadOnlyList<int>> removedOriginalIndicesPerLayer)
+    {
+        var plan = new ExpertPlan();
+        foreach (var (layer, removed) in removedOriginalIndicesPerLayer) plan._removed[layer] = removed.Order().ToArray();
+        return plan;
+    }
+
+    /// <summary>
+    /// Puts a custom expert into slot <paramref name="newSlot"/> (0-based, after removal) of <paramref name="layer"/>:
+    /// gate/up (I, H), down (H, I), router row (H) or (1, H). The tensors are copied at Apply/Export time.
+    /// </summary>
+    public void Replace(int layer, int newSlot, Tensor gateProj, Tensor upProj, Tensor downProj, Tensor routerRow)
+    {
+        if (!_replaced.TryGetValue(layer, out var slots)) _replaced[layer] = slots = [];
+        if (!slots.TryAdd(newSlot, new ExpertTensors(gateProj, upProj, downProj, routerRow)))
+            throw new MoePruneException($"expert plan: layer {layer} slot {newSlot} is replaced twice");
+    }
+
+    /// <summary>Layers the plan names (by keep/remove lists or replacements), ascending.</summary>
+    public IEnumerable<int> Layers => _kept.Keys.Concat(_removed.Keys).Concat(_replaced.Keys).Distinct().Order();
+
+    /// <summary>
+    /// The slots of every sparse layer of a model with <paramref name="experts"/>(layer) experts, and the list of
+    /// everything wrong with the plan for it (empty when valid). Layer checks need <paramref name="isMoe"/>.
+    /// </summary>
+    internal (SortedDictionary<int, ExpertSlot[]> Slots, List<string> Problems) Resolve(
+        int numLayers, Func<int, bool> isMoe, Func<int, int> experts, bool hasSharedExpert)
+    {
+        var problems = new List<string>();
+        foreach (var layer in Layers)
+        {
+            if (layer < 0 || layer >= numLayers) problems.Add($"layer {layer} does not exist (the model has {numLayers} layers)");
+            else if (!isMoe(layer)) problems.Add($"layer {layer} is a dense layer and has no routed experts to prune");
+        }
+        var slots = new SortedDictionary<int, ExpertSlot[]>();
+        for (int layer = 0; layer < numLayers; layer++)
+        {
+            if (!isMoe(layer)) continue;
+            int n = experts(layer);
+            var originals = Originals(layer, n, hasSharedExpert, problems);
+            slots[layer] = originals.Select(e => new ExpertSlot(e)).ToArray();
+            if (!_replaced.TryGetValue(layer, out var custom)) continue;
+            foreach (var (slot, tensors) in custom)
+            {
+                if (slot < 0 || slot >= originals.Length)
+                    problems.Add($"layer {layer}: replaced slot {slot} is outside 0..{originals.Length - 1}");
+                else
+                    slots[layer][slot] = new ExpertSlot(originals[slot], tensors);
+            }
+        }
+        return (slots, problems);
+    }
+
+    private int[] Originals(int layer, int n, bool hasSharedExpert, List<string> problems)
+    {
+        bool keepList = _kept.TryGetValue(layer, out var kept);
+        bool removeList = _removed.TryGetValue(layer, out var removed);
+        if (keepList && removeList) problems.Add($"layer {layer} has both a keep list and a remove list");
+        var named = keepList ? kept! : removeList ? removed! : [];
+        if (named.Contains(SharedExpert))
+            problems.Add(hasSharedExpert
+                ? $"layer {layer}: the shared expert cannot be removed or kept selectively (only routed experts can)"
+                : $"layer {layer}: expert {SharedExpert} names a shared expert, and this model has none");
+        var outside = named.Where(e => e != SharedExpert && (e < 0 || e >= n)).ToList();
+        if (outside.Count > 0) problems.Add($"layer {layer}: expert(s) {string.Join(", ", outside)} do not exist ({n} experts)");
+        var twice = named.GroupBy(e => e).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        if (twice.Count > 0) problems.Add($"layer {layer}: expert(s) {string.Join(", ", twice)} named more than once");
+        var valid = named.Where(e => e >= 0 && e < n).Distinct();
+        if (keepList) return valid.ToArray();
+        return Enumerable.Range(0, n).Except(valid).ToArray();
+    }
+}
