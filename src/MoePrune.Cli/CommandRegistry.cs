@@ -9,5 +9,8 @@ public static class CommandRegistry
     public static IEnumerable<Command> All()
     {
         yield return NativeCommand.Create();
+        yield return MakeTinyCommand.Create();
+        yield return InfoCommand.Create();
+        yield return PerplexityCommand.Create();
     }
 }

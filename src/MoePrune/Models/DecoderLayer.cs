@@ -1,0 +1,71 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoePrune.Models;
+
+/// <summary>
+/// Decoder-layer inputs: hidden (B, T, H); RoPE cos/sin (T, hd); optional bool attention mask (B, 1, T, T);
+/// the flat indices (N) of the non-padded positions (null when nothing is padded) and their token ids (N).
+/// </summary>
+public sealed record DecoderLayerInput(Tensor Hidden, Tensor Cos, Tensor Sin, Tensor? Mask, Tensor? ValidRows, Tensor? TokenIds);
+
+/// <summary>Hidden (B, T, H) and, for sparse layers, the router logits (N, E) of the non-padded positions.</summary>
+public sealed record DecoderLayerOutput(Tensor Hidden, Tensor? RouterLogits);
+
+/// <summary>
+/// Pre-norm decoder layer (HF <c>*DecoderLayer</c>): x + self_attn(input_layernorm(x)), then
+/// x + mlp(post_attention_layernorm(x)) where the MLP is the sparse block (on disk <c>block_sparse_moe</c> or
+/// <c>mlp</c>) or, for dense layers, a <see cref="DenseMlp"/> named <c>mlp</c>. Padded positions are not routed.
+/// </summary>
+public sealed class DecoderLayer : nn.Module<DecoderLayerInput, DecoderLayerOutput>
+{
+    private readonly Attention _selfAttn;
+    private readonly RmsNorm _inputLayernorm, _postAttentionLayernorm;
+    private readonly SparseMoeBlock? _moe;
+    private readonly DenseMlp? _mlp;
+
+    public DecoderLayer(MoeConfig config, int layerIndex, IReadOnlyList<Observation.IMoeObserver> observers, ScalarType dtype, Device device)
+        : base(nameof(DecoderLayer))
+    {
+        _selfAttn = new Attention(config, dtype, device);
+        _inputLayernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
+        _postAttentionLayernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
+        register_module("self_attn", _selfAttn);
+        if (config.IsMoeLayer(layerIndex))
+        {
+            _moe = new SparseMoeBlock(config, layerIndex, observers, dtype, device);
+            register_module(config.Family.MoeModuleName, _moe);
+        }
+        else
+        {
+            _mlp = new DenseMlp(config.HiddenSize, config.DenseIntermediateSize, ("gate_proj", "up_proj", "down_proj"), dtype, device);
+            register_module("mlp", _mlp);
+        }
+        register_module("input_layernorm", _inputLayernorm);
+        register_module("post_attention_layernorm", _postAttentionLayernorm);
+    }
+
+    /// <summary>The sparse block, or null for a dense layer.</summary>
+    public SparseMoeBlock? Moe => _moe;
+
+    public override DecoderLayerOutput forward(DecoderLayerInput input)
+    {
+        using var scope = NewDisposeScope();
+        var x = input.Hidden;                                                          // (B, T, H)
+        var attn = _selfAttn.forward(new AttentionInput(_inputLayernorm.forward(x), input.Cos, input.Sin, input.Mask));
+        x = x + attn;                                                                  // (B, T, H)
+        var h = _postAttentionLayernorm.forward(x);                                    // (B, T, H)
+        if (_mlp is not null)
+            return new DecoderLayerOutput((x + _mlp.forward(h)).MoveToOuterDisposeScope(), null);
+
+        long b = h.shape[0], t = h.shape[1], hidden = h.shape[2];
+        var flat = h.reshape(b * t, hidden);                                           // (B·T, H)
+        var rows = input.ValidRows is null ? flat : flat.index_select(0, input.ValidRows); // (N, H)
+        var moe = _moe!.forward(new MoeBlockInput(rows, input.TokenIds));              // (N, H), (N, E)
+        var full = input.ValidRows is null
+            ? moe.Hidden                                                               // (B·T, H)
+            : zeros_like(flat).index_copy_(0, input.ValidRows, moe.Hidden);            // (B·T, H), zeros at padding
+        x = x + full.view(b, t, hidden);                                               // (B, T, H)
+        return new DecoderLayerOutput(x.MoveToOuterDisposeScope(), moe.RouterLogits.MoveToOuterDisposeScope());
+    }
+}

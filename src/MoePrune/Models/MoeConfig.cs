@@ -1,0 +1,122 @@
+using System.Text.Json.Nodes;
+using MoePrune.Models.Families;
+using TorchSharp;
+
+namespace MoePrune.Models;
+
+/// <summary>How config.json spelled the RoPE base: v4 <c>rope_theta</c> or v5 <c>rope_parameters</c>.</summary>
+public enum RopeForm { RopeTheta, RopeParameters }
+
+/// <summary>
+/// A typed, validated view of an MoE config.json. Values are bound from the original JSON (which is kept
+/// verbatim in <see cref="Source"/>) by <see cref="MoeConfigParser"/>, derived values are computed after
+/// binding, and every key this engine does not implement is rejected by name. <see cref="ToJson"/>
+/// patches only the keys that pruning changes and keeps every other key as it was.
+/// </summary>
+public sealed class MoeConfig
+{
+    /// <summary>The parsed config.json, untouched. Never modified; exports patch a deep copy.</summary>
+    public required JsonObject Source { get; init; }
+    /// <summary>Where the config came from (for error messages).</summary>
+    public required string Path { get; init; }
+    public required ModelFamily Family { get; init; }
+    public string ModelType => Family.ModelType;
+
+    public required int VocabSize { get; init; }
+    public required int HiddenSize { get; init; }
+    public required int NumHiddenLayers { get; init; }
+    public required int NumAttentionHeads { get; init; }
+    public required int NumKeyValueHeads { get; init; }
+    /// <summary>Derived: <c>head_dim</c> when given (not OLMoE), else hidden / heads.</summary>
+    public required int HeadDim { get; init; }
+
+    /// <summary>Routed experts per MoE layer (uniform count; see <see cref="ExpertsInLayer"/>).</summary>
+    public required int NumExperts { get; init; }
+    /// <summary><c>num_experts_per_tok</c>.</summary>
+    public required int TopK { get; init; }
+    /// <summary>Expert FFN width (Mixtral/OLMoE <c>intermediate_size</c>, Qwen <c>moe_intermediate_size</c>).</summary>
+    public required int ExpertIntermediateSize { get; init; }
+    /// <summary>Dense-MLP width of non-MoE layers (Qwen <c>intermediate_size</c>); 0 when the family has none.</summary>
+    public required int DenseIntermediateSize { get; init; }
+    /// <summary>Qwen2-MoE <c>shared_expert_intermediate_size</c>; 0 without a shared expert.</summary>
+    public required int SharedExpertIntermediateSize { get; init; }
+    /// <summary>Renormalise top-k weights (Mixtral always; others <c>norm_topk_prob</c>).</summary>
+    public required bool NormTopKProb { get; init; }
+    public required IReadOnlyList<int> MlpOnlyLayers { get; init; }
+    public required int DecoderSparseStep { get; init; }
+    /// <summary>Non-portable per-layer expert counts (<c>moeprune_experts_per_layer</c>, one per decoder layer, 0 for dense layers).</summary>
+    public required IReadOnlyList<int>? ExpertsPerLayer { get; init; }
+
+    public required double RmsNormEps { get; init; }
+    public required double RopeTheta { get; init; }
+    public required RopeForm RopeForm { get; init; }
+    public required bool TieWordEmbeddings { get; init; }
+    public required bool QkvBias { get; init; }
+    public required bool OutputBias { get; init; }
+    /// <summary>OLMoE <c>clip_qkv</c>; null when unset.</summary>
+    public required double? ClipQkv { get; init; }
+    /// <summary>Mixtral <c>sliding_window</c>; null for full causal attention.</summary>
+    public required int? SlidingWindow { get; init; }
+    /// <summary>The checkpoint's dtype (<c>torch_dtype</c> / v5 <c>dtype</c>), float32 when absent.</summary>
+    public required torch.ScalarType Dtype { get; init; }
+
+    /// <summary>Reads and validates config.json text already parsed into a JsonObject.</summary>
+    public static MoeConfig Parse(JsonObject json, string path) => MoeConfigParser.Parse(json, path);
+
+    /// <summary>Reads and validates a config.json file.</summary>
+    public static MoeConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new MoePruneException($"{path}: config.json not found");
+        JsonNode? node;
+        try { node = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (System.Text.Json.JsonException e) { throw new MoePruneException($"{path}: invalid JSON ({e.Message})"); }
+        return Parse(node as JsonObject ?? throw new MoePruneException($"{path}: top level is not a JSON object"), path);
+    }
+
+    /// <summary>A layer is sparse unless listed in mlp_only_layers or off the decoder_sparse_step grid (HF rule).</summary>
+    public bool IsMoeLayer(int layer) =>
+        !Family.SupportsDenseLayers
+        || (!MlpOnlyLayers.Contains(layer) && NumExperts > 0 && (layer + 1) % DecoderSparseStep == 0);
+
+    /// <summary>Routed experts in a layer: the per-layer list where present, else <see cref="NumExperts"/>; 0 for dense layers.</summary>
+    public int ExpertsInLayer(int layer) =>
+        !IsMoeLayer(layer) ? 0 : ExpertsPerLayer?[layer] ?? NumExperts;
+
+    public IEnumerable<int> MoeLayerIndices => Enumerable.Range(0, NumHiddenLayers).Where(IsMoeLayer);
+
+    /// <summary>
+    /// A copy of the original JSON with the pruning-related keys patched: the family's expert-count key
+    /// (and <c>num_local_experts</c> where also present), <c>moeprune_experts_per_layer</c>, optionally the
+    /// dtype key. Everything else, including the RoPE form, is kept verbatim.
+    /// </summary>
+    public JsonObject ToJson(torch.ScalarType? dtype = null)
+    {
+        var json = (JsonObject)Source.DeepClone();
+        json[Family.ExpertCountKey] = NumExperts;
+        if (Family.ExpertCountKey != "num_local_experts" && json.ContainsKey("num_local_experts"))
+            json["num_local_experts"] = NumExperts;
+        if (ExpertsPerLayer is null) json.Remove(MoeConfigParser.ExpertsPerLayerKey);
+        else json[MoeConfigParser.ExpertsPerLayerKey] = new JsonArray(ExpertsPerLayer.Select(n => (JsonNode)n).ToArray());
+        if (dtype is { } dt)
+        {
+            var key = json.ContainsKey("dtype") && !json.ContainsKey("torch_dtype") ? "dtype" : "torch_dtype";
+            json[key] = DtypeNames.ToConfigName(dt);
+        }
+        return json;
+    }
+
+    /// <summary>
+    /// This config with a new expert count: uniform (<paramref name="perLayer"/> null) or per layer
+    /// (non-portable; <see cref="NumExperts"/> becomes the largest count). Re-validated.
+    /// </summary>
+    public MoeConfig WithExperts(int numExperts, IReadOnlyList<int>? perLayer = null)
+    {
+        var json = (JsonObject)Source.DeepClone();
+        json[Family.ExpertCountKey] = perLayer is null ? numExperts : perLayer.Max();
+        if (Family.ExpertCountKey != "num_local_experts" && json.ContainsKey("num_local_experts"))
+            json["num_local_experts"] = json[Family.ExpertCountKey]!.DeepClone();
+        if (perLayer is null) json.Remove(MoeConfigParser.ExpertsPerLayerKey);
+        else json[MoeConfigParser.ExpertsPerLayerKey] = new JsonArray(perLayer.Select(n => (JsonNode)n).ToArray());
+        return Parse(json, Path);
+    }
+}

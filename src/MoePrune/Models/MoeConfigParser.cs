@@ -1,0 +1,155 @@
+using System.Text.Json.Nodes;
+using MoePrune.Models.Families;
+
+namespace MoePrune.Models;
+
+/// <summary>
+/// Binds config.json to a <see cref="MoeConfig"/>: family defaults as in transformers, derived values after
+/// binding, then validation. Any value the engine does not implement is an error naming its key.
+/// </summary>
+internal static class MoeConfigParser
+{
+    public const string ExpertsPerLayerKey = "moeprune_experts_per_layer";
+
+    /// <summary>Keys of other families (DeepSeek routing and MLA) that this engine must not ignore.</summary>
+    static readonly string[] ForeignKeys =
+    [
+        "n_routed_experts", "n_shared_experts", "first_k_dense_replace", "routed_scaling_factor", "topk_method",
+        "scoring_func", "n_group", "topk_group", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
+        "v_head_dim", "moe_layer_freq",
+    ];
+
+    public static MoeConfig Parse(JsonObject json, string path)
+    {
+        var c = new ConfigReader(json, path);
+        var family = FamilyRegistry.Get(c.String("model_type"), path);
+        RejectUnsupported(c, family);
+
+        int hidden = c.Check("hidden_size", c.Int("hidden_size"), 1);
+        int heads = c.Check("num_attention_heads", c.Int("num_attention_heads"), 1);
+        int kvHeads = c.Check("num_key_value_heads", c.Int("num_key_value_heads", heads), 1, heads);
+        if (heads % kvHeads != 0)
+            throw new MoePruneException($"{path}: num_attention_heads = {heads} is not a multiple of num_key_value_heads = {kvHeads}");
+        int layers = c.Check("num_hidden_layers", c.Int("num_hidden_layers"), 1);
+        int headDim = HeadDim(c, family, hidden, heads);
+
+        int experts = c.Check(family.ExpertCountKey, c.Int(family.ExpertCountKey), 1);
+        int topK = c.Check("num_experts_per_tok", c.Int("num_experts_per_tok"), 1, experts);
+        var mlpOnly = family.SupportsDenseLayers ? c.IntList("mlp_only_layers") ?? [] : [];
+        foreach (var l in mlpOnly)
+            if (l < 0 || l >= layers) throw new MoePruneException($"{path}: mlp_only_layers has layer {l} outside 0..{layers - 1}");
+        int sparseStep = family.SupportsDenseLayers ? c.Check("decoder_sparse_step", c.Int("decoder_sparse_step", 1), 1) : 1;
+        bool anyDense = Enumerable.Range(0, layers).Any(i => mlpOnly.Contains(i) || (i + 1) % sparseStep != 0);
+
+        var (theta, ropeForm) = Rope(c);
+        var config = new MoeConfig
+        {
+            Source = json,
+            Path = path,
+            Family = family,
+            VocabSize = c.Check("vocab_size", c.Int("vocab_size"), 1),
+            HiddenSize = hidden,
+            NumHiddenLayers = layers,
+            NumAttentionHeads = heads,
+            NumKeyValueHeads = kvHeads,
+            HeadDim = headDim,
+            NumExperts = experts,
+            TopK = topK,
+            ExpertIntermediateSize = c.Check(family.ExpertSizeKey, c.Int(family.ExpertSizeKey), 1),
+            DenseIntermediateSize = anyDense ? c.Check("intermediate_size", c.Int("intermediate_size"), 1) : 0,
+            SharedExpertIntermediateSize = family.HasSharedExpert
+                ? c.Check("shared_expert_intermediate_size", c.Int("shared_expert_intermediate_size"), 1) : 0,
+            NormTopKProb = family.AlwaysRenormalize || c.Bool("norm_topk_prob", family.DefaultNormTopKProb),
+            MlpOnlyLayers = mlpOnly,
+            DecoderSparseStep = sparseStep,
+            ExpertsPerLayer = c.IntList(ExpertsPerLayerKey),
+            RmsNormEps = c.Double("rms_norm_eps", family.DefaultRmsNormEps),
+            RopeTheta = theta,
+            RopeForm = ropeForm,
+            TieWordEmbeddings = c.Bool("tie_word_embeddings", family.DefaultTieWordEmbeddings),
+            QkvBias = family.QkvBias(c),
+            OutputBias = family.OutputBias(c),
+            ClipQkv = family.SupportsClipQkv ? c.OptionalDouble("clip_qkv") : null,
+            SlidingWindow = family.SupportsSlidingWindow ? c.OptionalInt("sliding_window") : null,
+            Dtype = Dtype(c),
+        };
+        ValidateExpertsPerLayer(config);
+        if (config.SlidingWindow is < 1) throw new MoePruneException($"{path}: sliding_window = {config.SlidingWindow} must be at least 1");
+        if (config.ClipQkv is <= 0) throw new MoePruneException($"{path}: clip_qkv = {config.ClipQkv} must be positive");
+        return config;
+    }
+
+    static void RejectUnsupported(ConfigReader c, ModelFamily family)
+    {
+        foreach (var key in ForeignKeys)
+            if (c.Has(key)) throw c.Unsupported(key, $"DeepSeek-style keys are not implemented for {family.ModelType}");
+        if (c.Has("rope_scaling")) throw c.Unsupported("rope_scaling", "only default RoPE is implemented");
+        var act = c.String("hidden_act") ?? "silu";
+        if (act != "silu") throw c.Unsupported("hidden_act", "only silu is implemented");
+        if (c.Double("attention_dropout", 0) != 0) throw c.Unsupported("attention_dropout", "attention dropout is not implemented");
+        if (!family.SupportsSlidingWindow && !family.SupportsDenseLayers && c.Has("sliding_window"))
+            throw c.Unsupported("sliding_window", $"{family.ModelType} has no sliding-window attention");
+        if (!family.SupportsClipQkv && c.Has("clip_qkv"))
+            throw c.Unsupported("clip_qkv", $"{family.ModelType} does not clip q/k/v");
+        if (c.Json["layer_types"] is JsonArray types && types.Any(t => t?.ToString() != "full_attention") && !family.SupportsSlidingWindow)
+            throw c.Unsupported("layer_types", "only full_attention layers are implemented");
+        foreach (var (key, accept) in family.Unsupported)
+            if (!accept(c)) throw c.Unsupported(key, $"not implemented for {family.ModelType}");
+    }
+
+    static int HeadDim(ConfigReader c, ModelFamily family, int hidden, int heads)
+    {
+        int derived = hidden / heads;
+        if (!family.SupportsHeadDimKey)
+        {
+            if (hidden % heads != 0) throw new MoePruneException($"{c.Source}: hidden_size = {hidden} is not a multiple of num_attention_heads = {heads}");
+            if (c.Has("head_dim") && c.Int("head_dim") != derived)
+                throw c.Unsupported("head_dim", $"{family.ModelType} always uses hidden_size / num_attention_heads = {derived}");
+            return derived;
+        }
+        if (c.Has("head_dim")) return c.Check("head_dim", c.Int("head_dim"), 2);
+        if (hidden % heads != 0) throw new MoePruneException($"{c.Source}: hidden_size = {hidden} is not a multiple of num_attention_heads = {heads} and head_dim is not given");
+        return derived;
+    }
+
+    /// <summary>v4 <c>rope_theta</c> or v5 <c>rope_parameters {"rope_type":"default","rope_theta":…}</c>.</summary>
+    static (double Theta, RopeForm Form) Rope(ConfigReader c)
+    {
+        if (c.Json["rope_parameters"] is JsonNode node)
+        {
+            if (node is not JsonObject rp) throw c.Bad("rope_parameters", "an object");
+            var inner = new ConfigReader(rp, $"{c.Source}: rope_parameters");
+            var type = inner.String("rope_type") ?? inner.String("type") ?? "default";
+            if (type != "default") throw inner.Unsupported("rope_type", "only default RoPE is implemented");
+            if (!inner.Has("rope_theta")) throw inner.Missing("rope_theta");
+            return (inner.Double("rope_theta", 0), RopeForm.RopeParameters);
+        }
+        var family = FamilyRegistry.Get(c.String("model_type"), c.Source);
+        return (c.Double("rope_theta", family.DefaultRopeTheta), RopeForm.RopeTheta);
+    }
+
+    static TorchSharp.torch.ScalarType Dtype(ConfigReader c)
+    {
+        var key = c.Has("torch_dtype") ? "torch_dtype" : "dtype";
+        var name = c.String(key);
+        if (name is null) return TorchSharp.torch.ScalarType.Float32;
+        return DtypeNames.TryParse(name) ?? throw c.Unsupported(key, "use float32, bfloat16 or float16");
+    }
+
+    static void ValidateExpertsPerLayer(MoeConfig config)
+    {
+        var list = config.ExpertsPerLayer;
+        if (list is null) return;
+        var key = ExpertsPerLayerKey;
+        if (list.Count != config.NumHiddenLayers)
+            throw new MoePruneException($"{config.Path}: {key} has {list.Count} entries, expected one per layer ({config.NumHiddenLayers})");
+        for (int i = 0; i < list.Count; i++)
+        {
+            bool moe = config.IsMoeLayer(i);
+            if (moe && (list[i] < config.TopK || list[i] > config.NumExperts))
+                throw new MoePruneException($"{config.Path}: {key}[{i}] = {list[i]} must be between num_experts_per_tok = {config.TopK} and {config.Family.ExpertCountKey} = {config.NumExperts}");
+            if (!moe && list[i] != 0)
+                throw new MoePruneException($"{config.Path}: {key}[{i}] = {list[i]} must be 0 for the dense layer {i}");
+        }
+    }
+}

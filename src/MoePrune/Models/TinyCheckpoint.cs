@@ -1,0 +1,94 @@
+using System.Text.Json.Nodes;
+using MoePrune.Models.Families;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoePrune.Models;
+
+/// <summary>
+/// Small random-weight checkpoints of each family, written as Hugging Face directories: for tests, the
+/// README's first command (<c>moeprune make-tiny</c>) and benchmarks. Default shape: hidden 64, 2 layers,
+/// 4 heads (2 KV heads), 8 experts of width 96, top-2, vocab 256.
+/// </summary>
+public static class TinyCheckpoint
+{
+    public static IReadOnlyList<string> Families => FamilyRegistry.All.Select(f => f.ModelType).ToArray();
+
+    /// <summary>The config.json of a tiny model of <paramref name="modelType"/>.</summary>
+    public static JsonObject Config(string modelType, int hidden = 64, int layers = 2, int experts = 8, int topK = 2,
+                                    int expertSize = 96, int vocab = 256, ScalarType dtype = ScalarType.Float32)
+    {
+        var family = FamilyRegistry.Get(modelType, "make-tiny");
+        var json = new JsonObject
+        {
+            ["architectures"] = new JsonArray(family.Architecture),
+            ["model_type"] = family.ModelType,
+            ["vocab_size"] = vocab,
+            ["hidden_size"] = hidden,
+            ["num_hidden_layers"] = layers,
+            ["num_attention_heads"] = 4,
+            ["num_key_value_heads"] = 2,
+            ["hidden_act"] = "silu",
+            ["max_position_embeddings"] = 4096,
+            ["rms_norm_eps"] = family.DefaultRmsNormEps,
+            ["rope_theta"] = family.DefaultRopeTheta,
+            ["tie_word_embeddings"] = false,
+            ["torch_dtype"] = DtypeNames.ToConfigName(dtype),
+            ["num_experts_per_tok"] = topK,
+            [family.ExpertCountKey] = experts,
+            [family.ExpertSizeKey] = expertSize,
+            ["bos_token_id"] = 1,
+            ["eos_token_id"] = 2,
+        };
+        if (!family.AlwaysRenormalize) json["norm_topk_prob"] = family.DefaultNormTopKProb;
+        if (family.HasSharedExpert) json["shared_expert_intermediate_size"] = 2 * expertSize;
+        if (family.SupportsDenseLayers)
+        {
+            json["intermediate_size"] = 2 * expertSize;
+            json["decoder_sparse_step"] = 1;
+            json["mlp_only_layers"] = new JsonArray();
+        }
+        return json;
+    }
+
+    /// <summary>Builds a model from <paramref name="config"/> with seeded random weights.</summary>
+    public static MoeForCausalLM Random(JsonObject config, int seed = 0, ScalarType? dtype = null)
+    {
+        var model = new MoeForCausalLM(MoeConfig.Parse(config, "tiny config"), dtype);
+        Randomize(model, seed);
+        model.eval();
+        return model;
+    }
+
+    /// <summary>Writes a tiny random checkpoint of <paramref name="modelType"/> to <paramref name="outDir"/>.</summary>
+    public static MoeConfig Write(string modelType, string outDir, int seed = 0, ScalarType dtype = ScalarType.Float32)
+    {
+        using var model = Random(Config(modelType, dtype: dtype), seed);
+        ModelLoader.Save(model, outDir);
+        return model.Config;
+    }
+
+    /// <summary>
+    /// Norm weights ≈ 1, biases small, matrices N(0, 1/fan_in) (embeddings N(0, 1)): activations keep a
+    /// sensible scale through the layers, so routing and logits are not degenerate.
+    /// </summary>
+    public static void Randomize(MoeForCausalLM model, int seed)
+    {
+        using var noGrad = no_grad();
+        using var generator = new Generator((ulong)seed);
+        foreach (var (name, p) in model.named_parameters())
+        {
+            using var scope = NewDisposeScope();
+            Tensor value;                                                              // p.shape, fp32
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal))
+                value = 1 + 0.1 * randn(p.shape, generator: generator);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal))
+                value = 0.02 * randn(p.shape, generator: generator);
+            else if (name.EndsWith("embed_tokens.weight", StringComparison.Ordinal))
+                value = randn(p.shape, generator: generator);
+            else
+                value = randn(p.shape, generator: generator) / Math.Sqrt(p.shape[^1]);
+            p.copy_(value);
+        }
+    }
+}
