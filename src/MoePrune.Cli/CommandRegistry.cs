@@ -12,5 +12,6 @@ public static class CommandRegistry
         yield return MakeTinyCommand.Create();
         yield return InfoCommand.Create();
         yield return PerplexityCommand.Create();
+        yield return DataCommand.Create();
     }
 }

@@ -1,0 +1,53 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MoePrune.Data;
+
+namespace MoePrune.Cli.Commands;
+
+/// <summary>
+/// <c>moeprune data</c>: the corpora. <c>data manifests</c> rewrites <c>data/splits.json</c> and
+/// <c>data/heldout_lemmas.json</c>; <c>data mix --seed N --out DIR</c> writes the training-mix texts for inspection.
+/// </summary>
+public static class DataCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("data", "Brown / WordNet corpora: committed manifests and the training mix");
+        cmd.Subcommands.Add(Manifests());
+        cmd.Subcommands.Add(Mix());
+        return cmd;
+    }
+
+    static Command Manifests()
+    {
+        var cmd = new Command("manifests", "Rewrite data/splits.json and data/heldout_lemmas.json from the installed corpora");
+        cmd.SetAction(pr =>
+        {
+            var paths = CorpusManifests.WriteDefault();
+            var obj = new JsonObject { ["splits"] = paths.SplitsManifest, ["held_out"] = paths.HeldOutManifest };
+            if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(obj);
+            else Console.WriteLine($"wrote {paths.SplitsManifest} and {paths.HeldOutManifest}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    static Command Mix()
+    {
+        var seed = new Option<long>("--seed") { Description = "Seed for document order, distractors and passages", DefaultValueFactory = _ => 1 };
+        var outDir = new Option<string>("--out") { Description = "Folder for brown.txt, wordnet_prose.txt, instructions.txt/.jsonl, sizes.json", Required = true };
+        var cmd = new Command("mix", "Build the training mix and write its texts for inspection") { seed, outDir };
+        cmd.SetAction(pr =>
+        {
+            var mix = TrainingMix.Build(pr.GetValue(seed));
+            string dir = pr.GetValue(outDir)!;
+            mix.WriteTexts(dir);
+            var sizes = mix.Sizes();
+            sizes["out"] = Path.GetFullPath(dir);
+            if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(sizes);
+            else Console.WriteLine(sizes.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,53 @@
+namespace MoePrune.Data;
+
+public sealed record InstructionOptions
+{
+    /// <summary>Definition → word questions per non-held-out lemma (first sense, then second).</summary>
+    public int DefinitionQuestionsPerLemma { get; init; } = 1;
+    public bool WordToDefinition { get; init; } = true;
+    public bool Hypernyms { get; init; } = true;
+    /// <summary>Genre questions per train-split Brown document.</summary>
+    public int GenrePassagesPerDocument { get; init; } = 2;
+}
+
+/// <summary>
+/// The instruction-formatted portion of the training mix. Only non-held-out lemmas are asked about or offered as
+/// options, no sense written for a held-out lemma is shown (synonyms share senses), hypernym answers are never
+/// held-out lemmas, and genre passages come from train-split documents only. (A held-out lemma may still occur as
+/// an ordinary word inside another lemma's definition or a passage, as it does in the Brown text.)
+/// </summary>
+public static class InstructionBuilder
+{
+    public static List<InstructionExample> Build(KnowledgeSet knowledge, WordNet wordNet, BrownCorpus corpus, BrownSplits splits,
+                                                 long seed, InstructionOptions options)
+    {
+        var examples = new List<InstructionExample>();
+        var trainable = knowledge.Trainable.ToList();
+        var rng = new SeededRandom(seed, "instructions");
+        foreach (var entry in trainable)
+        {
+            var senses = entry.Senses.Where(s => !knowledge.IsHeldOutSense(s)).ToList();
+            if (senses.Count == 0) continue;
+            foreach (var sense in senses.Take(options.DefinitionQuestionsPerLemma))
+                examples.Add(QuestionFactory.Definition(entry, sense, trainable, rng));
+            if (options.WordToDefinition)
+                examples.Add(InstructionTemplates.WordToDefinition(entry.Lemma, entry.Pos, senses[0].Definition));
+            if (options.Hypernyms && HypernymWord(entry, senses[0], wordNet, knowledge) is { } hypernym)
+                examples.Add(InstructionTemplates.Hypernym(entry.Lemma, entry.Pos, hypernym));
+        }
+        foreach (var doc in splits.Documents(corpus, CorpusSplit.Train))
+            for (int k = 0; k < options.GenrePassagesPerDocument; k++)
+                examples.Add(QuestionFactory.Genre(doc, rng));
+        return StableHash.Shuffle(examples.Select((e, i) => (e, i)), seed, x => $"instr{x.i}").Select(x => x.e).ToList();
+    }
+
+    /// <summary>The first lemma of the sense's first hypernym (nouns and verbs), unless that lemma is held out.</summary>
+    public static string? HypernymWord(KnowledgeEntry entry, WordNetSynset sense, WordNet wordNet, KnowledgeSet knowledge)
+    {
+        if (entry.Pos is not (WordNetPos.Noun or WordNetPos.Verb)) return null;
+        var hyper = wordNet.Hypernyms(sense).FirstOrDefault();
+        if (hyper == null) return null;
+        string word = hyper.Lemmas[0];
+        return knowledge.IsHeldOut(WordNet.Display(word).ToLowerInvariant()) || knowledge.IsHeldOutSense(hyper) ? null : word;
+    }
+}
