@@ -13,5 +13,7 @@ public static class CommandRegistry
         yield return InfoCommand.Create();
         yield return PerplexityCommand.Create();
         yield return DataCommand.Create();
+        yield return TokenizeCommand.Create();
+        yield return TrainTokenizerCommand.Create();
     }
 }

@@ -1,0 +1,43 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using MoePrune.Tokenization;
+
+namespace MoePrune.Tests.Tokenization;
+
+/// <summary>
+/// The committed golden fixtures of fixtures/tokenizers (made by tools/tokenizers/make_golden.mjs with the
+/// JS reference @lenml/tokenizers): test strings, real tokenizer.json files (gzipped) and reference ids.
+/// Tokenizers are loaded once per test run.
+/// </summary>
+static class GoldenTokenizers
+{
+    public static readonly string Root = Path.Combine(AppContext.BaseDirectory, "fixtures", "tokenizers");
+    static readonly ConcurrentDictionary<string, Lazy<HfTokenizer>> Loaded = new();
+
+    /// <summary>A golden tokenizer; <paramref name="mlNet"/> runs byte-level BPE merges in Microsoft.ML.Tokenizers.</summary>
+    public static HfTokenizer Tokenizer(string name, bool mlNet = false) =>
+        Loaded.GetOrAdd($"{name}/{mlNet}", _ => new Lazy<HfTokenizer>(
+            () => HfTokenizer.Load(Path.Combine(Root, name, "tokenizer.json.gz"), useMlNetBpe: mlNet))).Value;
+
+    public static IReadOnlyList<string> Strings() =>
+        JsonNode.Parse(File.ReadAllText(Path.Combine(Root, "strings.json")))!.AsArray().Select(s => s!.GetValue<string>()).ToList();
+
+    public sealed record Case(int[] Ids, int[] IdsNoSpecial, string Decoded, string DecodedSkipSpecial);
+
+    public static IReadOnlyList<Case> Cases(string name)
+    {
+        var golden = JsonNode.Parse(File.ReadAllText(Path.Combine(Root, name, "golden.json")))!;
+        return golden["cases"]!.AsArray().Select(c => new Case(
+            c!["ids"]!.AsArray().Select(x => (int)x!).ToArray(),
+            c["ids_no_special"]!.AsArray().Select(x => (int)x!).ToArray(),
+            c["decoded"]!.GetValue<string>(),
+            c["decoded_skip_special"]!.GetValue<string>())).ToList();
+    }
+
+    /// <summary>A short printable form of a test string for failure messages.</summary>
+    public static string Show(string s)
+    {
+        var shown = System.Text.Json.JsonSerializer.Serialize(s);
+        return shown.Length > 80 ? shown[..80] + "…" : shown;
+    }
+}

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MoePrune.Cli;
+using Xunit;
+
+namespace MoePrune.Tests.Tokenization;
+
+/// <summary><c>moeprune tokenize</c>: ids as text or one JSON object, --no-special, exit codes of user errors.</summary>
+[Collection("Console")]
+public class TokenizeCommandTests
+{
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var root = new RootCommand();
+        root.Options.Add(GlobalOptions.Json);
+        root.Options.Add(GlobalOptions.Verbose);
+        foreach (var c in CommandRegistry.All()) root.Subcommands.Add(c);
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        var (o, e) = (new StringWriter(), new StringWriter());
+        Console.SetOut(o);
+        Console.SetError(e);
+        try { return (CliRunner.Run(root, args), o.ToString(), e.ToString()); }
+        finally { Console.SetOut(stdout); Console.SetError(stderr); }
+    }
+
+    static readonly string Llama = Path.Combine(GoldenTokenizers.Root, "llama2", "tokenizer.json.gz");
+
+    [Fact]
+    public void PrintsIdsWithAndWithoutSpecialTokens()
+    {
+        var (code, output, _) = Run("tokenize", Llama, "--text", "Hello world");
+        Assert.Equal(0, code);
+        Assert.Equal("1 22557 1526", output.Trim());   // <s> ▁Hello ▁world (reference ids)
+
+        (code, output, _) = Run("tokenize", Llama, "--text", "Hello world", "--json", "--no-special");
+        Assert.Equal(0, code);
+        Assert.Equal([22557, 1526], JsonNode.Parse(output)!["ids"]!.AsArray().Select(x => (int)x!));
+    }
+
+    [Fact]
+    public void UserErrorsAreOneLineWithNonZeroExit()
+    {
+        foreach (var args in new[]
+                 {
+                     new[] { "tokenize", "/no/such/tokenizer.json", "--text", "x" },
+                     new[] { "tokenize", Llama },
+                     new[] { "tokenize", Llama, "--file", "/no/such/input.txt" },
+                     new[] { "tokenize", Path.Combine(GoldenTokenizers.Root, "strings.json"), "--text", "x" },
+                 })
+        {
+            var (code, output, error) = Run(args);
+            Assert.Equal(1, code);
+            Assert.Equal("", output);
+            Assert.Single(error.Trim().Split('\n'));
+            Assert.StartsWith("error: ", error);
+        }
+    }
+}
