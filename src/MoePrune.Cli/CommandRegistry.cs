@@ -15,5 +15,6 @@ public static class CommandRegistry
         yield return DataCommand.Create();
         yield return TokenizeCommand.Create();
         yield return TrainTokenizerCommand.Create();
+        yield return PretrainCommand.Create();
     }
 }
