@@ -47,10 +47,11 @@ public static class PretrainCommand
         var evalSeqs = Opt("--eval-sequences", "Validation sequences of the periodic evaluation", d.EvalSequences);
         var ckptEvery = Opt("--checkpoint-every", "Checkpoint every N steps", d.CheckpointEvery);
         var maxMinutes = Opt("--max-minutes", "Stop (and write the model) after this many minutes of training (0: no limit)", d.MaxMinutes);
+        var evaluateOnly = Opt("--evaluate-only", "Do not train: evaluate the model in --out and write evaluation.json there", false);
 
         var cmd = new Command("pretrain", "Train a Mixtral-architecture MoE from scratch on the training mix");
         foreach (var o in new Option[] { output, work, hidden, layers, heads, kvHeads, experts, topK, expertSize, dense, vocab, seqLen, batch,
-                                         accum, steps, warmup, lr, minLr, wd, clip, aux, z, bf16, seed, threads, evalEvery, evalSeqs, ckptEvery, maxMinutes })
+                                         accum, steps, warmup, lr, minLr, wd, clip, aux, z, bf16, seed, threads, evalEvery, evalSeqs, ckptEvery, maxMinutes, evaluateOnly })
             cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
@@ -69,7 +70,7 @@ public static class PretrainCommand
             string outDir = pr.GetValue(output)!;
             string workDir = pr.GetValue(work) ?? outDir.TrimEnd('/') + ".work";
             bool json = pr.GetValue(GlobalOptions.Json);
-            return Run(options, outDir, workDir, json);
+            return pr.GetValue(evaluateOnly) ? Evaluate(options, outDir, workDir, json) : Run(options, outDir, workDir, json);
         });
         return cmd;
     }
@@ -141,4 +142,21 @@ public static class PretrainCommand
         }
         return 0;
     }
+
+    /// <summary>Card statistics of the model in <paramref name="outDir"/>; the unigram baseline uses the work folder's token cache.</summary>
+    static int Evaluate(PretrainOptions options, string outDir, string workDir, bool json)
+    {
+        void Log(string m) => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {m}");
+        SetThreads(options.Threads);
+        var corpus = PretrainCorpus.Prepare(workDir, options.VocabSize, options.Seed, Log);
+        using var model = Models.ModelLoader.Load(outDir);
+        var tokenizer = Tokenization.HfTokenizer.Load(outDir);
+        var result = PretrainEvaluation.Run(model, tokenizer, corpus.TrainTokens, Log);
+        IO.JsonFile.WriteAtomic(Path.Combine(outDir, "evaluation.json"), result);
+        if (json) CliRunner.PrintJson(result);
+        else Console.WriteLine(result.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        return 0;
+    }
+
+    static void SetThreads(int n) => TorchSharp.torch.set_num_threads(n);
 }

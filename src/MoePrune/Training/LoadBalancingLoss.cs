@@ -16,24 +16,20 @@ public static class LoadBalancingLoss
     public static Tensor Compute(IReadOnlyList<Tensor> routerLogits, int topK, Tensor? rowMask = null)
     {
         using var scope = NewDisposeScope();
-        var logits = cat(routerLogits.ToArray(), 0).to(ScalarType.Float32);            // (L·N, E) fp32
+        var kept = routerLogits.ToArray();                                            // L × (N, E)
+        if (rowMask is not null)
+        {
+            var rows = rowMask.nonzero().reshape(-1);                                 // (N') int64 counted rows
+            kept = kept.Select(l => l.index_select(0, rows)).ToArray();               // L × (N', E)
+        }
+        var logits = cat(kept, 0).to(ScalarType.Float32);                             // (L·N', E) fp32
         long experts = logits.shape[1];
         // python: routing_weights = torch.nn.functional.softmax(concatenated_gate_logits, dim=-1)
-        var probs = logits.softmax(-1);                                               // (L·N, E)
-        var selected = probs.topk(topK, -1).indexes;                                  // (L·N, k)
-        var expertMask = nn.functional.one_hot(selected, experts).to(ScalarType.Float32); // (L·N, k, E)
-        Tensor tokensPerExpert, probPerExpert;
-        if (rowMask is null)
-        {
-            tokensPerExpert = expertMask.mean([0]);                                   // (k, E)
-            probPerExpert = probs.mean([0]);                                          // (E)
-        }
-        else
-        {
-            var w = rowMask.to(ScalarType.Float32).repeat(routerLogits.Count);         // (L·N)
-            tokensPerExpert = (expertMask * w.view(-1, 1, 1)).sum(0) / w.sum();        // (k, E)
-            probPerExpert = (probs * w.view(-1, 1)).sum(0) / w.sum();                  // (E)
-        }
+        var probs = logits.softmax(-1);                                               // (L·N', E)
+        var selected = probs.topk(topK, -1).indexes;                                  // (L·N', k)
+        var expertMask = nn.functional.one_hot(selected, experts).to(ScalarType.Float32); // (L·N', k, E)
+        var tokensPerExpert = expertMask.mean([0]);                                   // (k, E)
+        var probPerExpert = probs.mean([0]);                                          // (E)
         var loss = (tokensPerExpert * probPerExpert.unsqueeze(0)).sum() * experts;    // () fp32
         return loss.MoveToOuterDisposeScope();
     }
