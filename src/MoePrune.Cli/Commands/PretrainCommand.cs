@@ -47,11 +47,12 @@ public static class PretrainCommand
         var evalSeqs = Opt("--eval-sequences", "Validation sequences of the periodic evaluation", d.EvalSequences);
         var ckptEvery = Opt("--checkpoint-every", "Checkpoint every N steps", d.CheckpointEvery);
         var maxMinutes = Opt("--max-minutes", "Stop (and write the model) after this many minutes of training (0: no limit)", d.MaxMinutes);
+        var cardNotes = new Option<string?>("--card-notes") { Description = "With --evaluate-only: also write MODEL_CARD.md, with this Markdown file as its notes" };
         var evaluateOnly = Opt("--evaluate-only", "Do not train: evaluate the model in --out and write evaluation.json there", false);
 
         var cmd = new Command("pretrain", "Train a Mixtral-architecture MoE from scratch on the training mix");
         foreach (var o in new Option[] { output, work, hidden, layers, heads, kvHeads, experts, topK, expertSize, dense, vocab, seqLen, batch,
-                                         accum, steps, warmup, lr, minLr, wd, clip, aux, z, bf16, seed, threads, evalEvery, evalSeqs, ckptEvery, maxMinutes, evaluateOnly })
+                                         accum, steps, warmup, lr, minLr, wd, clip, aux, z, bf16, seed, threads, evalEvery, evalSeqs, ckptEvery, maxMinutes, evaluateOnly, cardNotes })
             cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
@@ -70,7 +71,7 @@ public static class PretrainCommand
             string outDir = pr.GetValue(output)!;
             string workDir = pr.GetValue(work) ?? outDir.TrimEnd('/') + ".work";
             bool json = pr.GetValue(GlobalOptions.Json);
-            return pr.GetValue(evaluateOnly) ? Evaluate(options, outDir, workDir, json) : Run(options, outDir, workDir, json);
+            return pr.GetValue(evaluateOnly) ? Evaluate(options, outDir, workDir, json, pr.GetValue(cardNotes), pr.Tokens.Select(t => t.Value)) : Run(options, outDir, workDir, json);
         });
         return cmd;
     }
@@ -144,7 +145,7 @@ public static class PretrainCommand
     }
 
     /// <summary>Card statistics of the model in <paramref name="outDir"/>; the unigram baseline uses the work folder's token cache.</summary>
-    static int Evaluate(PretrainOptions options, string outDir, string workDir, bool json)
+    static int Evaluate(PretrainOptions options, string outDir, string workDir, bool json, string? notes, IEnumerable<string> args)
     {
         void Log(string m) => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {m}");
         SetThreads(options.Threads);
@@ -153,6 +154,16 @@ public static class PretrainCommand
         var tokenizer = Tokenization.HfTokenizer.Load(outDir);
         var result = PretrainEvaluation.Run(model, tokenizer, corpus.TrainTokens, Log);
         IO.JsonFile.WriteAtomic(Path.Combine(outDir, "evaluation.json"), result);
+        if (notes is not null)
+        {
+            var summary = IO.JsonFile.ReadObject(Path.Combine(workDir, "summary.json"));
+            var config = IO.JsonFile.ReadObject(Path.Combine(outDir, "config.json"));
+            string command = "./moeprune " + string.Join(' ', args.Where(a => a is not "--evaluate-only")
+                .TakeWhile(a => a != "--card-notes"));
+            string card = ModelCardWriter.Render(command, summary, result, config, File.ReadAllText(notes));
+            File.WriteAllText(Path.Combine(outDir, "MODEL_CARD.md"), card);
+            Log($"wrote {Path.Combine(outDir, "MODEL_CARD.md")}");
+        }
         if (json) CliRunner.PrintJson(result);
         else Console.WriteLine(result.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         return 0;
