@@ -153,6 +153,20 @@ public static class PretrainCommand
         using var model = Models.ModelLoader.Load(outDir);
         var tokenizer = Tokenization.HfTokenizer.Load(outDir);
         var result = PretrainEvaluation.Run(model, tokenizer, corpus.TrainTokens, Log);
+        var summaryPath = Path.Combine(workDir, "summary.json");
+        if (File.Exists(summaryPath))
+        {
+            double rate = IO.JsonFile.ReadObject(summaryPath)["tokens_per_second"]!.GetValue<double>();
+            double flops = TrainingFlops.PerToken(model.Config, options.SequenceLength);
+            double matmul = Benchmarks.MatmulRate.Measure(options.SequenceLength * options.BatchSize, model.Config.HiddenSize,
+                                                          2L * model.Config.ExpertIntermediateSize, TorchSharp.torch.ScalarType.Float32);
+            result["throughput"] = new JsonObject
+            {
+                ["tokens_per_second"] = rate, ["training_flops_per_token"] = flops, ["achieved_gflops"] = rate * flops / 1e9,
+                ["matmul_gflops"] = matmul, ["matmul_shape"] = $"({options.SequenceLength * options.BatchSize} x {model.Config.HiddenSize}) . ({model.Config.HiddenSize} x {2 * model.Config.ExpertIntermediateSize}) fp32",
+                ["threads"] = options.Threads,
+            };
+        }
         IO.JsonFile.WriteAtomic(Path.Combine(outDir, "evaluation.json"), result);
         if (notes is not null)
         {

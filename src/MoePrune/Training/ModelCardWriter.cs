@@ -49,6 +49,10 @@ public static class ModelCardWriter
         sb.Append($"\n## Held-out definition → word (4 choices)\n\n{d["correct"]} / {d["questions"]} = **{F(d["accuracy"], "P1")}** (chance 25%; target ≥ 40%). " +
                   "The first 400 questions of `EvaluationQuestions.Definitions(KnowledgeSet.Default)` (held-out lemmas only); the model's answer is the " +
                   "letter with the highest next-token probability after the prompt.\n\n");
+        if (evaluation["throughput"] is JsonObject tp)
+            sb.Append($"## Throughput\n\n{F(tp["tokens_per_second"], "F0")} tokens/s × {F(tp["training_flops_per_token"], "E3")} training FLOP/token = " +
+                      $"{F(tp["achieved_gflops"])} GFLOP/s, against a matmul rate of {F(tp["matmul_gflops"])} GFLOP/s for {tp["matmul_shape"]} " +
+                      $"with {tp["threads"]} thread (MatmulRate, measured at evaluation time; the machine is shared, so both vary).\n\n");
         sb.Append("## Notes\n\n").Append(notes.Trim()).Append('\n');
         return sb.ToString();
     }
