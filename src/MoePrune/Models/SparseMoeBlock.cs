@@ -36,7 +36,7 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
         HiddenSize = config.HiddenSize;
         ExpertIntermediateSize = config.ExpertIntermediateSize;
         _observers = observers;
-        _routing = new SoftmaxTopKRouting(config.TopK, config.NormTopKProb);
+        _routing = config.Family.CreateRouting(config);
         _gate = new EmptyLinear(HiddenSize, NumExperts, false, dtype, device);
         _experts = new ModuleList<DenseMlp>(Enumerable.Range(0, NumExperts)
             .Select(_ => new DenseMlp(HiddenSize, ExpertIntermediateSize, config.Family.ExpertProjNames, dtype, device)).ToArray());
@@ -90,9 +90,9 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
     {
         var groups = ExpertGroups.Build(decision, NumExperts);
         var gates = groups.Gates.to(x.dtype);                                      // (N·k) model dtype
-        var output = zeros_like(x);                                                // (N, H)
         var needs = tokenIds is null ? ObserverNeeds.Routing : _observers.Aggregate(ObserverNeeds.Routing, (a, o) => a | o.Needs);
         var capture = needs == ObserverNeeds.Routing ? null : new ExpertCapture(NumExperts, needs);
+        var pieces = new List<Tensor>(NumExperts);
         for (int e = 0; e < NumExperts; e++)
         {
             if (groups.Counts[e] == 0) { capture?.AddEmpty(x, _experts[e].Intermediate); continue; }
@@ -103,9 +103,14 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
             capture?.Add(xe, act, ye);
             // python: current_hidden_states = expert_layer(current_state) * routing_weights[top_x, idx, None]
             var gate = gates.narrow(0, groups.Offsets[e], groups.Counts[e]).unsqueeze(1); // (n_e, 1)
-            var weighted = capture is null && !ye.requires_grad ? ye.mul_(gate) : ye * gate;  // (n_e, H)
-            output.index_add_(0, rows, weighted, 1);
+            pieces.Add(capture is null && !ye.requires_grad ? ye.mul_(gate) : ye * gate); // (n_e, H)
         }
+        // HF adds each expert's rows into a zero tensor with index_add_ (one small add per row on the CPU);
+        // here the slots are put back in (token, choice) order with one gather and the k choices summed.
+        long n = x.shape[0], k = decision.Indices.shape[1], h = x.shape[1];
+        var output = n == 0
+            ? zeros_like(x)                                                        // (0, H)
+            : cat(pieces, 0).index_select(0, groups.Inverse).view(n, k, h).sum(1); // (N, H)
         if (_sharedExpert is not null)
         {
             var shared = _sharedExpert.forward(x);                                  // (N, H)
