@@ -31,7 +31,8 @@ public sealed class AddedVocabulary
         if (node is null) return new AddedVocabulary([]);
         var list = node as JsonArray ?? throw new MoePruneException($"{source}: added_tokens is not a list");
         var tokens = list.Select(t => new AddedToken(
-            (int)(t?["id"] ?? throw new MoePruneException($"{source}: an added token has no id")),
+            t?["id"] is JsonValue v && v.TryGetValue<int>(out int id) && id >= 0
+                ? id : throw new MoePruneException($"{source}: added token {t?.ToJsonString()} has no non-negative integer id"),
             TokenizerJson.RequiredString(t, "content", source),
             TokenizerJson.OptionalBool(t, "special") ?? false,
             TokenizerJson.OptionalBool(t, "single_word") ?? false,

@@ -22,7 +22,7 @@ public sealed class BpeModel : IWordEncoder
     readonly string _prefix, _suffix;
     readonly Dictionary<string, int[]> _cache = new(StringComparer.Ordinal);
     readonly Lock _cacheLock = new();
-    const int CacheCapacity = 200_000, CacheMaxWordLength = 256;
+    const int CacheCapacity = 100_000, CacheMaxWordLength = 64;   // words, as HF caches them
 
     public IReadOnlyDictionary<string, int> Vocab => _vocab;
     public int MergeCount => _merges.Count;
@@ -57,10 +57,12 @@ public sealed class BpeModel : IWordEncoder
     {
         var vocabNode = model["vocab"] as JsonObject ?? throw new MoePruneException($"{source}: model.vocab is missing or not an object");
         var vocab = new Dictionary<string, int>(vocabNode.Count, StringComparer.Ordinal);
-        foreach (var (token, id) in vocabNode) vocab[token] = (int)id!;
+        foreach (var (token, id) in vocabNode)
+            vocab[token] = id is JsonValue v && v.TryGetValue<int>(out int i) && i >= 0
+                ? i : throw new MoePruneException($"{source}: vocab entry '{token}' has id {id?.ToJsonString()}, not a non-negative integer");
 
         var mergesNode = model["merges"] as JsonArray ?? throw new MoePruneException($"{source}: model.merges is missing or not a list");
-        var merges = new Dictionary<long, (int, int)>(mergesNode.Count);
+        var merges = new Dictionary<long, (int, int)>(mergesNode.Count, PairKey.Comparer);
         var mergeList = new List<(string, string)>(mergesNode.Count);
         for (int rank = 0; rank < mergesNode.Count; rank++)
         {
@@ -95,7 +97,7 @@ public sealed class BpeModel : IWordEncoder
         throw new MoePruneException($"{source}: merge {rank} is neither \"a b\" nor [\"a\", \"b\"]: {node?.ToJsonString()}");
     }
 
-    static long Key(int a, int b) => ((long)a << 32) | (uint)b;
+    static long Key(int a, int b) => PairKey.Of(a, b);
 
     /// <summary>Appends the ids of one pre-tokenized word.</summary>
     public void Encode(string word, List<int> output)

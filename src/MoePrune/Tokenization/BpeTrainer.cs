@@ -56,8 +56,8 @@ public sealed class BpeTrainer(BpeTrainerOptions options)
         readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
         readonly List<int[]> _words = [];
         readonly List<long> _wordCounts = [];
-        readonly Dictionary<long, long> _pairCounts = new();
-        readonly Dictionary<long, HashSet<int>> _pairWords = new();
+        readonly Dictionary<long, long> _pairCounts = new(PairKey.Comparer);
+        readonly Dictionary<long, HashSet<int>> _pairWords = new(PairKey.Comparer);
         readonly PriorityQueue<long, (long Count, int Left, int Right)> _heap;
 
         public MergeState(Dictionary<string, long> wordCounts)
@@ -71,7 +71,7 @@ public sealed class BpeTrainer(BpeTrainerOptions options)
                 _wordCounts.Add(count);
                 AddPairs(index, +1, null);
             }
-            foreach (var (key, count) in _pairCounts) _heap.Enqueue(key, (count, (int)(key >> 32), (int)key));
+            foreach (var (key, count) in _pairCounts) _heap.Enqueue(key, (count, PairKey.Left(key), PairKey.Right(key)));
         }
 
         /// <summary>Higher count first; on a tie the ordinally smaller (left, right) token strings.</summary>
@@ -90,7 +90,7 @@ public sealed class BpeTrainer(BpeTrainerOptions options)
             return Tokens.Count - 1;
         }
 
-        static long Key(int a, int b) => ((long)a << 32) | (uint)b;
+        static long Key(int a, int b) => PairKey.Of(a, b);
 
         public bool TryPopBest(int minFrequency, out int left, out int right)
         {
@@ -109,7 +109,7 @@ public sealed class BpeTrainer(BpeTrainerOptions options)
         public (string, string) Merge(int left, int right)
         {
             int merged = AddToken(Tokens[left] + Tokens[right]);
-            var delta = new Dictionary<long, long>();
+            var delta = new Dictionary<long, long>(PairKey.Comparer);
             var holders = _pairWords[Key(left, right)].Order().ToList();
             foreach (int w in holders)
             {
@@ -125,7 +125,7 @@ public sealed class BpeTrainer(BpeTrainerOptions options)
                 else
                 {
                     _pairCounts[key] = count;
-                    _heap.Enqueue(key, (count, (int)(key >> 32), (int)key));
+                    _heap.Enqueue(key, (count, PairKey.Left(key), PairKey.Right(key)));
                 }
             }
             return (Tokens[left], Tokens[right]);

@@ -36,8 +36,8 @@ public sealed class HfTokenizer
     /// <summary>
     /// True when <c>Decode(Encode(s, false))</c> gives back <c>s</c> for every string already in the
     /// tokenizer's Unicode normalization form (<see cref="UnicodeForm"/>, NFC for Qwen): byte-level BPE
-    /// whose normalizer changes nothing else. False for SentencePiece-style tokenizers (they drop
-    /// the leading space and are legacy about spaces after special tokens).
+    /// whose normalizer changes nothing else and that adds no prefix space. False for SentencePiece-style
+    /// tokenizers (they add ▁ to every stretch of text between special tokens and strip one leading space).
     /// </summary>
     public bool IsLossless { get; }
     /// <summary>The Unicode normalization the tokenizer applies, if any.</summary>
@@ -73,18 +73,17 @@ public sealed class HfTokenizer
         EosId = ConfigId(config, "eos_token") ?? (_postProcessor.Suffix.Count == 1 ? _postProcessor.Suffix[0] : null);
         PadId = ConfigId(config, "pad_token");
         _cleanUpSpaces = TokenizerJson.OptionalBool(config, "clean_up_tokenization_spaces") ?? false;
-        IsLossless = _preTokenizer is { IsByteLevel: true } && _decoder is ByteLevelDecoder
+        IsLossless = _preTokenizer is { IsByteLevel: true, AddsText: false } && _decoder is ByteLevelDecoder
                      && _normalizer is null or { ChangesText: false } && !_cleanUpSpaces;
     }
 
     /// <summary>
     /// Loads <paramref name="tokenizerJsonOrModelDir"/>: a model directory holding tokenizer.json, or the
     /// tokenizer.json file itself (<c>.gz</c> accepted, also as tokenizer.json.gz in a directory). A
-    /// tokenizer_config.json beside it supplies the
-    /// BOS/EOS/PAD names and <c>clean_up_tokenization_spaces</c>. The merge loop is MoePrune's own
-    /// <see cref="BpeModel"/>; with <paramref name="useMlNetBpe"/> plain byte-level BPE runs it in
-    /// Microsoft.ML.Tokenizers instead (<see cref="MlNetBpeEncoder"/>: same ids on every golden string,
-    /// about 3x slower once warm, twice the load time).
+    /// tokenizer_config.json beside it supplies the BOS/EOS/PAD names and
+    /// <c>clean_up_tokenization_spaces</c>. The merge loop is MoePrune's own <see cref="BpeModel"/>; with
+    /// <paramref name="useMlNetBpe"/> plain byte-level BPE runs it in Microsoft.ML.Tokenizers instead
+    /// (<see cref="MlNetBpeEncoder"/>: the same ids on every golden string, but slower in our measurements).
     /// </summary>
     public static HfTokenizer Load(string tokenizerJsonOrModelDir, bool useMlNetBpe = false)
     {
@@ -108,6 +107,15 @@ public sealed class HfTokenizer
         new(TokenizerJson.Parse(tokenizerJson, source),
             tokenizerConfigJson is null ? null : TokenizerJson.Parse(tokenizerConfigJson, source + " (config)"), source, useMlNetBpe);
 
+    /// <summary>Builds a tokenizer from already parsed tokenizer.json / tokenizer_config.json nodes.</summary>
+    internal static HfTokenizer FromJsonNodes(JsonNode tokenizerJson, JsonNode? tokenizerConfig, string source, bool useMlNetBpe = false) =>
+        new(tokenizerJson, tokenizerConfig, source, useMlNetBpe);
+
+    /// <summary>
+    /// Token ids of <paramref name="text"/>: added tokens found in the raw text, every other stretch
+    /// normalized, pre-tokenized and BPE-encoded; then, with <paramref name="addSpecialTokens"/>, the
+    /// post-processor's BOS/EOS.
+    /// </summary>
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true)
     {
         var ids = new List<int>(text.Length / 3 + 4);

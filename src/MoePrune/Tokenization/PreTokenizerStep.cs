@@ -18,6 +18,9 @@ public abstract class PreTokenizerStep
     /// <summary>True when this step maps text to GPT-2 byte-level characters.</summary>
     public virtual bool IsByteLevel => false;
 
+    /// <summary>True when this step may insert text (a prefix space or ▁), which decoding keeps.</summary>
+    public virtual bool AddsText => false;
+
     public static PreTokenizerStep? FromJson(JsonNode? node, string source)
     {
         if (node is null) return null;
@@ -85,11 +88,14 @@ sealed class SplitStep(ReplacePattern pattern, SplitBehavior behavior, bool inve
         }
         if (last < piece.Length) parts.Add((last, piece.Length - last, invert));
 
-        string? pending = null;   // MergedWithNext: a delimiter waiting for the next part
+        // As HF: a delimiter merges into its neighbour only when that neighbour is not a delimiter too.
+        int first = result.Count;
         for (int i = 0; i < parts.Count; i++)
         {
             var (start, length, delimiter) = parts[i];
             string text = piece.Substring(start, length);
+            bool previousIsDelimiter = i > 0 && parts[i - 1].Delimiter;
+            bool nextIsPlain = i + 1 < parts.Count && !parts[i + 1].Delimiter;
             switch (behavior)
             {
                 case SplitBehavior.Removed:
@@ -99,20 +105,23 @@ sealed class SplitStep(ReplacePattern pattern, SplitBehavior behavior, bool inve
                     result.Add(text);
                     break;
                 case SplitBehavior.MergedWithPrevious:
-                    if (delimiter && result.Count > 0 && i > 0) result[^1] += text;
+                    if (delimiter && i > 0 && !previousIsDelimiter) result[^1] += text;
                     else result.Add(text);
                     break;
                 case SplitBehavior.MergedWithNext:
-                    if (delimiter) pending = (pending ?? "") + text;
-                    else { result.Add((pending ?? "") + text); pending = null; }
+                    if (delimiter && nextIsPlain)
+                    {
+                        parts[i + 1] = (start, length + parts[i + 1].Length, false);   // extend the next part leftwards
+                        continue;
+                    }
+                    result.Add(text);
                     break;
                 case SplitBehavior.Contiguous:
-                    if (delimiter && i > 0 && parts[i - 1].Delimiter) result[^1] += text;
+                    if (delimiter && previousIsDelimiter && result.Count > first) result[^1] += text;
                     else result.Add(text);
                     break;
             }
         }
-        if (pending is not null) result.Add(pending);
     }
 }
 
@@ -122,6 +131,8 @@ sealed class ByteLevelStep(bool addPrefixSpace, bool useRegex) : PreTokenizerSte
     static readonly UnicodeRegex Gpt2 = new(Gpt2Pattern);
 
     public override bool IsByteLevel => true;
+
+    public override bool AddsText => addPrefixSpace;
 
     public override List<string> PreTokenize(List<string> pieces, bool firstSection)
     {
@@ -140,6 +151,8 @@ sealed class ByteLevelStep(bool addPrefixSpace, bool useRegex) : PreTokenizerSte
 /// <summary>HF <c>Metaspace</c>: spaces → ▁, optional leading ▁, then split before each ▁.</summary>
 sealed class MetaspaceStep(string replacement, string prependScheme, bool split) : PreTokenizerStep
 {
+    public override bool AddsText => prependScheme != "never";
+
     public override List<string> PreTokenize(List<string> pieces, bool firstSection)
     {
         var result = new List<string>();
@@ -166,6 +179,8 @@ sealed class MetaspaceStep(string replacement, string prependScheme, bool split)
 sealed class SequenceStep(IReadOnlyList<PreTokenizerStep> steps) : PreTokenizerStep
 {
     public override bool IsByteLevel => steps.Any(s => s.IsByteLevel);
+
+    public override bool AddsText => steps.Any(s => s.AddsText);
 
     public override List<string> PreTokenize(List<string> pieces, bool firstSection)
     {

@@ -27,7 +27,9 @@ public static class UnicodeNormalizer
         ReorderMarks(cps);
         if (compose) Compose(cps);
         var sb = new StringBuilder(text.Length);
-        foreach (int cp in cps) sb.Append(char.ConvertFromUtf32(cp));
+        foreach (int cp in cps)
+            if (cp < 0x10000) sb.Append((char)cp);   // BMP, or a lone surrogate passed through
+            else sb.Append(char.ConvertFromUtf32(cp));
         return sb.ToString();
     }
 

@@ -9,16 +9,19 @@ namespace MoePrune.Tests.Tokenization;
 /// Exact id match with the JS reference tokenizer on every golden string, for the real Qwen3 (byte-level
 /// BPE + NFC + Split regex), Llama-2/Mistral (SentencePiece BPE + byte fallback) and DeepSeek-V3
 /// (byte-level BPE, three Split regexes) tokenizer.json files, with and without special tokens; decode
-/// equal to the reference's decode; and Decode(Encode(s)) == s where the tokenizer is lossless.
+/// equal to the reference's decode; and Decode(Encode(s)) == s where the tokenizer is lossless. Two
+/// variants (real files with sections swapped, see make_golden.mjs) cover GPT-NeoX/OLMoE-style ByteLevel
+/// regex + prefix space + EOS template and the Mistral-style Metaspace pre-tokenizer/decoder.
 /// </summary>
 public class HfTokenizerGoldenTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Names => new() { "qwen3", "llama2", "deepseek_v3" };
+    public static TheoryData<string> Names => new() { "qwen3", "llama2", "deepseek_v3", "qwen3_neox_style", "llama2_metaspace" };
 
     /// <summary>Every tokenizer with MoePrune's merge loop, and the byte-level ones also with ML.NET's.</summary>
     public static TheoryData<string, bool> Engines => new()
     {
         { "qwen3", false }, { "llama2", false }, { "deepseek_v3", false }, { "qwen3", true }, { "deepseek_v3", true },
+        { "qwen3_neox_style", false }, { "llama2_metaspace", false },
     };
 
     [Theory, MemberData(nameof(Engines))]
@@ -77,6 +80,8 @@ public class HfTokenizerGoldenTests(ITestOutputHelper output)
     [InlineData("qwen3", true, null, 151645, 151643)]
     [InlineData("llama2", false, 1, 2, null)]
     [InlineData("deepseek_v3", true, 0, 1, 1)]
+    [InlineData("qwen3_neox_style", false, null, 151645, 151643)]   // prefix space: not lossless
+    [InlineData("llama2_metaspace", false, 1, 2, null)]
     public void MetadataMatchesTheFiles(string name, bool lossless, int? bos, int? eos, int? pad)
     {
         var tokenizer = GoldenTokenizers.Tokenizer(name);
@@ -86,5 +91,23 @@ public class HfTokenizerGoldenTests(ITestOutputHelper output)
         Assert.Equal(pad, tokenizer.PadId);
         for (int id = 0; id < tokenizer.VocabSize; id += 997)
             if (tokenizer.TokenOf(id) is string token) Assert.Equal(id, tokenizer.IdOf(token));
+    }
+
+    [Theory]
+    [InlineData("qwen3", false)]
+    [InlineData("qwen3", true)]
+    [InlineData("llama2", false)]
+    public void ConcurrentEncodingMatchesTheReference(string name, bool mlNet)
+    {
+        var tokenizer = GoldenTokenizers.Tokenizer(name, mlNet);
+        var strings = GoldenTokenizers.Strings();
+        var cases = GoldenTokenizers.Cases(name);
+        int mismatches = 0;
+        Parallel.For(0, strings.Count * 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, k =>
+        {
+            int i = k % strings.Count;
+            if (!tokenizer.Encode(strings[i]).SequenceEqual(cases[i].Ids)) Interlocked.Increment(ref mismatches);
+        });
+        Assert.Equal(0, mismatches);
     }
 }

@@ -5,7 +5,10 @@ using Xunit;
 
 namespace MoePrune.Tests.Tokenization;
 
-/// <summary><c>moeprune tokenize</c>: ids as text or one JSON object, --no-special, exit codes of user errors.</summary>
+/// <summary>
+/// <c>moeprune tokenize</c>: ids as text or one JSON object, --no-special, exit codes of user errors;
+/// <c>moeprune train-tokenizer</c>: writes a loadable tokenizer.json and one JSON summary.
+/// </summary>
 [Collection("Console")]
 public class TokenizeCommandTests
 {
@@ -54,5 +57,29 @@ public class TokenizeCommandTests
             Assert.Single(error.Trim().Split('\n'));
             Assert.StartsWith("error: ", error);
         }
+    }
+
+    [Fact]
+    public void TrainTokenizerWritesALoadableTokenizer()
+    {
+        string dir = Directory.CreateTempSubdirectory("moeprune-train-").FullName;
+        try
+        {
+            string corpus = Path.Combine(GoldenTokenizers.Root, "trained", "corpus.txt");
+            var (code, output, error) = Run("train-tokenizer", "--corpus", corpus, "--vocab-size", "400", "--out", dir, "--json");
+            Assert.True(code == 0, error);
+            var summary = JsonNode.Parse(output)!;
+            Assert.Equal(400, (int)summary["vocab_size"]!);
+            var tokenizer = MoePrune.Tokenization.HfTokenizer.Load(dir);
+            Assert.Equal(400, tokenizer.VocabSize);
+            Assert.Equal(398, tokenizer.EosId);   // <|endoftext|>, the first of the two default special tokens
+            Assert.Equal("GNU General Public License", tokenizer.Decode(tokenizer.Encode("GNU General Public License")));
+            Assert.Empty(Directory.GetFiles(dir, "*.tmp-*"));
+
+            (code, _, error) = Run("train-tokenizer", "--corpus", "/no/such/corpus.txt", "--out", dir);
+            Assert.Equal(1, code);
+            Assert.Contains("/no/such/corpus.txt", error);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
     }
 }
