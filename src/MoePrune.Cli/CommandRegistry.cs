@@ -18,5 +18,6 @@ public static class CommandRegistry
         yield return ScoreCommand.Create();
         yield return PruneCommand.Create();
         yield return BenchCommand.Create();
+        yield return PretrainCommand.Create();
     }
 }

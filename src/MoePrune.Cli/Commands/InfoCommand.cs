@@ -8,7 +8,7 @@ public static class InfoCommand
 {
     public static Command Create()
     {
-        var dir = ModelOptions.ModelDir();
+        var dir = ModelOptions.ModelDirOrDefault();
         var cmd = new Command("info", "Show a checkpoint's architecture, experts, parameters and storage (no weights are loaded)") { dir };
         cmd.SetAction(pr =>
         {
