@@ -2,7 +2,9 @@
 // One-off benchmark (not a test): forward tokens/s of random-weight MoE models in fp32 and bf16, inference
 // mode, batch 8 × 256 tokens. Shapes: the tiny default of `make-tiny` and a medium one (hidden 512,
 // 4 layers, 8 experts of width 1024, top-2). Run once:
-//     dotnet run tools/bench/ModelForwardThroughput.cs -c Release
+//     dotnet run tools/bench/ModelForwardThroughput.cs -c Release [-- THREADS]
+// On a machine shared with other busy processes, OpenMP oversubscription can make elementwise ops very
+// slow; passing THREADS=1 gives steadier numbers there.
 using System.Diagnostics;
 using MoePrune.Models;
 using MoePrune.Native;
@@ -10,6 +12,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 TorchNative.EnsureLoaded();
+if (args.Length > 0) set_num_threads(int.Parse(args[0]));
 Console.WriteLine($"torch threads: {get_num_threads()}");
 foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
 {

@@ -15,7 +15,7 @@ public sealed record TensorPlacement(string DiskName, IReadOnlyList<(string Para
 /// Maps checkpoint tensor names onto the model's state-dict keys, for both on-disk layouts: per-expert
 /// (the names the model uses) and transformers-v5 fused experts (<c>mlp.experts.gate_up_proj [E, 2I, H]</c>,
 /// gate rows first, and <c>mlp.experts.down_proj [E, H, I]</c>; Mixtral's fused form also renames
-/// <c>block_sparse_moe</c> to <c>mlp</c>). Strict: missing and unexpected names and wrong shapes are errors.
+/// <c>block_sparse_moe</c> to <c>mlp</c>). Strict: missing, unexpected and twice-stored names and wrong shapes are errors.
 /// </summary>
 public static partial class CheckpointLayout
 {
@@ -34,13 +34,15 @@ public static partial class CheckpointLayout
         var unexpected = new List<string>();
         var badShapes = new List<string>();
         var covered = new HashSet<string>();
+        var duplicates = new List<string>();
         foreach (var (name, entry) in disk.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             var placement = Place(name, config, parameters);
             if (placement is null) { unexpected.Add(name); continue; }
             if (!entry.Shape.SequenceEqual(placement.ExpectedShape))
                 badShapes.Add($"{name} [{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", placement.ExpectedShape)}]");
-            foreach (var t in placement.Targets) covered.Add(t.Param);
+            foreach (var t in placement.Targets)
+                if (!covered.Add(t.Param)) duplicates.Add($"{t.Param} (again from {name})");
             placements.Add(placement);
         }
         var missing = parameters.Keys.Where(k => !covered.Contains(k)).ToList();
@@ -52,6 +54,8 @@ public static partial class CheckpointLayout
             throw new MoePruneException($"{source}: checkpoint tensors do not match the {config.ModelType} config: {string.Join("; ", parts)}",
                 missing.Select(m => "missing " + m).Concat(unexpected.Select(u => "unexpected " + u)).ToList());
         }
+        if (duplicates.Count > 0)
+            throw new MoePruneException($"{source}: {duplicates.Count} parameters are stored twice (per-expert and fused?): {MoePruneException.Summarize(duplicates, 3)}", duplicates);
         if (badShapes.Count > 0)
             throw new MoePruneException($"{source}: {badShapes.Count} tensors have shapes the config does not imply: {MoePruneException.Summarize(badShapes, 3)}", badShapes);
         return placements;

@@ -19,7 +19,7 @@ public sealed record DecoderLayerOutput(Tensor Hidden, Tensor? RouterLogits);
 /// </summary>
 public sealed class DecoderLayer : nn.Module<DecoderLayerInput, DecoderLayerOutput>
 {
-    private readonly Attention _selfAttn;
+    private readonly nn.Module<AttentionInput, Tensor> _selfAttn;
     private readonly RmsNorm _inputLayernorm, _postAttentionLayernorm;
     private readonly SparseMoeBlock? _moe;
     private readonly DenseMlp? _mlp;
@@ -27,7 +27,7 @@ public sealed class DecoderLayer : nn.Module<DecoderLayerInput, DecoderLayerOutp
     public DecoderLayer(MoeConfig config, int layerIndex, IReadOnlyList<Observation.IMoeObserver> observers, ScalarType dtype, Device device)
         : base(nameof(DecoderLayer))
     {
-        _selfAttn = new Attention(config, dtype, device);
+        _selfAttn = config.Family.CreateAttention(config, dtype, device);
         _inputLayernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
         _postAttentionLayernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
         register_module("self_attn", _selfAttn);

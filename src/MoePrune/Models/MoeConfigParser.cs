@@ -33,7 +33,8 @@ internal static class MoeConfigParser
         int layers = c.Check("num_hidden_layers", c.Int("num_hidden_layers"), 1);
         int headDim = HeadDim(c, family, hidden, heads);
 
-        int experts = c.Check(family.ExpertCountKey, c.Int(family.ExpertCountKey), 1);
+        var countKey = family.ExpertCountAliases.Prepend(family.ExpertCountKey).FirstOrDefault(c.Has) ?? family.ExpertCountKey;
+        int experts = c.Check(countKey, c.Int(countKey), 1);
         int topK = c.Check("num_experts_per_tok", c.Int("num_experts_per_tok"), 1, experts);
         var mlpOnly = family.SupportsDenseLayers ? c.IntList("mlp_only_layers") ?? [] : [];
         foreach (var l in mlpOnly)

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace MoePrune.Models;
 
-/// <summary>MoE block inputs: N routed rows (N, H) (padding already removed) and their token ids (N), int64.</summary>
+/// <summary>MoE block inputs: N routed rows (N, H) (padding already removed) and their token ids (N), int64 (−1 when unknown).</summary>
 public sealed record MoeBlockInput(Tensor Hidden, Tensor? TokenIds = null);
 
 /// <summary>MoE block outputs: (N, H) in the model dtype and the router logits (N, E) in the model dtype.</summary>
@@ -36,7 +36,7 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
         HiddenSize = config.HiddenSize;
         ExpertIntermediateSize = config.ExpertIntermediateSize;
         _observers = observers;
-        _routing = new SoftmaxTopKRouting(config.TopK, config.NormTopKProb);
+        _routing = config.Family.CreateRouting(config);
         _gate = new EmptyLinear(HiddenSize, NumExperts, false, dtype, device);
         _experts = new ModuleList<DenseMlp>(Enumerable.Range(0, NumExperts)
             .Select(_ => new DenseMlp(HiddenSize, ExpertIntermediateSize, config.Family.ExpertProjNames, dtype, device)).ToArray());
@@ -71,7 +71,9 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
         var x = input.Hidden;                                                      // (N, H)
         var logits = _gate.forward(x);                                             // (N, E) model dtype
         var decision = _routing.Route(logits, ExpertMask);                         // (N, k) fp32, (N, k) int64
-        var y = Dispatch(x, decision, _observers.Count > 0 ? input.TokenIds ?? empty(0L, ScalarType.Int64) : null, logits); // (N, H)
+        Tensor? tokenIds = null;                                                   // (N) int64, only when observed
+        if (_observers.Count > 0) tokenIds = input.TokenIds ?? full(x.shape[0], -1L, ScalarType.Int64, x.device);
+        var y = Dispatch(x, decision, tokenIds, logits);                           // (N, H)
         return new MoeBlockOutput(y.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }
 
@@ -94,9 +96,9 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
     {
         var groups = ExpertGroups.Build(decision, NumExperts);
         var gates = groups.Gates.to(x.dtype);                                      // (N·k) model dtype
-        var output = zeros_like(x);                                                // (N, H)
         var needs = tokenIds is null ? ObserverNeeds.Routing : _observers.Aggregate(ObserverNeeds.Routing, (a, o) => a | o.Needs);
         var capture = needs == ObserverNeeds.Routing ? null : new ExpertCapture(NumExperts, needs);
+        var pieces = new List<Tensor>(NumExperts);
         for (int e = 0; e < NumExperts; e++)
         {
             if (groups.Counts[e] == 0) { capture?.AddEmpty(x, _experts[e].Intermediate); continue; }
@@ -106,8 +108,15 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
             var ye = _experts[e].DownProj.forward(act);                            // (n_e, H)
             capture?.Add(xe, act, ye);
             // python: current_hidden_states = expert_layer(current_state) * routing_weights[top_x, idx, None]
-            output.index_add_(0, rows, ye * gates.narrow(0, groups.Offsets[e], groups.Counts[e]).unsqueeze(1), 1);
+            var gate = gates.narrow(0, groups.Offsets[e], groups.Counts[e]).unsqueeze(1); // (n_e, 1)
+            pieces.Add(capture is null && !ye.requires_grad ? ye.mul_(gate) : ye * gate); // (n_e, H)
         }
+        // HF adds each expert's rows into a zero tensor with index_add_ (one small add per row on the CPU);
+        // here the slots are put back in (token, choice) order with one gather and the k choices summed.
+        long n = x.shape[0], k = decision.Indices.shape[1], h = x.shape[1];
+        var output = n == 0
+            ? zeros_like(x)                                                        // (0, H)
+            : cat(pieces, 0).index_select(0, groups.Inverse).view(n, k, h).sum(1); // (N, H)
         if (_sharedExpert is not null)
         {
             var shared = _sharedExpert.forward(x);                                  // (N, H)

@@ -33,6 +33,10 @@ public class ConfigTests
         Assert.Equal(12, q.HeadDim);
         Assert.False(q.NormTopKProb);                         // HF class default
 
+        qwen3.Remove("num_experts");
+        qwen3["num_local_experts"] = 5;                       // v5 attribute_map spelling
+        Assert.Equal(5, MoeConfig.Parse(qwen3, "cfg.json").NumExperts);
+
         var qwen2 = Tiny("qwen2_moe");
         qwen2["mlp_only_layers"] = new JsonArray(0);
         var d = MoeConfig.Parse(qwen2, "cfg.json");

@@ -51,6 +51,19 @@ public class LoadingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ExpertsStoredBothPerExpertAndFusedAreAnError()
+    {
+        using var tmp = new TempDir();
+        var dir = tmp["ckpt"];
+        Rewrite("qwen3_moe_rope_parameters_fused", dir, tensors: all => all
+            .Append(new("model.layers.0.mlp.experts.2.gate_proj.weight", zeros(24, 32))));
+        var e = Assert.Throws<MoePruneException>(() => ModelLoader.Load(dir));
+        output.WriteLine(e.Message);
+        Assert.Contains("1 parameters are stored twice", e.Message);
+        Assert.Contains("model.layers.0.mlp.experts.2.gate_proj.weight", e.Message);
+    }
+
+    [Fact]
     public void ConfigErrorsNameConfigJson()
     {
         using var tmp = new TempDir();

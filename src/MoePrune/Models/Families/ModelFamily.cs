@@ -1,3 +1,6 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
 namespace MoePrune.Models.Families;
 
 /// <summary>Where a family applies RMSNorm to queries and keys.</summary>
@@ -31,6 +34,8 @@ public sealed class ModelFamily
 
     /// <summary>Config key of the routed-expert count (<c>num_local_experts</c> / <c>num_experts</c>).</summary>
     public required string ExpertCountKey { get; init; }
+    /// <summary>Other spellings of the expert count (transformers v5 maps qwen3_moe num_experts ↔ num_local_experts).</summary>
+    public IReadOnlyList<string> ExpertCountAliases { get; init; } = [];
     /// <summary>Config key of the expert FFN width (<c>intermediate_size</c> / <c>moe_intermediate_size</c>).</summary>
     public required string ExpertSizeKey { get; init; }
 
@@ -63,6 +68,14 @@ public sealed class ModelFamily
     /// list in <see cref="MoeConfig"/>: (key, is the value acceptable).
     /// </summary>
     public IReadOnlyList<(string Key, Func<ConfigReader, bool> Accept)> Unsupported { get; init; } = [];
+
+    /// <summary>The router's scoring and selection (default: softmax in fp32, top-k, optional renormalisation).</summary>
+    public Func<MoeConfig, IRoutingStrategy> CreateRouting { get; init; } =
+        c => new SoftmaxTopKRouting(c.TopK, c.NormTopKProb);
+
+    /// <summary>The attention module of a decoder layer (default: <see cref="Attention"/>; MLA would plug in here).</summary>
+    public Func<MoeConfig, ScalarType, Device, nn.Module<AttentionInput, Tensor>> CreateAttention { get; init; } =
+        (c, dtype, device) => new Attention(c, dtype, device);
 
     public override string ToString() => ModelType;
 }

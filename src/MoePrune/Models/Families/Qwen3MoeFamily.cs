@@ -13,6 +13,7 @@ public static class Qwen3MoeFamily
         MoeModuleName = "mlp",
         ExpertProjNames = ("gate_proj", "up_proj", "down_proj"),
         ExpertCountKey = "num_experts",
+        ExpertCountAliases = ["num_local_experts"],
         ExpertSizeKey = "moe_intermediate_size",
         QkNorm = QkNormPlacement.PerHead,
         SupportsDenseLayers = true,
