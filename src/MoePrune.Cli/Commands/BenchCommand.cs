@@ -43,9 +43,11 @@ public static class BenchCommand
         {
             bool json = pr.GetValue(GlobalOptions.Json);
             var results = new JsonArray();
+            var shapes = Shapes(pr.GetValue(shape)!).ToList();                          // option errors before any output
+            var types = Dtypes(pr.GetValue(dtypes)!).ToList();
             if (!json) Console.WriteLine($"threads {torch.get_num_threads()}, T = {pr.GetValue(tokens)}");
-            foreach (var s in Shapes(pr.GetValue(shape)!))
-                foreach (var dt in Dtypes(pr.GetValue(dtypes)!))
+            foreach (var s in shapes)
+                foreach (var dt in types)
                 {
                     var r = ForwardBenchmark.Run(s, dt, pr.GetValue(tokens), pr.GetValue(reps));
                     results.Add(new JsonObject
