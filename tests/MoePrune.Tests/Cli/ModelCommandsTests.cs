@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using MoePrune.Tests.IO;
 using Xunit;
@@ -9,17 +8,7 @@ namespace MoePrune.Tests.Cli;
 /// <summary>make-tiny → info → perplexity through the real CLI binary (a child process, so stdout is its own).</summary>
 public class ModelCommandsTests(ITestOutputHelper output)
 {
-    static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "MoePrune.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr);
-    }
+    static (int Code, string Stdout, string Stderr) Run(params string[] args) => CliProcess.Run(args);
 
     [Fact]
     public void MakeTinyThenInfoThenPerplexity()

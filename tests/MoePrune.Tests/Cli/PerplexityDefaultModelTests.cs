@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using MoePrune.Tests.IO;
@@ -11,17 +10,7 @@ namespace MoePrune.Tests.Cli;
 /// <summary><c>info</c> and <c>perplexity</c> without a model directory use models/default; --corpus and --text work.</summary>
 public class PerplexityDefaultModelTests(ITestOutputHelper output)
 {
-    static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "MoePrune.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr);
-    }
+    static (int Code, string Stdout, string Stderr) Run(params string[] args) => CliProcess.Run(args);
 
     static string Card()
     {
