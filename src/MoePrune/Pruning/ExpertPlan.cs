@@ -14,25 +14,25 @@ public sealed class ExpertPlan
     /// <summary>The index that names a layer's shared expert (Qwen2-MoE); it can never be removed.</summary>
     public const int SharedExpert = -1;
 
-    private readonly SortedDictionary<int, int[]> _kept = [];
-    private readonly SortedDictionary<int, int[]> _removed = [];
+    private readonly SortedDictionary<int, int[]> _named = [];                 // layer → kept or removed originals
+    private readonly bool _namesKept;
     private readonly SortedDictionary<int, SortedDictionary<int, ExpertTensors>> _replaced = [];
 
-    private ExpertPlan() { }
+    private ExpertPlan(bool namesKept) => _namesKept = namesKept;
 
     /// <summary>A removal plan: for each named layer, the original expert indices that survive (sorted into original order).</summary>
     public static ExpertPlan Keep(IReadOnlyDictionary<int, IReadOnlyList<int>> keptOriginalIndicesPerLayer)
     {
-        var plan = new ExpertPlan();
-        foreach (var (layer, kept) in keptOriginalIndicesPerLayer) plan._kept[layer] = kept.Order().ToArray();
+        var plan = new ExpertPlan(namesKept: true);
+        foreach (var (layer, kept) in keptOriginalIndicesPerLayer) plan._named[layer] = kept.Order().ToArray();
         return plan;
     }
 
     /// <summary>A removal plan: for each named layer, the original expert indices to remove.</summary>
     public static ExpertPlan Remove(IReadOnlyDictionary<int, IReadOnlyList<int>> removedOriginalIndicesPerLayer)
     {
-        var plan = new ExpertPlan();
-        foreach (var (layer, removed) in removedOriginalIndicesPerLayer) plan._removed[layer] = removed.Order().ToArray();
+        var plan = new ExpertPlan(namesKept: false);
+        foreach (var (layer, removed) in removedOriginalIndicesPerLayer) plan._named[layer] = removed.Order().ToArray();
         return plan;
     }
 
@@ -48,7 +48,7 @@ public sealed class ExpertPlan
     }
 
     /// <summary>Layers the plan names (by keep/remove lists or replacements), ascending.</summary>
-    public IEnumerable<int> Layers => _kept.Keys.Concat(_removed.Keys).Concat(_replaced.Keys).Distinct().Order();
+    public IEnumerable<int> Layers => _named.Keys.Concat(_replaced.Keys).Distinct().Order();
 
     /// <summary>
     /// The slots of every sparse layer of a model with <paramref name="experts"/>(layer) experts, and the list of
@@ -84,10 +84,7 @@ public sealed class ExpertPlan
 
     private int[] Originals(int layer, int n, bool hasSharedExpert, List<string> problems)
     {
-        bool keepList = _kept.TryGetValue(layer, out var kept);
-        bool removeList = _removed.TryGetValue(layer, out var removed);
-        if (keepList && removeList) problems.Add($"layer {layer} has both a keep list and a remove list");
-        var named = keepList ? kept! : removeList ? removed! : [];
+        if (!_named.TryGetValue(layer, out var named)) return Enumerable.Range(0, n).ToArray();   // not named: all kept
         if (named.Contains(SharedExpert))
             problems.Add(hasSharedExpert
                 ? $"layer {layer}: the shared expert cannot be removed or kept selectively (only routed experts can)"
@@ -97,7 +94,7 @@ public sealed class ExpertPlan
         var twice = named.GroupBy(e => e).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (twice.Count > 0) problems.Add($"layer {layer}: expert(s) {string.Join(", ", twice)} named more than once");
         var valid = named.Where(e => e >= 0 && e < n).Distinct();
-        if (keepList) return valid.ToArray();
+        if (_namesKept) return valid.ToArray();
         return Enumerable.Range(0, n).Except(valid).ToArray();
     }
 }
