@@ -33,13 +33,16 @@ public static class StudyCommand
         var noNaee = new Option<bool>("--no-naee") { Description = "Leave out NAEE" };
         var outFile = new Option<string>("--out") { Description = "results.json to write", DefaultValueFactory = _ => "results.json" };
         var markdown = new Option<string?>("--markdown") { Description = "Markdown report to write (e.g. docs/RESULTS.md)" };
+        var threads = new Option<int>("--threads") { Description = "Torch CPU threads", DefaultValueFactory = _ => 1 };
         var calib = CalibrationOptions.Create();
         var naeeTokens = CalibrationOptions.NaeeTokens();
         var cmd = new Command("one-shot", "One-shot dropping: all criteria x directions x ratios, validation perplexity")
-            { dir, ratios, calibSeeds, randomSeeds, evalSeqs, evalTokens, dense, noNaee, outFile, markdown, calib.Spec, calib.Sequences, calib.Length, calib.BatchSize, naeeTokens };
+            { dir, ratios, calibSeeds, randomSeeds, evalSeqs, evalTokens, dense, noNaee, outFile, markdown, calib.Spec, calib.Sequences, calib.Length, calib.BatchSize, naeeTokens, threads };
         cmd.SetAction(pr =>
         {
             string loadBefore = LoadAverage();
+            if (pr.GetValue(threads) < 1) throw new MoePruneException($"--threads: {pr.GetValue(threads)} must be at least 1");
+            torch.set_num_threads(pr.GetValue(threads));
             var request = new OneShotStudyRequest
             {
                 ModelDir = pr.GetValue(dir)!, DenseModelDir = pr.GetValue(dense),

@@ -48,7 +48,7 @@ public static class OneShotMarkdown
             Row(sb, "NAEE exhaustive subset search", $"{result.NaeeSeconds.Sum():F1} s in all ({result.NaeeSeconds.Count} searches)");
         Row(sb, "selection", "uniform: ⌊E·ratio⌋ experts removed from every MoE layer (`ExpertSelection`), model built in memory (`ExpertSurgery.Apply`)");
         Row(sb, "random baseline seeds", Join(r.RandomSeeds));
-        Row(sb, "pruned models evaluated", $"{result.Evaluations} distinct selections for {result.Measurements} measurements (identical selections are evaluated once)");
+        Row(sb, "pruned models evaluated", $"{result.Evaluations} distinct selections for {result.Measurements} measurements (identical selections are evaluated once), {result.PrunedEvaluationSeconds / Math.Max(1, result.Evaluations):F1} s each including the in-memory surgery");
         Row(sb, "total time", $"{result.TotalSeconds / 60:F1} min");
         sb.AppendLine();
         sb.AppendLine("## Reference rows");

@@ -60,7 +60,7 @@ public static class OneShotStudy
                     rows[spec.Name].Add(ratio, evaluator.Measure(seed, ExpertSelection.Select(scores, new SelectionRequest { Ratio = ratio })));
             }
             if (request.Naee) MeasureNaee(model, stats, request, seed, naeeRow, evaluator, result);
-            log?.Invoke($"calibration seed {seed}: {evaluator.Evaluations} pruned models evaluated so far");
+            log?.Invoke($"calibration seed {seed}: {evaluator.Evaluations} pruned models evaluated so far ({evaluator.Seconds / Math.Max(1, evaluator.Evaluations):F1} s each)");
         }
         var random = new StudyRow { Name = "random", Group = "baseline", SeedKind = "random" };
         foreach (int seed in request.RandomSeeds)
@@ -74,6 +74,7 @@ public static class OneShotStudy
         if (request.Naee) result.Rows.Add(naeeRow);
         result.Evaluations = evaluator.Evaluations;
         result.Measurements = evaluator.Measurements;
+        result.PrunedEvaluationSeconds = evaluator.Seconds;
         result.TotalSeconds = total.Elapsed.TotalSeconds;
         return result;
     }

@@ -27,6 +27,8 @@ public sealed class OneShotStudyResult
     /// <summary>Pruned models built and evaluated (identical selections are evaluated once).</summary>
     public int Evaluations { get; set; }
     public int Measurements { get; set; }
+    /// <summary>Seconds spent building and evaluating the pruned models.</summary>
+    public double PrunedEvaluationSeconds { get; set; }
     public double TotalSeconds { get; set; }
     public DateTime StartedUtc { get; init; } = DateTime.UtcNow;
 
@@ -66,6 +68,7 @@ public sealed class OneShotStudyResult
             ["rows"] = new JsonArray(Sorted().Select(x => (JsonNode)x.ToJson()).ToArray()),
             ["evaluations"] = Evaluations,
             ["measurements"] = Measurements,
+            ["pruned_evaluation_seconds"] = PrunedEvaluationSeconds,
             ["total_seconds"] = TotalSeconds,
         };
     }

@@ -15,6 +15,8 @@ public sealed class PrunedEvaluator(MoeForCausalLM model, IReadOnlyList<int[]> s
 
     /// <summary>Distinct pruned models built and evaluated.</summary>
     public int Evaluations { get; private set; }
+    /// <summary>Seconds spent building and evaluating pruned models.</summary>
+    public double Seconds { get; private set; }
     /// <summary>Calls of <see cref="Measure"/>.</summary>
     public int Measurements { get; private set; }
 
@@ -25,10 +27,12 @@ public sealed class PrunedEvaluator(MoeForCausalLM model, IReadOnlyList<int[]> s
         string key = string.Join(";", kept.OrderBy(k => k.Key).Select(k => $"{k.Key}:{string.Join(",", k.Value)}"));
         if (!_cache.TryGetValue(key, out double ppl))
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             using var pruned = ExpertSurgery.Apply(model, ExpertSurgery.KeepPlan(selection.Values));
             ppl = Perplexity.Evaluate(pruned, sequences, batchSize).Perplexity;
             _cache[key] = ppl;
             Evaluations++;
+            Seconds += clock.Elapsed.TotalSeconds;
         }
         return new StudyMeasurement(seed, ppl, kept);
     }
