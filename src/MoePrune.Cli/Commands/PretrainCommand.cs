@@ -81,7 +81,7 @@ public static class PretrainCommand
         void Log(string m) => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {m}");
         var corpus = PretrainCorpus.Prepare(workDir, options.VocabSize, options.Seed, Log);
         var data = new PackedDataset(corpus.TrainTokens, options.SequenceLength, options.Seed);
-        var validation = corpus.BrownSequences(CorpusSplit.Validation, options.SequenceLength);
+        var validation = Evaluation.GenrePerplexity.Sequences(corpus.Tokenizer, CorpusSplit.Validation, options.SequenceLength);
         var allValidation = validation.SelectMany(g => g.Sequences).ToList();
         Log($"train stream {corpus.TrainTokens.Length:N0} tokens = {data.SequenceCount:N0} sequences of {options.SequenceLength}; " +
             $"{options.Steps} steps × {options.TokensPerStep:N0} tokens = {options.Steps * options.TokensPerStep / (double)data.TokenCount:F2} epochs");

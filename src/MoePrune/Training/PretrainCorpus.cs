@@ -4,13 +4,10 @@ using MoePrune.Tokenization;
 
 namespace MoePrune.Training;
 
-/// <summary>Evaluation sequences of one Brown genre (each document cut into pieces of at most the sequence length).</summary>
-public sealed record GenreSequences(BrownGenre Genre, IReadOnlyList<int[]> Sequences);
-
 /// <summary>
 /// The data of a pretraining run: the byte-level BPE tokenizer (trained with <see cref="BpeTrainer"/> on the
 /// training mix — train split only — or reused from the work folder), the mix's documents in their seeded
-/// order joined by the end-of-text token into one stream, and the Brown validation / test documents per genre.
+/// order joined by the end-of-text token into one stream, (evaluation data: <see cref="Evaluation.GenrePerplexity"/>).
 /// The token stream is cached in the work folder (<c>train_tokens.bin</c>, int32 little-endian).
 /// </summary>
 public sealed class PretrainCorpus
@@ -76,24 +73,7 @@ public sealed class PretrainCorpus
         return all.ToArray();
     }
 
-    /// <summary>
-    /// The documents of a Brown split per genre: each document's tokens (then end-of-text) cut into pieces of
-    /// <paramref name="sequenceLength"/> tokens; a last piece shorter than 2 tokens is dropped.
-    /// </summary>
-    public List<GenreSequences> BrownSequences(CorpusSplit split, int sequenceLength)
-    {
-        var corpus = BrownCorpus.Load();
-        var result = new List<GenreSequences>();
-        foreach (var genre in BrownGenre.All)
-        {
-            var sequences = new List<int[]>();
-            foreach (var document in BrownSplits.Default.Documents(corpus, split, genre))
-                sequences.AddRange(Cut(Stream([document.Text]), sequenceLength));
-            result.Add(new GenreSequences(genre, sequences));
-        }
-        return result;
-    }
-
+    /// <summary>Consecutive pieces of <paramref name="length"/> tokens; a last piece shorter than 2 tokens is dropped.</summary>
     public static IEnumerable<int[]> Cut(int[] tokens, int length)
     {
         for (int start = 0; start + 2 <= tokens.Length; start += length)
