@@ -59,7 +59,7 @@ public static class StudyCommand
             JsonFile.WriteAtomic(pr.GetValue(outFile)!, json);
             string command = "./moeprune " + string.Join(" ", pr.Tokens.Select(t => t.Value));
             var run = new StudyRunInfo(command,
-                $"{Environment.ProcessorCount} CPU cores, {torch.get_num_threads()} torch threads, {RuntimeInformation.OSDescription}",
+                $"{Environment.ProcessorCount} CPU cores, {torch.get_num_threads()} torch thread(s), {RuntimeInformation.OSDescription}",
                 loadBefore, LoadAverage());
             if (pr.GetValue(markdown) is { } md) OneShotMarkdown.Write(md, result, run);
             if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(json);
