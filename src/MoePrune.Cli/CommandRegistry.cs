@@ -19,5 +19,6 @@ public static class CommandRegistry
         yield return PruneCommand.Create();
         yield return BenchCommand.Create();
         yield return PretrainCommand.Create();
+        yield return StudyCommand.Create();
     }
 }

@@ -1,0 +1,89 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using MoePrune.IO;
+using MoePrune.Reports;
+using TorchSharp;
+
+namespace MoePrune.Cli.Commands;
+
+/// <summary>
+/// <c>moeprune study one-shot [MODEL_DIR] --ratios 0.25,0.5 --calib-seeds 0,1,2 --random-seeds 0,1,2,3,4
+/// [--eval-sequences N] [--out results.json] [--markdown docs/RESULTS.md]</c>: every criterion in both directions,
+/// random and NAEE, dropped uniformly at each ratio and evaluated by validation perplexity (see <see cref="OneShotStudy"/>).
+/// </summary>
+public static class StudyCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("study", "Pruning studies over all criteria");
+        cmd.Subcommands.Add(OneShot());
+        return cmd;
+    }
+
+    private static Command OneShot()
+    {
+        var dir = ModelOptions.ModelDirOrDefault();
+        var ratios = new Option<string>("--ratios") { Description = "Comma-separated fractions of experts dropped per layer", DefaultValueFactory = _ => "0.25,0.5" };
+        var calibSeeds = new Option<string>("--calib-seeds") { Description = "Calibration seeds (one scoring pass each)", DefaultValueFactory = _ => "0,1,2" };
+        var randomSeeds = new Option<string>("--random-seeds") { Description = "Seeds of the random baseline", DefaultValueFactory = _ => "0,1,2,3,4" };
+        var evalSeqs = new Option<int>("--eval-sequences") { Description = "First N validation sequences of 256 tokens per Brown genre", DefaultValueFactory = _ => 2 };
+        var evalTokens = new Option<string?>("--eval-tokens") { Description = "Evaluate on this token-id file instead of the Brown validation subset" };
+        var dense = new Option<string?>("--dense-model") { Description = "Dense baseline model evaluated on the same subset" };
+        var noNaee = new Option<bool>("--no-naee") { Description = "Leave out NAEE" };
+        var outFile = new Option<string>("--out") { Description = "results.json to write", DefaultValueFactory = _ => "results.json" };
+        var markdown = new Option<string?>("--markdown") { Description = "Markdown report to write (e.g. docs/RESULTS.md)" };
+        var threads = new Option<int>("--threads") { Description = "Torch CPU threads", DefaultValueFactory = _ => 1 };
+        var calib = CalibrationOptions.Create();
+        var naeeTokens = CalibrationOptions.NaeeTokens();
+        var cmd = new Command("one-shot", "One-shot dropping: all criteria x directions x ratios, validation perplexity")
+            { dir, ratios, calibSeeds, randomSeeds, evalSeqs, evalTokens, dense, noNaee, outFile, markdown, calib.Spec, calib.Sequences, calib.Length, calib.BatchSize, naeeTokens, threads };
+        cmd.SetAction(pr =>
+        {
+            string loadBefore = LoadAverage();
+            if (pr.GetValue(threads) < 1) throw new MoePruneException($"--threads: {pr.GetValue(threads)} must be at least 1");
+            torch.set_num_threads(pr.GetValue(threads));
+            var request = new OneShotStudyRequest
+            {
+                ModelDir = pr.GetValue(dir)!, DenseModelDir = pr.GetValue(dense),
+                Ratios = ParseList(pr.GetValue(ratios)!, "--ratios", s => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)),
+                CalibrationSeeds = ParseList(pr.GetValue(calibSeeds)!, "--calib-seeds", s => int.Parse(s, CultureInfo.InvariantCulture)),
+                RandomSeeds = ParseList(pr.GetValue(randomSeeds)!, "--random-seeds", s => int.Parse(s, CultureInfo.InvariantCulture)),
+                EvalSequencesPerGenre = pr.GetValue(evalSeqs), EvalTokensFile = pr.GetValue(evalTokens),
+                Naee = !pr.GetValue(noNaee), NaeeTokens = pr.GetValue(naeeTokens),
+                Calibration = pr.GetValue(calib.Spec)!, CalibrationSequences = pr.GetValue(calib.Sequences),
+                CalibrationLength = pr.GetValue(calib.Length), BatchSize = pr.GetValue(calib.BatchSize),
+            };
+            var result = OneShotStudy.Run(request, line => Console.Error.WriteLine(line));
+            var json = result.ToJson();
+            JsonFile.WriteAtomic(pr.GetValue(outFile)!, json);
+            string command = "./moeprune " + string.Join(" ", pr.Tokens.Select(t => t.Value));
+            var run = new StudyRunInfo(command,
+                $"{Environment.ProcessorCount} CPU cores, {torch.get_num_threads()} torch thread(s), {RuntimeInformation.OSDescription}",
+                loadBefore, LoadAverage());
+            if (pr.GetValue(markdown) is { } md) OneShotMarkdown.Write(md, result, run);
+            if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(json);
+            else
+                foreach (var row in result.Sorted())
+                    Console.WriteLine($"{row.Name,-16} " + string.Join("  ", request.Ratios.Select(q => $"{q:0.##}: {row.Mean(q),9:F2} ± {row.Sd(q),7:F2}")));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static List<T> ParseList<T>(string text, string option, Func<string, T> parse)
+    {
+        var result = new List<T>();
+        foreach (var item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            try { result.Add(parse(item)); }
+            catch (FormatException) { throw new MoePruneException($"{option}: '{item}' is not a number"); }
+            catch (OverflowException) { throw new MoePruneException($"{option}: '{item}' is out of range"); }
+        }
+        return result;
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg")
+        ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3))
+        : "unknown";
+}
