@@ -39,6 +39,7 @@ public static class PretrainCommand
         var wd = Opt("--weight-decay", "Decoupled weight decay (not on norms and embeddings)", d.WeightDecay);
         var clip = Opt("--clip", "Global gradient-norm clip (0: off)", d.ClipNorm);
         var aux = Opt("--aux-coef", "Load-balancing loss coefficient", d.AuxLossCoef);
+        var auxMode = Opt("--aux-per-layer", "Balance each layer on its own (mean of per-layer losses) instead of transformers' loss over all layers' rows concatenated", d.AuxPerLayer);
         var z = Opt("--z-coef", "Router z-loss coefficient (0: off)", d.ZLossCoef);
         var bf16 = Opt("--bf16", "bf16 forward/backward with fp32 master weights", false);
         var seed = Opt("--seed", "Seed of the mix order, initialisation and data order", d.Seed);
@@ -52,7 +53,7 @@ public static class PretrainCommand
 
         var cmd = new Command("pretrain", "Train a Mixtral-architecture MoE from scratch on the training mix");
         foreach (var o in new Option[] { output, work, hidden, layers, heads, kvHeads, experts, topK, expertSize, dense, vocab, seqLen, batch,
-                                         accum, steps, warmup, lr, minLr, wd, clip, aux, z, bf16, seed, threads, evalEvery, evalSeqs, ckptEvery, maxMinutes, evaluateOnly, cardNotes })
+                                         accum, steps, warmup, lr, minLr, wd, clip, aux, auxMode, z, bf16, seed, threads, evalEvery, evalSeqs, ckptEvery, maxMinutes, evaluateOnly, cardNotes })
             cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
@@ -63,7 +64,7 @@ public static class PretrainCommand
                 VocabSize = pr.GetValue(vocab), SequenceLength = pr.GetValue(seqLen), BatchSize = pr.GetValue(batch),
                 GradientAccumulation = pr.GetValue(accum), Steps = pr.GetValue(steps), WarmupSteps = pr.GetValue(warmup),
                 LearningRate = pr.GetValue(lr), MinLrRatio = pr.GetValue(minLr), WeightDecay = pr.GetValue(wd), ClipNorm = pr.GetValue(clip),
-                AuxLossCoef = pr.GetValue(aux), ZLossCoef = pr.GetValue(z), Bf16 = pr.GetValue(bf16), Seed = pr.GetValue(seed),
+                AuxLossCoef = pr.GetValue(aux), AuxPerLayer = pr.GetValue(auxMode), ZLossCoef = pr.GetValue(z), Bf16 = pr.GetValue(bf16), Seed = pr.GetValue(seed),
                 Threads = pr.GetValue(threads), EvalEvery = pr.GetValue(evalEvery), EvalSequences = pr.GetValue(evalSeqs),
                 CheckpointEvery = pr.GetValue(ckptEvery), MaxMinutes = pr.GetValue(maxMinutes),
             };

@@ -9,7 +9,10 @@ namespace MoePrune.Data;
 /// <item>adjective: "To be big is to be {definition}." / "Big can also mean {definition}."</item>
 /// <item>adverb: "Quickly means {definition}." / "Quickly can also mean {definition}."</item>
 /// </list>
-/// followed by <c>For example: "{example}".</c> when the first sense has an example that uses the word.
+/// followed by <c>For example: "{example}".</c> when the first sense has an example that uses the word. The first
+/// <see cref="ReversedSenses"/> senses are also written the other way round, definition first
+/// (<see cref="Reverse"/>: <c>The noun that means "{definition}" is "dog".</c>), so that the text teaches
+/// definition → word as well as word → definition (a model trained only on "A is B" does not learn "B is A").
 /// </summary>
 public static class GlossProse
 {
@@ -20,6 +23,7 @@ public static class GlossProse
         {
             var sense = entry.Senses[i];
             sentences.Add(Sentence(entry.Lemma, entry.Pos, sense.Definition, first: i == 0));
+            if (i < ReversedSenses) sentences.Add(Reverse(entry.Lemma, entry.Pos, sense.Definition));
             if (i == 0 && ExampleUsing(entry.Lemma, sense) is { } example) sentences.Add($"For example: \"{example}\".");
         }
         return string.Join(" ", sentences);
@@ -35,6 +39,13 @@ public static class GlossProse
         string stem = word[..Math.Min(word.Length, Math.Max(3, word.Length - 2))];
         return sense.Examples.FirstOrDefault(e => e.Contains(stem, StringComparison.OrdinalIgnoreCase));
     }
+
+    /// <summary>Senses per entry that are also written definition first.</summary>
+    public const int ReversedSenses = 2;
+
+    /// <summary>Definition first: <c>The verb that means "move fast" is "run".</c></summary>
+    public static string Reverse(string lemma, WordNetPos pos, string definition) =>
+        $"The {InstructionTemplates.PosName(pos)} that means \"{definition.TrimEnd('.', ' ')}\" is \"{WordNet.Display(lemma)}\".";
 
     public static string Sentence(string lemma, WordNetPos pos, string definition, bool first)
     {

@@ -14,6 +14,11 @@ public sealed record TrainingMixOptions
     public InstructionOptions Instructions { get; init; } = new();
     /// <summary>Knowledge-set entries written per WordNet prose document (one paragraph each).</summary>
     public int LemmasPerProseDocument { get; init; } = 20;
+    /// <summary>
+    /// Copies of the WordNet prose in the mix, each grouped into documents in its own seeded order: the knowledge
+    /// set is small next to the Brown text, and a fact has to be read many times to be remembered.
+    /// </summary>
+    public int ProseRepeats { get; init; } = 3;
 }
 
 /// <summary>
@@ -66,17 +71,23 @@ public sealed class TrainingMix
     {
         var brown = StableHash.Shuffle(splits.Documents(corpus, CorpusSplit.Train), seed, d => "brown:" + d.Id)
                               .Select(d => new MixDocument("brown-" + d.Id, MixSource.Brown, d.Text)).ToList();
-        var prose = ProseDocuments(knowledge, seed, options.LemmasPerProseDocument);
+        var prose = Enumerable.Range(0, Math.Max(1, options.ProseRepeats))
+                              .SelectMany(r => ProseDocuments(knowledge, seed, options.LemmasPerProseDocument, r)).ToList();
         var instructions = InstructionBuilder.Build(knowledge, wordNet, corpus, splits, seed, options.Instructions);
         return new TrainingMix(seed, knowledge, brown, prose, instructions);
     }
 
-    /// <summary>Knowledge-set prose, one paragraph per lemma, <paramref name="perDocument"/> lemmas per document.</summary>
-    public static List<MixDocument> ProseDocuments(KnowledgeSet knowledge, long seed, int perDocument)
+    /// <summary>
+    /// Knowledge-set prose, one paragraph per lemma, <paramref name="perDocument"/> lemmas per document; copy
+    /// <paramref name="copy"/> &gt; 0 uses its own lemma order (ids <c>wordnet-{copy}-{i}</c>).
+    /// </summary>
+    public static List<MixDocument> ProseDocuments(KnowledgeSet knowledge, long seed, int perDocument, int copy = 0)
     {
-        var shuffled = StableHash.Shuffle(knowledge.Entries, seed, e => "prose:" + e.Lemma);
+        string salt = copy == 0 ? "prose:" : $"prose{copy}:";
+        string prefix = copy == 0 ? "wordnet-" : $"wordnet-{copy}-";
+        var shuffled = StableHash.Shuffle(knowledge.Entries, seed, e => salt + e.Lemma);
         return shuffled.Chunk(Math.Max(1, perDocument))
-                       .Select((chunk, i) => new MixDocument($"wordnet-{i:D4}", MixSource.WordNetProse,
+                       .Select((chunk, i) => new MixDocument($"{prefix}{i:D4}", MixSource.WordNetProse,
                                                              string.Join("\n", chunk.Select(GlossProse.Write))))
                        .ToList();
     }

@@ -33,4 +33,18 @@ public static class LoadBalancingLoss
         var loss = (tokensPerExpert * probPerExpert.unsqueeze(0)).sum() * experts;    // () fp32
         return loss.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The same loss computed for each layer on its own and averaged over layers. The concatenated form above only
+    /// balances the experts summed over layers: an expert that no token reaches in one layer can be offset by
+    /// one that is overused in another (seen in training: two dead experts in layer 1 at coefficient 0.1). This
+    /// form balances every layer; a perfectly balanced router still gives k.
+    /// </summary>
+    public static Tensor ComputePerLayer(IReadOnlyList<Tensor> routerLogits, int topK, Tensor? rowMask = null)
+    {
+        using var scope = NewDisposeScope();
+        var perLayer = routerLogits.Select(l => Compute([l], topK, rowMask)).ToArray();  // L × ()
+        var loss = stack(perLayer).mean();                                            // () fp32
+        return loss.MoveToOuterDisposeScope();
+    }
 }

@@ -37,6 +37,8 @@ public sealed record PretrainOptions
     public double ClipNorm { get; init; } = 1.0;
     /// <summary>Coefficient of the load-balancing loss (HF <c>router_aux_loss_coef</c>).</summary>
     public double AuxLossCoef { get; init; } = 0.01;
+    /// <summary>Balance each layer separately (<see cref="LoadBalancingLoss.ComputePerLayer"/>) instead of all layers' rows together.</summary>
+    public bool AuxPerLayer { get; init; }
     /// <summary>Coefficient of the router z-loss (0: off).</summary>
     public double ZLossCoef { get; init; } = 0.001;
     /// <summary>bf16 forward/backward with fp32 master weights in the optimizer.</summary>

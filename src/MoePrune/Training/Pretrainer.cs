@@ -101,7 +101,9 @@ public sealed class Pretrainer(PretrainOptions options, string workDir)
             bool sparse = !Options.Dense && output.RouterLogits is { Count: > 0 };
             if (sparse && Options.AuxLossCoef != 0)
             {
-                var balance = LoadBalancingLoss.Compute(output.RouterLogits!, Options.TopK); // () fp32
+                var balance = Options.AuxPerLayer
+                    ? LoadBalancingLoss.ComputePerLayer(output.RouterLogits!, Options.TopK)      // () fp32
+                    : LoadBalancingLoss.Compute(output.RouterLogits!, Options.TopK);             // () fp32
                 loss = loss + Options.AuxLossCoef * balance;
                 aux += balance.item<float>() / accumulation;
             }

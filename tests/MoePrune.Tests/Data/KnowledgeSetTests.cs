@@ -58,6 +58,8 @@ public class KnowledgeSetTests(ITestOutputHelper output)
         Assert.StartsWith("A dog is a member of the genus Canis (probably descended from the common wolf)", GlossProse.Write(dog));
         Assert.Contains("For example: \"the dog barked all night\".", GlossProse.Write(dog));
         Assert.Equal("To run means to move fast.", GlossProse.Sentence("run", WordNetPos.Verb, "move fast", first: true));
+        Assert.Equal("The verb that means \"move fast\" is \"run\".", GlossProse.Reverse("run", WordNetPos.Verb, "move fast."));
+        Assert.Matches("^A dog is a member of the genus Canis [^\"]*\\. The noun that means \"a member of the genus Canis [^\"]*\" is \"dog\"\\.", GlossProse.Write(dog));
         Assert.Equal("An hour is a period.", GlossProse.Sentence("hour", WordNetPos.Noun, "a period", first: true));
         Assert.Equal("To be big is to be above average in size.", GlossProse.Sentence("big", WordNetPos.Adjective, "above average in size", first: true));
         Assert.Equal("Quickly can also mean fast.", GlossProse.Sentence("quickly", WordNetPos.Adverb, "fast", first: false));

@@ -76,9 +76,18 @@ public class TrainingMixTests(TrainingMixFixture fixture, ITestOutputHelper outp
     [Fact]
     public void WordNetProseCoversEveryKnowledgeLemmaIncludingHeldOut()
     {
-        string prose = string.Join("\n", Mix.WordNetProse.Select(d => d.Text));
-        Assert.All(Knowledge.Entries, e => Assert.Contains(GlossProse.Write(e), prose));
-        Assert.Equal(Knowledge.Entries.Count, prose.Split('\n').Length);
+        int repeats = new TrainingMixOptions().ProseRepeats;
+        Assert.True(repeats >= 2);
+        var lines = Mix.WordNetProse.SelectMany(d => d.Text.Split('\n')).ToList();
+        Assert.Equal(repeats * Knowledge.Entries.Count, lines.Count);
+        // Every entry appears once per copy, and the copies are grouped in different orders.
+        var counts = lines.GroupBy(l => l).ToDictionary(g => g.Key, g => g.Count());
+        Assert.All(Knowledge.Entries, e => Assert.Equal(repeats, counts[GlossProse.Write(e)]));
+        int perCopy = Mix.WordNetProse.Count / repeats;
+        Assert.NotEqual(Mix.WordNetProse[0].Text, Mix.WordNetProse[perCopy].Text);
+        // Held-out lemmas are written both ways round (definition → word too).
+        var heldOut = Knowledge.HeldOut[0];
+        Assert.Contains(GlossProse.Reverse(heldOut.Lemma, heldOut.Pos, heldOut.FirstSense.Definition), GlossProse.Write(heldOut));
     }
 
     [Fact]

@@ -69,6 +69,27 @@ public sealed class AuxiliaryLossTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void PerLayerLossIsTheMeanOfEachLayersNaiveLossAndSeesADeadExpertTheConcatenatedLossHides()
+    {
+        TorchNative.EnsureLoaded();
+        var layers = RandomLogits(layers: 3, rows: 9, experts: 4, seed: 3);
+        using var loss = LoadBalancingLoss.ComputePerLayer(layers.Select(ToTensor).ToList(), topK: 1);
+        double want = layers.Select(l => Naive([l], 1, null)).Average();
+        output.WriteLine($"per-layer aux {loss.item<float>()} naive {want}");
+        Assert.Equal(want, loss.item<float>(), 5);
+
+        // Layer 0 sends every row to expert 0, layer 1 every row to expert 1 (two experts): pooled, the two share
+        // the load evenly; per layer, each layer is collapsed onto one expert.
+        float[] Row(int hot) => Enumerable.Range(0, 2).Select(e => e == hot ? 8f : 0f).ToArray();
+        float[][][] skewed = [Enumerable.Repeat(0, 6).Select(_ => Row(0)).ToArray(), Enumerable.Repeat(0, 6).Select(_ => Row(1)).ToArray()];
+        using var pooled = LoadBalancingLoss.Compute(skewed.Select(ToTensor).ToList(), topK: 1);
+        using var perLayer = LoadBalancingLoss.ComputePerLayer(skewed.Select(ToTensor).ToList(), topK: 1);
+        output.WriteLine($"two collapsed layers: pooled {pooled.item<float>()} per-layer {perLayer.item<float>()}");
+        Assert.InRange(pooled.item<float>(), 0.99, 1.01);                                 // looks balanced (minimum 1)
+        Assert.InRange(perLayer.item<float>(), 1.99, 2.0);                                // 2 · p_hot ≈ 2: collapsed
+    }
+
+    [Fact]
     public void RouterZLossEqualsNaiveLogSumExpSquared()
     {
         TorchNative.EnsureLoaded();
