@@ -131,6 +131,7 @@ public static class PretrainCommand
                 ["tokens_seen"] = state.TokensSeen,
                 ["train_seconds"] = Math.Round(state.ElapsedSeconds, 1),
                 ["tokens_per_second"] = Math.Round(state.TokensSeen / Math.Max(1e-9, state.ElapsedSeconds), 1),
+                ["threads"] = options.Threads,
                 ["final_train_loss"] = trainer.Losses.Count > 0 ? trainer.Losses.TakeLast(20).Average() : null,
                 ["validation_loss"] = final.ValidationLoss,
                 ["validation_perplexity"] = Math.Exp(final.ValidationLoss),

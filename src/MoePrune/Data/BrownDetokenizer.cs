@@ -20,15 +20,22 @@ public static class BrownDetokenizer
     /// <summary>Consecutive sentences as one token stream (a ")" opening the next sentence still closes up).</summary>
     public static string Join(IEnumerable<BrownSentence> sentences) => Join(sentences.SelectMany(s => s.Words).Select(w => w.Word));
 
-    public static string Join(IEnumerable<string> tokens)
+    public static string Join(IEnumerable<string> tokens) => Join(tokens, out _);
+
+    /// <summary>
+    /// As <see cref="Join(IEnumerable{string})"/>, also giving each token's first character in the text
+    /// (−1 for a dropped doubled token); a token's text is its rendering (<c>``</c> → <c>"</c>).
+    /// </summary>
+    public static string Join(IEnumerable<string> tokens, out int[] starts)
     {
         var sb = new StringBuilder();
+        var positions = new List<int>();
         bool glueNext = true;      // no space before the next token (start of text, or after an opener)
         bool singleOpen = false;
         string? previous = null;
         foreach (string token in tokens)
         {
-            if (token == previous && Undoubled.Contains(token)) continue;
+            if (token == previous && Undoubled.Contains(token)) { positions.Add(-1); continue; }
             previous = token;
             bool opener = NoSpaceAfter.Contains(token) || token == "`";
             bool closer = NoSpaceBefore.Contains(token);
@@ -40,13 +47,15 @@ public static class BrownDetokenizer
                 singleOpen = !singleOpen;
             }
             if (!glueNext && !closer) sb.Append(' ');
+            positions.Add(sb.Length);
             sb.Append(Render(token));
             glueNext = opener;
         }
+        starts = positions.ToArray();
         return sb.ToString();
     }
 
-    static string Render(string token) => token switch
+    public static string Render(string token) => token switch
     {
         "``" or "''" => "\"",
         "`" => "'",

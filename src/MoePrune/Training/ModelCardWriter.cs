@@ -29,7 +29,7 @@ public static class ModelCardWriter
         sb.Append("## Command\n\n```\n").Append(command).Append("\n```\n\n");
         sb.Append("## Training\n\n| | |\n|---|---|\n");
         sb.Append($"| steps | {summary["steps"]} |\n| tokens seen | {summary["tokens_seen"]} |\n");
-        sb.Append($"| training time | {F(summary["train_seconds"], "F0")} s ({F(summary["tokens_per_second"], "F0")} tokens/s, 1 torch thread, shared 2-core machine) |\n");
+        sb.Append($"| training time | {F(summary["train_seconds"], "F0")} s ({F(summary["tokens_per_second"], "F0")} tokens/s, {(summary["threads"] ?? evaluation["throughput"]?["threads"])?.ToString() ?? "?"} torch thread(s), 2-core machine) |\n");
         sb.Append($"| final train loss (mean of last 20 steps, cross-entropy) | {F(summary["final_train_loss"], "F4")} |\n");
         sb.Append($"| final validation loss (every n-th of the validation sequences) | {F(summary["validation_loss"], "F4")} |\n\n");
         sb.Append($"## Validation perplexity per genre\n\nFixed subset: the first {v["sequences_per_genre"]} sequences of {v["sequence_length"]} tokens " +
@@ -42,17 +42,18 @@ public static class ModelCardWriter
         sb.Append($"Ratio to the unigram baseline: **{F(v["ratio_to_unigram"], "F3")}** (target ≤ 0.4).\n\n");
         sb.Append($"{TestPerplexityLabel}{F(t["perplexity"], "F4")} (first {t["sequences_per_genre"]} sequences of each genre of the Brown test split, " +
                   $"{t["tokens"]} tokens; recomputed by `DefaultModelTests`).\n\n");
-        sb.Append("## Expert load (fraction of routed top-k assignments, validation subset)\n\n| layer | experts 0…7 | min | MI(expert; genre) bits | shuffled |\n|---|---|---:|---:|---:|\n");
+        sb.Append("## Expert load (fraction of routed top-k assignments, validation subset)\n\n| layer | experts 0…7 | min | MI(expert; genre) bits | shuffled | MI(expert; POS) bits | shuffled |\n|---|---|---:|---:|---:|---:|---:|\n");
         foreach (var (layer, node) in evaluation["expert_load"]!.AsObject())
             sb.Append($"| {layer} | {string.Join(" ", node!["fractions"]!.AsArray().Select(f => f!.GetValue<double>().ToString("F3", CultureInfo.InvariantCulture)))} | " +
-                      $"{F(node["min_fraction"], "F3")} | {F(node["mi_genre_bits"], "F4")} | {F(node["mi_genre_shuffled_bits"], "F4")} |\n");
+                      $"{F(node["min_fraction"], "F3")} | {F(node["mi_genre_bits"], "F4")} | {F(node["mi_genre_shuffled_bits"], "F4")} | " +
+                      $"{F(node["mi_pos_bits"], "F4")} | {F(node["mi_pos_shuffled_bits"], "F4")} |\n");
         sb.Append($"\n## Held-out definition → word (4 choices)\n\n{d["correct"]} / {d["questions"]} = **{F(d["accuracy"], "P1")}** (chance 25%; target ≥ 40%). " +
                   "The first 400 questions of `EvaluationQuestions.Definitions(KnowledgeSet.Default)` (held-out lemmas only); the model's answer is the " +
                   "letter with the highest next-token probability after the prompt.\n\n");
         if (evaluation["throughput"] is JsonObject tp)
             sb.Append($"## Throughput\n\n{F(tp["tokens_per_second"], "F0")} tokens/s × {F(tp["training_flops_per_token"], "E3")} training FLOP/token = " +
                       $"{F(tp["achieved_gflops"])} GFLOP/s, against a matmul rate of {F(tp["matmul_gflops"])} GFLOP/s for {tp["matmul_shape"]} " +
-                      $"with {tp["threads"]} thread (MatmulRate, measured at evaluation time; the machine is shared, so both vary).\n\n");
+                      $"with {tp["threads"]} thread(s) (MatmulRate, measured at evaluation time; the machine is shared, so both vary).\n\n");
         sb.Append("## Notes\n\n").Append(notes.Trim()).Append('\n');
         return sb.ToString();
     }

@@ -11,7 +11,8 @@ namespace MoePrune.Training;
 /// validation split (the first <see cref="ValidationPerGenre"/> sequences of each genre) against the unigram
 /// baseline on the same tokens, the test-subset perplexity the tests recompute (first <see cref="TestPerGenre"/>
 /// sequences per genre), the expert load per layer and the mutual information between expert choice and genre
-/// (versus shuffled routing) on the validation subset, and held-out 4-choice definition → word accuracy.
+/// and between expert choice and part of speech (<see cref="PosRouting"/>), each versus shuffled routing, on
+/// the validation subset, and held-out 4-choice definition → word accuracy.
 /// </summary>
 public static class PretrainEvaluation
 {
@@ -71,6 +72,14 @@ public static class PretrainEvaluation
                 ["mi_genre_bits"] = MutualInformation.Bits(counts),
                 ["mi_genre_shuffled_bits"] = MutualInformation.ShuffledBits(counts, rounds: 3),
             };
+        }
+        log?.Invoke("evaluating: expert choice against part of speech");
+        var posCounts = PosRouting.Counts(model, PosRouting.Sequences(tokenizer, CorpusSplit.Validation, SequenceLength, ValidationPerGenre));
+        foreach (var (layer, counts) in posCounts)
+        {
+            var node = layers[layer.ToString(System.Globalization.CultureInfo.InvariantCulture)]!.AsObject();
+            node["mi_pos_bits"] = MutualInformation.Bits(counts);
+            node["mi_pos_shuffled_bits"] = MutualInformation.ShuffledBits(counts, rounds: 3);
         }
         json["expert_load"] = layers;
         log?.Invoke("evaluating: test subset");
