@@ -6,7 +6,7 @@ namespace MoePrune.Models;
 
 /// <summary>
 /// Causal self-attention with grouped KV heads, RoPE and the family's QK-norm / clip_qkv, computed through
-/// <c>scaled_dot_product_attention</c>. Children: q_proj, k_proj, v_proj, o_proj, and q_norm/k_norm where the
+/// <c>scaled_dot_product_attention</c> (bf16 inference without padding: <see cref="BlockedCausalAttention"/>). Children: q_proj, k_proj, v_proj, o_proj, and q_norm/k_norm where the
 /// family has QK-norm.
 /// </summary>
 public sealed class Attention : nn.Module<AttentionInput, Tensor>
@@ -76,11 +76,17 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
         q = RotaryEmbedding.Apply(q.transpose(1, 2), input.Cos, input.Sin);           // (B, nh, T, hd)
         k = RotaryEmbedding.Apply(k.transpose(1, 2), input.Cos, input.Sin);           // (B, kv, T, hd)
         v = v.view(b, t, _kvHeads, _headDim).transpose(1, 2);                        // (B, kv, T, hd)
-        k = RepeatKv(k);                                                             // (B, nh, T, hd)
-        v = RepeatKv(v);                                                             // (B, nh, T, hd)
-        var o = input.Mask is null
-            ? nn.functional.scaled_dot_product_attention(q, k, v, null, 0.0, true)   // (B, nh, T, hd)
-            : nn.functional.scaled_dot_product_attention(q, k, v, input.Mask, 0.0, false);
+        Tensor o;                                                                    // (B, nh, T, hd)
+        if (input.Mask is null && BlockedCausalAttention.Applies(q))
+            o = BlockedCausalAttention.Forward(q, k, v);                             // bf16 inference
+        else
+        {
+            k = RepeatKv(k);                                                         // (B, nh, T, hd)
+            v = RepeatKv(v);                                                         // (B, nh, T, hd)
+            o = input.Mask is null
+                ? nn.functional.scaled_dot_product_attention(q, k, v, null, 0.0, true)
+                : nn.functional.scaled_dot_product_attention(q, k, v, input.Mask, 0.0, false);
+        }
         o = o.transpose(1, 2).reshape(b, t, _heads * _headDim);                      // (B, T, nh·hd)
         return _o.forward(o).MoveToOuterDisposeScope();                              // (B, T, H)
     }
