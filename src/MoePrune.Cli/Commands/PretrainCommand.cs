@@ -154,7 +154,7 @@ public static class PretrainCommand
         var corpus = PretrainCorpus.Prepare(workDir, options.VocabSize, options.Seed, Log);
         using var model = Models.ModelLoader.Load(outDir);
         var tokenizer = Tokenization.HfTokenizer.Load(outDir);
-        var result = PretrainEvaluation.Run(model, tokenizer, corpus.TrainTokens, Log);
+        var result = PretrainEvaluation.Run(model, tokenizer, corpus.TrainTokens, options.Seed, Log);
         var summaryPath = Path.Combine(workDir, "summary.json");
         if (File.Exists(summaryPath))
         {

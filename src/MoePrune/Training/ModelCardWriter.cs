@@ -50,6 +50,11 @@ public static class ModelCardWriter
         sb.Append($"\n## Held-out definition → word (4 choices)\n\n{d["correct"]} / {d["questions"]} = **{F(d["accuracy"], "P1")}** (chance 25%; target ≥ 40%). " +
                   "The first 400 questions of `EvaluationQuestions.Definitions(KnowledgeSet.Default)` (held-out lemmas only); the model's answer is the " +
                   "letter with the highest next-token probability after the prompt.\n\n");
+        if (evaluation["definition_to_word_cloze"] is JsonObject c && evaluation["definition_to_word_seen"] is JsonObject s)
+            sb.Append($"The same questions in cloze form (each option scored by the likelihood of the prose sentence " +
+                      $"`The noun that means \"…\" is \"WORD\".`, `DefinitionCloze`): {c["correct"]} / {c["questions"]} = **{F(c["accuracy"], "P1")}**. " +
+                      $"Lettered definition → word questions taken from the training mix (seen in training): {s["correct"]} / {s["questions"]} = " +
+                      $"{F(s["accuracy"], "P1")}.\n\n");
         if (evaluation["throughput"] is JsonObject tp)
             sb.Append($"## Throughput\n\n{F(tp["tokens_per_second"], "F0")} tokens/s × {F(tp["training_flops_per_token"], "E3")} training FLOP/token = " +
                       $"{F(tp["achieved_gflops"])} GFLOP/s, against a matmul rate of {F(tp["matmul_gflops"])} GFLOP/s for {tp["matmul_shape"]} " +

@@ -20,12 +20,14 @@ public static class PretrainEvaluation
     public const int TestPerGenre = 2;
     public const int SequenceLength = 256;
     public const int DefinitionQuestions = 400;
+    /// <summary>Lettered definition → word examples of the training mix asked again (did the format itself get learned?).</summary>
+    public const int SeenQuestions = 200;
 
     /// <summary>Mean NLL of the test subset (documented in the model card; recomputed by the tests).</summary>
     public static PerplexityResult TestSubset(MoeForCausalLM model, HfTokenizer tokenizer) =>
         GenrePerplexity.Evaluate(model, GenrePerplexity.Sequences(tokenizer, CorpusSplit.Test, SequenceLength, TestPerGenre))[^1].Result;
 
-    public static JsonObject Run(MoeForCausalLM model, HfTokenizer tokenizer, IReadOnlyList<int> trainTokens, Action<string>? log = null)
+    public static JsonObject Run(MoeForCausalLM model, HfTokenizer tokenizer, IReadOnlyList<int> trainTokens, long mixSeed, Action<string>? log = null)
     {
         var json = new JsonObject();
         log?.Invoke("evaluating: validation subset per genre with expert load");
@@ -94,6 +96,19 @@ public static class PretrainEvaluation
         json["definition_to_word"] = new JsonObject
         {
             ["questions"] = accuracy.Questions, ["correct"] = accuracy.Correct, ["accuracy"] = accuracy.Accuracy, ["chance"] = 0.25,
+        };
+        log?.Invoke($"evaluating: the same questions in cloze form, and {SeenQuestions} lettered questions from the training mix");
+        var cloze = DefinitionCloze.Evaluate(model, tokenizer, questions, KnowledgeSet.Default);
+        var seen = TrainingMix.Build(mixSeed).Instructions.Where(e => e.Kind == InstructionKind.DefinitionToWord).Take(SeenQuestions).ToList();
+        var seenAccuracy = DefinitionAccuracy.Evaluate(model, tokenizer, seen);
+        json["definition_to_word_cloze"] = new JsonObject
+        {
+            ["questions"] = cloze.Questions, ["correct"] = cloze.Correct, ["accuracy"] = cloze.Accuracy, ["chance"] = 0.25,
+        };
+        json["definition_to_word_seen"] = new JsonObject
+        {
+            ["questions"] = seenAccuracy.Questions, ["correct"] = seenAccuracy.Correct, ["accuracy"] = seenAccuracy.Accuracy,
+            ["chance"] = 0.25, ["mix_seed"] = mixSeed,
         };
         return json;
     }
