@@ -14,16 +14,6 @@ namespace MoePrune.Tests.Evaluation;
 /// </summary>
 public sealed class DefinitionClozeTests(ITestOutputHelper output)
 {
-    static HfTokenizer Tokenizer()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "models", "default", "tokenizer.json");
-            if (File.Exists(candidate)) return HfTokenizer.Load(candidate);
-        }
-        throw new InvalidOperationException("models/default/tokenizer.json not found above " + AppContext.BaseDirectory);
-    }
-
     static double Naive(MoeForCausalLM model, HfTokenizer tokenizer, string prefix, string continuation)
     {
         var head = tokenizer.Encode(prefix, addSpecialTokens: false);
@@ -44,7 +34,7 @@ public sealed class DefinitionClozeTests(ITestOutputHelper output)
     [Fact]
     public void ScoresEqualTokenByTokenForwardsAndTheAnswerIsTheirArgmax()
     {
-        var tokenizer = Tokenizer();
+        var tokenizer = HfTokenizer.Load(DefaultModelFiles.TokenizerJson);
         using var model = TinyCheckpoint.Random(TinyCheckpoint.Config("mixtral", hidden: 32, layers: 2, experts: 4, topK: 2, expertSize: 16, vocab: tokenizer.VocabSize), seed: 7);
         using var inference = inference_mode();
         var knowledge = KnowledgeSet.Default;

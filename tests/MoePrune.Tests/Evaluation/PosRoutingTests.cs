@@ -17,16 +17,6 @@ namespace MoePrune.Tests.Evaluation;
 /// </summary>
 public sealed class PosRoutingTests(ITestOutputHelper output)
 {
-    static string DefaultTokenizer()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "models", "default", "tokenizer.json");
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new InvalidOperationException("models/default/tokenizer.json not found above " + AppContext.BaseDirectory);
-    }
-
     /// <summary>Tag of every token by prefix decoding and a left-to-right search of each rendered word.</summary>
     static int[] NaiveTags(HfTokenizer tokenizer, BrownDocument document, IReadOnlyList<int> ids)
     {
@@ -65,7 +55,7 @@ public sealed class PosRoutingTests(ITestOutputHelper output)
     [Fact]
     public void AlignmentEqualsNaivePrefixDecodingOnBrownDocuments()
     {
-        var tokenizer = HfTokenizer.Load(DefaultTokenizer());
+        var tokenizer = HfTokenizer.Load(DefaultModelFiles.TokenizerJson);
         var corpus = BrownCorpus.Load();
         int tokens = 0, tagged = 0;
         foreach (var genre in BrownGenre.All.Take(5))

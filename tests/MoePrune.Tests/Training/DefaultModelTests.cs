@@ -10,20 +10,10 @@ namespace MoePrune.Tests.Training;
 /// <summary>The shipped models/default loads, and its test-subset perplexity is the one its model card states (within 1%).</summary>
 public sealed class DefaultModelTests(ITestOutputHelper output)
 {
-    static string ModelDir()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "models", "default");
-            if (File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
-        }
-        throw new InvalidOperationException("models/default not found above " + AppContext.BaseDirectory);
-    }
-
     [Fact]
     public void ShippedModelMatchesItsModelCard()
     {
-        string dir = ModelDir();
+        string dir = DefaultModelFiles.Directory();
         string cardLine = File.ReadLines(Path.Combine(dir, "MODEL_CARD.md")).Single(l => l.StartsWith(ModelCardWriter.TestPerplexityLabel, StringComparison.Ordinal));
         double stated = double.Parse(cardLine[ModelCardWriter.TestPerplexityLabel.Length..].Split(' ')[0], CultureInfo.InvariantCulture);
 
