@@ -18,13 +18,17 @@ public static class CausalLMLoss
     {
         using var scope = NewDisposeScope();
         long b = logits.shape[0], t = logits.shape[1], v = logits.shape[2];
-        var predicted = logits.narrow(1, 0, t - 1).to(ScalarType.Float32).reshape(-1, v); // (B·(T-1), V) fp32
-        var targets = inputIds.narrow(1, 1, t - 1).reshape(-1);                         // (B·(T-1)) int64
+        // Every position is a row and the last one of each sequence gets the ignored target, instead of slicing
+        // logits[:, :-1]: the slice of a (B, T, V) tensor is not contiguous and reshaping it copied all the logits.
+        var predicted = logits.to(ScalarType.Float32).reshape(b * t, v);               // (B·T, V) fp32, a view
+        var ignored = full(b, 1, -100L, ScalarType.Int64, inputIds.device);              // (B, 1)
+        var targets = cat([inputIds.narrow(1, 1, t - 1), ignored], 1);                  // (B, T) next token or −100
         if (attentionMask is not null)
         {
-            var valid = attentionMask.narrow(1, 1, t - 1).reshape(-1).to(ScalarType.Bool); // (B·(T-1)) target is real
-            targets = targets.masked_fill(valid.logical_not(), -100);                    // ignored targets
+            var valid = attentionMask.narrow(1, 1, t - 1).to(ScalarType.Bool);          // (B, T-1) target is real
+            targets.narrow(1, 0, t - 1).masked_fill_(valid.logical_not(), -100);        // ignored targets
         }
+        targets = targets.reshape(-1);                                                  // (B·T) int64
         var sum = nn.functional.cross_entropy(predicted, targets, ignore_index: -100, reduction: nn.Reduction.Sum); // () fp32
         long count = targets.ne(-100).sum().item<long>();
         return new NllSum(sum.MoveToOuterDisposeScope(), count);
