@@ -45,7 +45,14 @@ public static class GlossProse
 
     /// <summary>Definition first: <c>The verb that means "move fast" is "run".</c></summary>
     public static string Reverse(string lemma, WordNetPos pos, string definition) =>
-        $"The {InstructionTemplates.PosName(pos)} that means \"{definition.TrimEnd('.', ' ')}\" is \"{WordNet.Display(lemma)}\".";
+        ReversePrefix(pos, definition) + WordNet.Display(lemma) + ReverseSuffix;
+
+    /// <summary>The text of <see cref="Reverse"/> before the word: <c>The verb that means "move fast" is "</c>.</summary>
+    public static string ReversePrefix(WordNetPos pos, string definition) =>
+        $"The {InstructionTemplates.PosName(pos)} that means \"{definition.TrimEnd('.', ' ')}\" is \"";
+
+    /// <summary>The text of <see cref="Reverse"/> after the word.</summary>
+    public const string ReverseSuffix = "\".";
 
     public static string Sentence(string lemma, WordNetPos pos, string definition, bool first)
     {

@@ -22,10 +22,8 @@ public static class DefinitionCloze
         foreach (var q in questions)
         {
             var entry = entries[q.Subject];
-            string sentence = GlossProse.Reverse("\u0000", entry.Pos, entry.FirstSense.Definition);
-            int cut = sentence.IndexOf('\u0000');
-            string prefix = sentence[..cut], suffix = sentence[(cut + 1)..];
-            var scores = q.Options.Select(o => ContinuationLogLikelihood(model, tokenizer, prefix, o + suffix)).ToArray();
+            string prefix = GlossProse.ReversePrefix(entry.Pos, entry.FirstSense.Definition);
+            var scores = q.Options.Select(o => ContinuationLogLikelihood(model, tokenizer, prefix, o + GlossProse.ReverseSuffix)).ToArray();
             if (Array.IndexOf(scores, scores.Max()) == q.AnswerIndex) correct++;
         }
         return new ChoiceAccuracy(questions.Count, correct);
