@@ -36,10 +36,19 @@ public static class DataCommand
     {
         var seed = new Option<long>("--seed") { Description = "Seed for document order, distractors and passages", DefaultValueFactory = _ => 1 };
         var outDir = new Option<string>("--out") { Description = "Folder for brown.txt, wordnet_prose.txt, instructions.txt/.jsonl, sizes.json", Required = true };
-        var cmd = new Command("mix", "Build the training mix and write its texts for inspection") { seed, outDir };
+        var defaults = new InstructionOptions();
+        var defQuestions = new Option<int>("--definition-questions") { Description = "Lettered definition → word questions per trainable lemma", DefaultValueFactory = _ => defaults.DefinitionQuestionsPerLemma };
+        var findQuestions = new Option<int>("--find-word-questions") { Description = "Lettered find-the-word questions per trainable lemma", DefaultValueFactory = _ => defaults.FindWordQuestionsPerLemma };
+        var cmd = new Command("mix", "Build the training mix and write its texts for inspection") { seed, outDir, defQuestions, findQuestions };
         cmd.SetAction(pr =>
         {
-            var mix = TrainingMix.Build(pr.GetValue(seed));
+            var instructions = new InstructionOptions
+            {
+                DefinitionQuestionsPerLemma = pr.GetValue(defQuestions), FindWordQuestionsPerLemma = pr.GetValue(findQuestions),
+            };
+            if (instructions.DefinitionQuestionsPerLemma < 0 || instructions.FindWordQuestionsPerLemma < 0)
+                throw new MoePruneException("--definition-questions and --find-word-questions must be >= 0");
+            var mix = TrainingMix.Build(pr.GetValue(seed), new TrainingMixOptions { Instructions = instructions });
             string dir = pr.GetValue(outDir)!;
             mix.WriteTexts(dir);
             var sizes = mix.Sizes();

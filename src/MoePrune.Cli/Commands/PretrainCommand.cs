@@ -40,6 +40,9 @@ public static class PretrainCommand
         var clip = Opt("--clip", "Global gradient-norm clip (0: off)", d.ClipNorm);
         var aux = Opt("--aux-coef", "Load-balancing loss coefficient", d.AuxLossCoef);
         var auxMode = Opt("--aux-per-layer", "Balance each layer on its own (mean of per-layer losses) instead of transformers' loss over all layers' rows concatenated", d.AuxPerLayer);
+        var defQuestions = Opt("--definition-questions", "Lettered definition → word questions per trainable lemma in the training mix", new InstructionOptions().DefinitionQuestionsPerLemma);
+        var findQuestions = Opt("--find-word-questions", "Lettered find-the-word questions per trainable lemma in the training mix", new InstructionOptions().FindWordQuestionsPerLemma);
+        var answerWeight = Opt("--answer-weight", "Loss weight of the first token after each \"### Answer:\" line (1: plain language-model loss)", d.AnswerWeight);
         var z = Opt("--z-coef", "Router z-loss coefficient (0: off)", d.ZLossCoef);
         var bf16 = Opt("--bf16", "bf16 forward/backward with fp32 master weights", false);
         var seed = Opt("--seed", "Seed of the mix order, initialisation and data order", d.Seed);
@@ -53,7 +56,7 @@ public static class PretrainCommand
 
         var cmd = new Command("pretrain", "Train a Mixtral-architecture MoE from scratch on the training mix");
         foreach (var o in new Option[] { output, work, hidden, layers, heads, kvHeads, experts, topK, expertSize, dense, vocab, seqLen, batch,
-                                         accum, steps, warmup, lr, minLr, wd, clip, aux, auxMode, z, bf16, seed, threads, evalEvery, evalSeqs, ckptEvery, maxMinutes, evaluateOnly, cardNotes })
+                                         accum, steps, warmup, lr, minLr, wd, clip, aux, auxMode, answerWeight, defQuestions, findQuestions, z, bf16, seed, threads, evalEvery, evalSeqs, ckptEvery, maxMinutes, evaluateOnly, cardNotes })
             cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
@@ -64,7 +67,9 @@ public static class PretrainCommand
                 VocabSize = pr.GetValue(vocab), SequenceLength = pr.GetValue(seqLen), BatchSize = pr.GetValue(batch),
                 GradientAccumulation = pr.GetValue(accum), Steps = pr.GetValue(steps), WarmupSteps = pr.GetValue(warmup),
                 LearningRate = pr.GetValue(lr), MinLrRatio = pr.GetValue(minLr), WeightDecay = pr.GetValue(wd), ClipNorm = pr.GetValue(clip),
-                AuxLossCoef = pr.GetValue(aux), AuxPerLayer = pr.GetValue(auxMode), ZLossCoef = pr.GetValue(z), Bf16 = pr.GetValue(bf16), Seed = pr.GetValue(seed),
+                AuxLossCoef = pr.GetValue(aux), AuxPerLayer = pr.GetValue(auxMode), AnswerWeight = pr.GetValue(answerWeight),
+                Instructions = new InstructionOptions { DefinitionQuestionsPerLemma = pr.GetValue(defQuestions), FindWordQuestionsPerLemma = pr.GetValue(findQuestions) },
+                ZLossCoef = pr.GetValue(z), Bf16 = pr.GetValue(bf16), Seed = pr.GetValue(seed),
                 Threads = pr.GetValue(threads), EvalEvery = pr.GetValue(evalEvery), EvalSequences = pr.GetValue(evalSeqs),
                 CheckpointEvery = pr.GetValue(ckptEvery), MaxMinutes = pr.GetValue(maxMinutes),
             };
@@ -80,7 +85,9 @@ public static class PretrainCommand
     static int Run(PretrainOptions options, string outDir, string workDir, bool json)
     {
         void Log(string m) => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {m}");
-        var corpus = PretrainCorpus.Prepare(workDir, options.VocabSize, options.Seed, Log);
+        var corpus = PretrainCorpus.Prepare(workDir, options.VocabSize, options.Seed, Log, options.Instructions);
+        options = options with { AnswerMarkerIds = corpus.Tokenizer.Encode(InstructionTemplates.AnswerMarker + "\n", addSpecialTokens: false).Select(i => (long)i).ToList() };
+        if (options.AnswerWeight != 1) Log($"answer marker tokens [{string.Join(", ", options.AnswerMarkerIds)}]: the next token weighs {options.AnswerWeight}");
         var data = new PackedDataset(corpus.TrainTokens, options.SequenceLength, options.Seed);
         var validation = Evaluation.GenrePerplexity.Sequences(corpus.Tokenizer, CorpusSplit.Validation, options.SequenceLength);
         var allValidation = validation.SelectMany(g => g.Sequences).ToList();
@@ -151,10 +158,10 @@ public static class PretrainCommand
     {
         void Log(string m) => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {m}");
         SetThreads(options.Threads);
-        var corpus = PretrainCorpus.Prepare(workDir, options.VocabSize, options.Seed, Log);
+        var corpus = PretrainCorpus.Prepare(workDir, options.VocabSize, options.Seed, Log, options.Instructions);
         using var model = Models.ModelLoader.Load(outDir);
         var tokenizer = Tokenization.HfTokenizer.Load(outDir);
-        var result = PretrainEvaluation.Run(model, tokenizer, corpus.TrainTokens, options.Seed, Log);
+        var result = PretrainEvaluation.Run(model, tokenizer, corpus.TrainTokens, options.Seed, Log, options.Instructions);
         var summaryPath = Path.Combine(workDir, "summary.json");
         if (File.Exists(summaryPath))
         {

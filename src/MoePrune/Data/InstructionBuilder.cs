@@ -2,8 +2,17 @@ namespace MoePrune.Data;
 
 public sealed record InstructionOptions
 {
-    /// <summary>Definition → word questions per non-held-out lemma (first sense, then second).</summary>
+    /// <summary>
+    /// Definition → word questions per non-held-out lemma, taking its first two senses in turn (first, second,
+    /// first, …), each question with its own distractors and answer letter. The default model was trained with 1;
+    /// 6 (with 3 find-the-word questions and <c>--answer-weight 20</c>) did not teach it to answer by letter either
+    /// (data/README.md).
+    /// </summary>
     public int DefinitionQuestionsPerLemma { get; init; } = 1;
+    /// <summary>How many of a lemma's senses the definition questions cycle through.</summary>
+    public int DefinitionSensesPerLemma { get; init; } = 2;
+    /// <summary>"Which option is the noun "dog"?" questions per non-held-out lemma (<see cref="InstructionKind.FindWord"/>).</summary>
+    public int FindWordQuestionsPerLemma { get; init; } = 0;
     public bool WordToDefinition { get; init; } = true;
     public bool Hypernyms { get; init; } = true;
     /// <summary>Genre questions per train-split Brown document.</summary>
@@ -28,8 +37,11 @@ public static class InstructionBuilder
         {
             var senses = entry.Senses.Where(s => !knowledge.IsHeldOutSense(s)).ToList();
             if (senses.Count == 0) continue;
-            foreach (var sense in senses.Take(options.DefinitionQuestionsPerLemma))
-                examples.Add(QuestionFactory.Definition(entry, sense, trainable, rng));
+            var asked = senses.Take(Math.Max(1, options.DefinitionSensesPerLemma)).ToList();
+            for (int q = 0; q < options.DefinitionQuestionsPerLemma; q++)
+                examples.Add(QuestionFactory.Definition(entry, asked[q % asked.Count], trainable, rng));
+            for (int q = 0; q < options.FindWordQuestionsPerLemma; q++)
+                examples.Add(QuestionFactory.FindWord(entry, trainable, rng));
             if (options.WordToDefinition)
                 examples.Add(InstructionTemplates.WordToDefinition(entry.Lemma, entry.Pos, senses[0].Definition));
             if (options.Hypernyms && HypernymWord(entry, senses[0], wordNet, knowledge) is { } hypernym)

@@ -2,7 +2,7 @@ using System.Text;
 
 namespace MoePrune.Data;
 
-public enum InstructionKind { DefinitionToWord, WordToDefinition, Hypernym, Genre }
+public enum InstructionKind { DefinitionToWord, WordToDefinition, Hypernym, Genre, FindWord }
 
 /// <summary>
 /// One instruction-formatted example (training) or question (evaluation). <see cref="Subject"/> is the lemma asked
@@ -42,6 +42,16 @@ public static class InstructionTemplates
     public static InstructionExample DefinitionToWord(string definition, WordNetPos pos, IReadOnlyList<string> words, int answerIndex) =>
         MultipleChoice(InstructionKind.DefinitionToWord, words[answerIndex],
             $"Which {PosName(pos)} means \"{definition}\"?", words.Select(WordNet.Display).ToList(), answerIndex);
+
+    /// <summary>
+    /// (5) find a named word among 4 options, answered with a letter: the lettered format with the matching step
+    /// made trivial, so that a small model learns to copy the letter of the option that fits (the last step of
+    /// every lettered question) from a cheap, unambiguous signal. The word is not quoted, so that it is written
+    /// with the same tokens as in its option line (a byte-level BPE gives <c>"land</c> and <c> land</c> different ids).
+    /// </summary>
+    public static InstructionExample FindWord(WordNetPos pos, IReadOnlyList<string> words, int answerIndex) =>
+        MultipleChoice(InstructionKind.FindWord, words[answerIndex],
+            $"Which option is the {PosName(pos)} {WordNet.Display(words[answerIndex])}?", words.Select(WordNet.Display).ToList(), answerIndex);
 
     /// <summary>(2) word → definition, answered with the definition.</summary>
     public static InstructionExample WordToDefinition(string word, WordNetPos pos, string definition) =>

@@ -24,6 +24,18 @@ public static class QuestionFactory
         return InstructionTemplates.DefinitionToWord(sense.Definition, target.Pos, words, answer);
     }
 
+    /// <summary>"Which option is the noun "dog"?": three distractors of the same part of speech drawn from <paramref name="pool"/>.</summary>
+    public static InstructionExample FindWord(KnowledgeEntry target, IReadOnlyList<KnowledgeEntry> pool, SeededRandom rng)
+    {
+        var distractors = rng.Sample(pool, 3, e => e.Pos == target.Pos && e.Lemma != target.Lemma);
+        if (distractors.Count < 3)
+            throw new MoePruneException($"knowledge set: fewer than 3 distractors of part of speech {target.Pos} for '{target.Lemma}'");
+        int answer = rng.Next(4);
+        var words = distractors.Select(d => d.Lemma).ToList();
+        words.Insert(answer, target.Lemma);
+        return InstructionTemplates.FindWord(target.Pos, words, answer);
+    }
+
     /// <summary>Genre of a passage of <paramref name="document"/>, with three other genres as distractors.</summary>
     public static InstructionExample Genre(BrownDocument document, SeededRandom rng, int minWords = 60, int maxWords = 160)
     {

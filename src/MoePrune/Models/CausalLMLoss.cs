@@ -14,6 +14,23 @@ public static class CausalLMLoss
     /// <param name="logits">(B, T, V) any float dtype.</param>
     /// <param name="inputIds">(B, T) int64.</param>
     /// <param name="attentionMask">(B, T), 1 at real tokens; null when nothing is padded.</param>
+    /// <param name="rowWeights">(B, T) fp32 weight of each row's term (the row that predicts token t+1), or null.</param>
+    /// <returns>The plain summed NLL, and with <paramref name="rowWeights"/> also the weighted sum.</returns>
+    public static (NllSum Plain, Tensor? Weighted) ComputeWeighted(Tensor logits, Tensor inputIds, Tensor? rowWeights)
+    {
+        if (rowWeights is null) return (Compute(logits, inputIds), null);
+        using var scope = NewDisposeScope();
+        long b = logits.shape[0], t = logits.shape[1], v = logits.shape[2];
+        var predicted = logits.to(ScalarType.Float32).reshape(b * t, v);               // (B·T, V) fp32, a view
+        var ignored = full(b, 1, -100L, ScalarType.Int64, inputIds.device);              // (B, 1)
+        var targets = cat([inputIds.narrow(1, 1, t - 1), ignored], 1).reshape(-1);     // (B·T) next token or −100
+        var perRow = nn.functional.cross_entropy(predicted, targets, ignore_index: -100, reduction: nn.Reduction.None); // (B·T), 0 at ignored
+        var plain = perRow.sum();                                                        // () fp32
+        var weighted = (perRow * rowWeights.reshape(-1)).sum();                          // () fp32
+        long count = b * (t - 1);
+        return (new NllSum(plain.MoveToOuterDisposeScope(), count), weighted.MoveToOuterDisposeScope());
+    }
+
     public static NllSum Compute(Tensor logits, Tensor inputIds, Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();

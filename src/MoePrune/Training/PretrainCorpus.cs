@@ -28,15 +28,16 @@ public sealed class PretrainCorpus
     public int EndOfText => Tokenizer.EosId ?? throw new MoePruneException($"{TokenizerDir}: tokenizer has no eos_token");
 
     /// <summary>Builds (or reuses from <paramref name="workDir"/>) the tokenizer and the training token stream.</summary>
-    public static PretrainCorpus Prepare(string workDir, int vocabSize, long seed, Action<string>? log = null)
+    public static PretrainCorpus Prepare(string workDir, int vocabSize, long seed, Action<string>? log = null, InstructionOptions? instructions = null)
     {
+        var mixOptions = new TrainingMixOptions { Instructions = instructions ?? new InstructionOptions() };
         Directory.CreateDirectory(workDir);
         string tokenizerDir = Path.Combine(workDir, "tokenizer");
         TrainingMix? mix = null;
         if (!File.Exists(Path.Combine(tokenizerDir, "tokenizer.json")))
         {
             log?.Invoke("building the training mix");
-            mix = TrainingMix.Build(seed);
+            mix = TrainingMix.Build(seed, mixOptions);
             log?.Invoke($"training a {vocabSize}-token byte-level BPE on {mix.All.Count()} documents");
             var trained = new BpeTrainer(new BpeTrainerOptions { VocabSize = vocabSize }).Train(mix.All.Select(d => d.Text));
             trained.Save(tokenizerDir);
@@ -49,7 +50,7 @@ public sealed class PretrainCorpus
         if (File.Exists(cache)) tokens = ReadTokens(cache);
         else
         {
-            mix ??= TrainingMix.Build(seed);
+            mix ??= TrainingMix.Build(seed, mixOptions);
             log?.Invoke("tokenizing the training mix");
             var corpus = new PretrainCorpus(tokenizer, tokenizerDir, []);
             tokens = corpus.Stream(mix.Shuffled().Select(d => d.Text));

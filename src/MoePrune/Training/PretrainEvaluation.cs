@@ -27,7 +27,8 @@ public static class PretrainEvaluation
     public static PerplexityResult TestSubset(MoeForCausalLM model, HfTokenizer tokenizer) =>
         GenrePerplexity.Evaluate(model, GenrePerplexity.Sequences(tokenizer, CorpusSplit.Test, SequenceLength, TestPerGenre))[^1].Result;
 
-    public static JsonObject Run(MoeForCausalLM model, HfTokenizer tokenizer, IReadOnlyList<int> trainTokens, long mixSeed, Action<string>? log = null)
+    public static JsonObject Run(MoeForCausalLM model, HfTokenizer tokenizer, IReadOnlyList<int> trainTokens, long mixSeed, Action<string>? log = null,
+                                 InstructionOptions? instructions = null)
     {
         var json = new JsonObject();
         log?.Invoke("evaluating: validation subset per genre with expert load");
@@ -99,7 +100,7 @@ public static class PretrainEvaluation
         };
         log?.Invoke($"evaluating: the same questions in cloze form, and {SeenQuestions} lettered questions from the training mix");
         var cloze = DefinitionCloze.Evaluate(model, tokenizer, questions, KnowledgeSet.Default);
-        var seen = TrainingMix.Build(mixSeed).Instructions.Where(e => e.Kind == InstructionKind.DefinitionToWord).Take(SeenQuestions).ToList();
+        var seen = TrainingMix.Build(mixSeed, new TrainingMixOptions { Instructions = instructions ?? new InstructionOptions() }).Instructions.Where(e => e.Kind == InstructionKind.DefinitionToWord).Take(SeenQuestions).ToList();
         var seenAccuracy = DefinitionAccuracy.Evaluate(model, tokenizer, seen);
         json["definition_to_word_cloze"] = new JsonObject
         {

@@ -41,6 +41,12 @@ public sealed record PretrainOptions
     public bool AuxPerLayer { get; init; }
     /// <summary>Coefficient of the router z-loss (0: off).</summary>
     public double ZLossCoef { get; init; } = 0.001;
+    /// <summary>The instruction portion of the training mix (lettered questions per lemma, …).</summary>
+    public Data.InstructionOptions Instructions { get; init; } = new();
+    /// <summary>Loss weight of the first token after each answer marker (<see cref="AnswerTokenWeights"/>); 1: plain LM loss.</summary>
+    public double AnswerWeight { get; init; } = 1;
+    /// <summary>The tokenizer's ids of the answer marker line (set from the tokenizer by the caller).</summary>
+    public IReadOnlyList<long> AnswerMarkerIds { get; init; } = [];
     /// <summary>bf16 forward/backward with fp32 master weights in the optimizer.</summary>
     public bool Bf16 { get; init; }
 
@@ -69,5 +75,7 @@ public sealed record PretrainOptions
         Check(Steps >= 1 && WarmupSteps >= 0 && WarmupSteps < Steps, "--warmup", $"{WarmupSteps} must be below --steps {Steps}");
         Check(LearningRate > 0, "--lr", "must be positive");
         Check(VocabSize >= 2, "--vocab-size", "must be at least 2");
+        Check(Instructions.DefinitionQuestionsPerLemma >= 0 && Instructions.FindWordQuestionsPerLemma >= 0, "--definition-questions", "question counts must be >= 0");
+        Check(AnswerWeight >= 0 && double.IsFinite(AnswerWeight), "--answer-weight", $"{AnswerWeight} must be a finite number >= 0");
     }
 }

@@ -95,9 +95,12 @@ public sealed class Pretrainer(PretrainOptions options, string workDir)
             var ids = data.Batch(position, Options.BatchSize);                              // (B, T) int64
             position += Options.BatchSize;
             var output = model.forward(new CausalLMInput(ids, null, OutputRouterLogits: true));
-            var nll = CausalLMLoss.Compute(output.Logits, ids);                             // () fp32 sum
-            var crossEntropy = nll.Sum / nll.Count;                                         // () fp32
-            var loss = crossEntropy;
+            var rowWeights = Options.AnswerWeight != 1 && Options.AnswerMarkerIds.Count > 0
+                ? AnswerTokenWeights.Rows(ids, Options.AnswerMarkerIds, Options.AnswerWeight)  // (B, T) fp32
+                : null;
+            var (nll, weighted) = CausalLMLoss.ComputeWeighted(output.Logits, ids, rowWeights); // () fp32 sums
+            var crossEntropy = nll.Sum / nll.Count;                                         // () fp32, logged
+            var loss = weighted is null ? crossEntropy : weighted / nll.Count;              // () fp32, optimized
             bool sparse = !Options.Dense && output.RouterLogits is { Count: > 0 };
             if (sparse && Options.AuxLossCoef != 0)
             {

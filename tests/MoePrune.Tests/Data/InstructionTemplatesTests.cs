@@ -18,6 +18,15 @@ public class InstructionTemplatesTests
     }
 
     [Fact]
+    public void FindWordNamesTheAnswerInTheQuestion()
+    {
+        var e = InstructionTemplates.FindWord(WordNetPos.Noun, ["cat", "dog", "ice_cream", "tree"], 2);
+        Assert.Equal("### Question:\nWhich option is the noun ice cream?\nA. cat\nB. dog\nC. ice cream\nD. tree\n### Answer:\nC", e.Text);
+        Assert.Equal(InstructionKind.FindWord, e.Kind);
+        Assert.Equal("ice_cream", e.Subject);
+    }
+
+    [Fact]
     public void WordToDefinitionAndHypernymAreOpenQuestions()
     {
         var d = InstructionTemplates.WordToDefinition("run", WordNetPos.Verb, "move fast");

@@ -9,6 +9,11 @@ namespace MoePrune.Tests.Data;
 public sealed class TrainingMixFixture
 {
     public TrainingMix Mix { get; } = TrainingMix.Build(1);
+    /// <summary>The mix with several lettered questions per lemma (<c>--definition-questions 6 --find-word-questions 3</c>).</summary>
+    public TrainingMix Lettered { get; } = TrainingMix.Build(1, new TrainingMixOptions
+    {
+        Instructions = new InstructionOptions { DefinitionQuestionsPerLemma = 6, FindWordQuestionsPerLemma = 3 },
+    });
 }
 
 /// <summary>The training mix: determinism, held-out isolation (scanning the instruction texts), sources, evaluation sets.</summary>
@@ -24,6 +29,10 @@ public class TrainingMixTests(TrainingMixFixture fixture, ITestOutputHelper outp
         Assert.Equal(BrownSplits.Default.Documents(CorpusSplit.Train).Count, Mix.Brown.Count);
         Assert.True(Mix.Instructions.Count > 5000);
         Assert.Equal(4, Mix.Instructions.Select(e => e.Kind).Distinct().Count());
+        Assert.DoesNotContain(Mix.Instructions, e => e.Kind == InstructionKind.FindWord);    // off by default
+        Assert.Equal(Enum.GetValues<InstructionKind>().Length, fixture.Lettered.Instructions.Select(e => e.Kind).Distinct().Count());
+        // The same seed draws the same Brown documents and prose whatever the instruction options.
+        Assert.Equal(Mix.Brown.Concat(Mix.WordNetProse).Select(d => d.Text), fixture.Lettered.Brown.Concat(fixture.Lettered.WordNetProse).Select(d => d.Text));
     }
 
     [Fact]
@@ -51,21 +60,21 @@ public class TrainingMixTests(TrainingMixFixture fixture, ITestOutputHelper outp
     {
         var heldOut = HeldOutManifest.ReadLemmas(CorpusStore.EnsureInstalled().HeldOutManifest).ToHashSet();
         var option = new Regex(@"^[ABCD]\. (.+)$", RegexOptions.Multiline);
-        var quotedWord = new Regex("^What does the \\w+ \"(.+)\" mean\\?$", RegexOptions.Multiline);
+        var quotedWord = new Regex("^(?:What does the \\w+ \"(.+)\" mean|Which option is the \\w+ (.+))\\?$", RegexOptions.Multiline);
         var kindOf = new Regex(@"^Complete the sentence: (?:a|an|to) (.+?) is a (?:kind of|way to) \.\.\.$", RegexOptions.Multiline);
         int scanned = 0;
-        foreach (var e in Mix.Instructions)
+        foreach (var e in Mix.Instructions.Concat(fixture.Lettered.Instructions))
         {
             var words = new List<string>();
-            if (e.Kind == InstructionKind.DefinitionToWord) words.AddRange(option.Matches(e.Text).Select(m => m.Groups[1].Value));
-            words.AddRange(quotedWord.Matches(e.Text).Select(m => m.Groups[1].Value));
+            if (e.Kind is InstructionKind.DefinitionToWord or InstructionKind.FindWord) words.AddRange(option.Matches(e.Text).Select(m => m.Groups[1].Value));
+            words.AddRange(quotedWord.Matches(e.Text).Select(m => m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value));
             foreach (Match m in kindOf.Matches(e.Text)) { words.Add(m.Groups[1].Value); words.Add(e.Answer); }
             foreach (string w in words) Assert.False(heldOut.Contains(w.ToLowerInvariant()), $"held-out lemma '{w}' in:\n{e.Text}");
             scanned += words.Count;
         }
         // No definition written for a held-out lemma is shown in any instruction.
         var heldOutDefinitions = Knowledge.HeldOut.SelectMany(h => h.Senses).Select(s => s.Definition).ToHashSet();
-        var shown = Mix.Instructions.Where(e => e.Kind != InstructionKind.Genre)
+        var shown = Mix.Instructions.Concat(fixture.Lettered.Instructions).Where(e => e.Kind != InstructionKind.Genre)
                                     .Select(e => e.Kind == InstructionKind.WordToDefinition ? e.Answer : Regex.Match(e.Prompt, "means \"(.+)\"\\?").Groups[1].Value)
                                     .Where(s => s.Length > 0).ToList();
         Assert.DoesNotContain(shown, heldOutDefinitions.Contains);
@@ -127,6 +136,46 @@ public class TrainingMixTests(TrainingMixFixture fixture, ITestOutputHelper outp
         Assert.Equal(questions.Select(q => q.Text), EvaluationQuestions.Definitions(Knowledge).Select(q => q.Text));
         // Answers are spread over the four letters.
         Assert.All(questions.GroupBy(q => q.Answer), g => Assert.InRange(g.Count(), 200, 400));
+    }
+
+    [Fact]
+    public void EachTrainableLemmaGetsSeveralLetteredQuestionsAlternatingSenses()
+    {
+        const int perLemma = 6;
+        var entries = Knowledge.Trainable.ToDictionary(e => e.Lemma);
+        WordNetPos entriesPos(string lemma) => entries[lemma].Pos;
+        var byLemma = fixture.Lettered.Instructions.Where(e => e.Kind == InstructionKind.DefinitionToWord).GroupBy(e => e.Subject).ToList();
+        Assert.All(byLemma, g => Assert.Equal(perLemma, g.Count()));
+        // The default mix (the shipped model's) asks one question per lemma, about its first sense.
+        Assert.All(Mix.Instructions.Where(e => e.Kind == InstructionKind.DefinitionToWord).GroupBy(e => e.Subject), g => Assert.Single(g));
+        Assert.Equal(byLemma.Count, Mix.Instructions.Count(e => e.Kind == InstructionKind.DefinitionToWord));
+        // Find-the-word questions name their answer, 3 per lemma.
+        var find = fixture.Lettered.Instructions.Where(e => e.Kind == InstructionKind.FindWord).ToList();
+        Assert.Equal(3 * byLemma.Count, find.Count);
+        Assert.All(find, e => Assert.Contains($"Which option is the {InstructionTemplates.PosName(entriesPos(e.Subject))} {WordNet.Display(e.Subject)}?\n", e.Prompt));
+        Assert.All(find, e => Assert.Equal(WordNet.Display(e.Subject), e.Options[e.AnswerIndex]));
+        Assert.All(byLemma, g => Assert.Equal(g.Key, g.First().Options[g.First().AnswerIndex]));
+        // A lemma with two trainable senses is asked about both, in equal numbers.
+        var definition = new Regex("means \"(.+)\"\\?");
+        int twoSense = 0;
+        foreach (var g in byLemma)
+        {
+            var senses = entries[g.Key].Senses.Where(s => !Knowledge.IsHeldOutSense(s)).Take(2).Select(s => s.Definition).ToList();
+            var asked = g.Select(e => definition.Match(e.Prompt).Groups[1].Value).ToList();
+            Assert.All(asked, d => Assert.Contains(d, senses));
+            if (senses.Count == 2 && senses[0] != senses[1])
+            {
+                twoSense++;
+                Assert.Equal(perLemma / 2, asked.Count(d => d == senses[0]));
+            }
+        }
+        Assert.True(twoSense > 500, $"{twoSense} lemmas with two senses");
+        // Different distractors or letters across a lemma's questions, and letters spread evenly overall.
+        Assert.True(byLemma.Count(g => g.Select(e => e.Text).Distinct().Count() == perLemma) > byLemma.Count * 9 / 10);
+        int total = byLemma.Sum(g => g.Count());
+        var letters = fixture.Lettered.Instructions.Where(e => e.Kind == InstructionKind.DefinitionToWord).GroupBy(e => e.Answer).ToList();
+        Assert.Equal(4, letters.Count);
+        Assert.All(letters, g => Assert.InRange(g.Count(), total * 0.23, total * 0.27));
     }
 
     [Fact]

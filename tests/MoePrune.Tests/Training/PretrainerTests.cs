@@ -69,6 +69,36 @@ public sealed class PretrainerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void AnswerWeightAddsTheWeightedRowsToTheLossOnly()
+    {
+        TorchNative.EnsureLoaded();
+        var options = Tiny with { Steps = 3, WarmupSteps = 1 };
+        var data = new PackedDataset(Chain(32 * 40, seed: 5), options.SequenceLength, options.Seed);
+        List<StepReport> Run(string name, PretrainOptions o)
+        {
+            var reports = new List<StepReport>();
+            var trainer = new Pretrainer(o, Path.Combine(_root, name));
+            trainer.StepCompleted += reports.Add;
+            trainer.Train(data, [], null, null).Dispose();
+            return reports;
+        }
+        var plain = Run("plain", options);
+        // A marker that never occurs (token 99 > vocabulary) changes nothing, whatever the weight.
+        var absent = Run("absent", options with { AnswerWeight = 5, AnswerMarkerIds = [99] });
+        // (up to summation order: the weighted path sums per-row terms instead of fusing the reduction)
+        Assert.All(plain.Zip(absent), p => Assert.Equal(p.First.Loss, p.Second.Loss, 4));
+        // Token 3 follows 0 in the chain: rows at token 3 get weight 5. Same first step (same init and data), so
+        // the cross-entropy is equal and the loss is larger by 4 · (those rows' NLL) / count.
+        var weighted = Run("weighted", options with { AnswerWeight = 5, AnswerMarkerIds = [0, 3] });
+        double extra(StepReport r) => r.Loss - r.CrossEntropy - Tiny.AuxLossCoef * r.AuxLoss - Tiny.ZLossCoef * r.ZLoss;
+        output.WriteLine($"step 1: ce {plain[0].CrossEntropy:F5} / {weighted[0].CrossEntropy:F5}; extra {extra(plain[0]):E2} / {extra(weighted[0]):E2}");
+        Assert.Equal(plain[0].CrossEntropy, weighted[0].CrossEntropy, 6);
+        Assert.True(Math.Abs(extra(plain[0])) < 1e-5);
+        Assert.True(extra(weighted[0]) > 0.01);
+        Assert.NotEqual(plain[^1].CrossEntropy, weighted[^1].CrossEntropy);                // the gradient differed
+    }
+
+    [Fact]
     public void PackedDatasetVisitsEverySequenceOncePerEpoch()
     {
         TorchNative.EnsureLoaded();
