@@ -45,7 +45,12 @@ public static class WeightCriteria
         using var scope = torch.NewDisposeScope();
         double sq = 0;
         for (int part = 0; part < 3; part++)
-            sq += Part(view, e, part).detach().to(ScalarType.Float64).square().sum().item<double>();
+        {
+            // x·x rather than square(): square() is pow with an implicit Scalar 2, and one run failed inside it with
+            // libtorch's "Unknown scalar type" (a Scalar freed during the call, under load); no Scalar here.
+            var w = Part(view, e, part).detach().to(ScalarType.Float64);                    // (I, H) or (H, I) fp64
+            sq += w.mul(w).sum().item<double>();
+        }
         return Math.Sqrt(sq);
     }
 

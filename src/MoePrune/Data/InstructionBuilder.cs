@@ -11,7 +11,7 @@ public sealed record InstructionOptions
     public int DefinitionQuestionsPerLemma { get; init; } = 1;
     /// <summary>How many of a lemma's senses the definition questions cycle through.</summary>
     public int DefinitionSensesPerLemma { get; init; } = 2;
-    /// <summary>"Which option is the noun "dog"?" questions per non-held-out lemma (<see cref="InstructionKind.FindWord"/>).</summary>
+    /// <summary>"Which option is the noun dog?" questions per non-held-out lemma (<see cref="InstructionKind.FindWord"/>).</summary>
     public int FindWordQuestionsPerLemma { get; init; } = 0;
     public bool WordToDefinition { get; init; } = true;
     public bool Hypernyms { get; init; } = true;

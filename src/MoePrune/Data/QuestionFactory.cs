@@ -24,7 +24,7 @@ public static class QuestionFactory
         return InstructionTemplates.DefinitionToWord(sense.Definition, target.Pos, words, answer);
     }
 
-    /// <summary>"Which option is the noun "dog"?": three distractors of the same part of speech drawn from <paramref name="pool"/>.</summary>
+    /// <summary>"Which option is the noun dog?": three distractors of the same part of speech drawn from <paramref name="pool"/>.</summary>
     public static InstructionExample FindWord(KnowledgeEntry target, IReadOnlyList<KnowledgeEntry> pool, SeededRandom rng)
     {
         var distractors = rng.Sample(pool, 3, e => e.Pos == target.Pos && e.Lemma != target.Lemma);
