@@ -13,6 +13,8 @@ namespace MoePrune.Training;
 public sealed class PretrainCorpus
 {
     public const string TokenCacheFile = "train_tokens.bin";
+    /// <summary>One line naming the mix (seed and instruction options) that the work folder's tokenizer and tokens come from.</summary>
+    public const string MixStampFile = "mix.txt";
 
     private PretrainCorpus(HfTokenizer tokenizer, string tokenizerDir, int[] trainTokens)
     {
@@ -32,6 +34,9 @@ public sealed class PretrainCorpus
     {
         var mixOptions = new TrainingMixOptions { Instructions = instructions ?? new InstructionOptions() };
         Directory.CreateDirectory(workDir);
+        string stampPath = Path.Combine(workDir, MixStampFile), stamp = MixStamp(seed, mixOptions.Instructions);
+        if (File.Exists(stampPath) && File.ReadAllText(stampPath).Trim() is var built && built != stamp)
+            throw new MoePruneException($"{stampPath}: this work folder holds the tokens of mix \"{built}\", not \"{stamp}\"; use a fresh --work folder");
         string tokenizerDir = Path.Combine(workDir, "tokenizer");
         TrainingMix? mix = null;
         if (!File.Exists(Path.Combine(tokenizerDir, "tokenizer.json")))
@@ -56,8 +61,14 @@ public sealed class PretrainCorpus
             tokens = corpus.Stream(mix.Shuffled().Select(d => d.Text));
             WriteTokens(cache, tokens);
         }
+        if (!File.Exists(stampPath)) File.WriteAllText(stampPath, stamp + "\n");
         return new PretrainCorpus(tokenizer, tokenizerDir, tokens);
     }
+
+    /// <summary>The seed and every instruction option, on one line.</summary>
+    public static string MixStamp(long seed, InstructionOptions o) =>
+        $"seed {seed}, definition questions {o.DefinitionQuestionsPerLemma} (senses {o.DefinitionSensesPerLemma}), find-word questions " +
+        $"{o.FindWordQuestionsPerLemma}, word to definition {o.WordToDefinition}, hypernyms {o.Hypernyms}, genre passages {o.GenrePassagesPerDocument}";
 
     /// <summary>Loads only the tokenizer of a trained model (for evaluation).</summary>
     public static PretrainCorpus ForTokenizer(string tokenizerDir) => new(HfTokenizer.Load(tokenizerDir), tokenizerDir, []);
