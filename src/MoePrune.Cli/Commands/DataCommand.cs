@@ -46,9 +46,8 @@ public static class DataCommand
             {
                 DefinitionQuestionsPerLemma = pr.GetValue(defQuestions), FindWordQuestionsPerLemma = pr.GetValue(findQuestions),
             };
-            if (instructions.DefinitionQuestionsPerLemma < 0 || instructions.FindWordQuestionsPerLemma < 0)
-                throw new MoePruneException("--definition-questions and --find-word-questions must be >= 0");
-            var mix = TrainingMix.Build(pr.GetValue(seed), new TrainingMixOptions { Instructions = instructions });
+            instructions.Validate();
+            var mix = TrainingMix.Build(pr.GetValue(seed), TrainingMixOptions.WithInstructions(instructions));
             string dir = pr.GetValue(outDir)!;
             mix.WriteTexts(dir);
             var sizes = mix.Sizes();

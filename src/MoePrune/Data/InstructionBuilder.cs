@@ -17,6 +17,13 @@ public sealed record InstructionOptions
     public bool Hypernyms { get; init; } = true;
     /// <summary>Genre questions per train-split Brown document.</summary>
     public int GenrePassagesPerDocument { get; init; } = 2;
+
+    /// <summary>Throws, naming the command-line options, for negative question counts.</summary>
+    public void Validate()
+    {
+        if (DefinitionQuestionsPerLemma < 0 || FindWordQuestionsPerLemma < 0)
+            throw new MoePruneException("--definition-questions and --find-word-questions must be >= 0");
+    }
 }
 
 /// <summary>

@@ -19,6 +19,10 @@ public sealed record TrainingMixOptions
     /// set is small next to the Brown text, and a fact has to be read many times to be remembered.
     /// </summary>
     public int ProseRepeats { get; init; } = 3;
+
+    /// <summary>The default mix with the given instruction options (null: the defaults).</summary>
+    public static TrainingMixOptions WithInstructions(InstructionOptions? instructions) =>
+        new() { Instructions = instructions ?? new InstructionOptions() };
 }
 
 /// <summary>

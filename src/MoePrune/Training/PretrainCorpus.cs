@@ -32,7 +32,7 @@ public sealed class PretrainCorpus
     /// <summary>Builds (or reuses from <paramref name="workDir"/>) the tokenizer and the training token stream.</summary>
     public static PretrainCorpus Prepare(string workDir, int vocabSize, long seed, Action<string>? log = null, InstructionOptions? instructions = null)
     {
-        var mixOptions = new TrainingMixOptions { Instructions = instructions ?? new InstructionOptions() };
+        var mixOptions = TrainingMixOptions.WithInstructions(instructions);
         Directory.CreateDirectory(workDir);
         string stampPath = Path.Combine(workDir, MixStampFile), stamp = MixStamp(seed, mixOptions.Instructions);
         if (File.Exists(stampPath) && File.ReadAllText(stampPath).Trim() is var built && built != stamp)

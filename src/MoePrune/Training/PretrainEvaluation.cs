@@ -100,7 +100,7 @@ public static class PretrainEvaluation
         };
         log?.Invoke($"evaluating: the same questions in cloze form, and {SeenQuestions} lettered questions from the training mix");
         var cloze = DefinitionCloze.Evaluate(model, tokenizer, questions, KnowledgeSet.Default);
-        var seen = TrainingMix.Build(mixSeed, new TrainingMixOptions { Instructions = instructions ?? new InstructionOptions() }).Instructions.Where(e => e.Kind == InstructionKind.DefinitionToWord).Take(SeenQuestions).ToList();
+        var seen = TrainingMix.Build(mixSeed, TrainingMixOptions.WithInstructions(instructions)).Instructions.Where(e => e.Kind == InstructionKind.DefinitionToWord).Take(SeenQuestions).ToList();
         var seenAccuracy = DefinitionAccuracy.Evaluate(model, tokenizer, seen);
         json["definition_to_word_cloze"] = new JsonObject
         {

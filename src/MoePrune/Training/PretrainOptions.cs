@@ -75,7 +75,7 @@ public sealed record PretrainOptions
         Check(Steps >= 1 && WarmupSteps >= 0 && WarmupSteps < Steps, "--warmup", $"{WarmupSteps} must be below --steps {Steps}");
         Check(LearningRate > 0, "--lr", "must be positive");
         Check(VocabSize >= 2, "--vocab-size", "must be at least 2");
-        Check(Instructions.DefinitionQuestionsPerLemma >= 0 && Instructions.FindWordQuestionsPerLemma >= 0, "--definition-questions", "question counts must be >= 0");
+        Instructions.Validate();
         Check(AnswerWeight >= 0 && double.IsFinite(AnswerWeight), "--answer-weight", $"{AnswerWeight} must be a finite number >= 0");
     }
 }
