@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 
 namespace MoePrune.Tests.Reports;
 
+[Collection(MoePrune.Tests.Cli.ConsoleCollection.Name)]
 public class OneShotStudyTests(ITestOutputHelper output)
 {
     [Fact]

@@ -11,6 +11,7 @@ using static TorchSharp.torch;
 namespace MoePrune.Tests.Scoring;
 
 /// <summary><c>prune</c> end to end: the written checkpoint, <c>pruning.json</c>, keep-maps, and refusals that write nothing.</summary>
+[Collection(MoePrune.Tests.Cli.ConsoleCollection.Name)]
 public class PruneCommandTests(ITestOutputHelper output)
 {
     /// <summary>The experts a uniform selection removes, computed here from scores.json: lowest d values (min), lower index first.</summary>

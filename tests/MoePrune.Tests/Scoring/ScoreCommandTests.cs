@@ -11,6 +11,7 @@ using Xunit.Abstractions;
 namespace MoePrune.Tests.Scoring;
 
 /// <summary><c>score</c>: determinism, merged statistics equal one pass, per-source scores, metadata and the checkpoint hash.</summary>
+[Collection(MoePrune.Tests.Cli.ConsoleCollection.Name)]
 public class ScoreCommandTests(ITestOutputHelper output)
 {
     static double MaxRelDiff(double[] a, double[] b) =>

@@ -1,6 +1,4 @@
-using System.CommandLine;
 using System.Text.Json.Nodes;
-using MoePrune.Cli;
 using MoePrune.Models;
 using MoePrune.Native;
 
@@ -31,15 +29,8 @@ static class ScoringSupport
         return path;
     }
 
-    /// <summary>Runs the CLI in this process (as Program.cs does) and returns its exit code.</summary>
-    public static int Cli(params string[] args)
-    {
-        var root = new RootCommand("moeprune (test)");
-        root.Options.Add(GlobalOptions.Json);
-        root.Options.Add(GlobalOptions.Verbose);
-        foreach (var command in CommandRegistry.All()) root.Subcommands.Add(command);
-        return CliRunner.Run(root, args);
-    }
+    /// <summary>Runs the CLI in this process (output captured; callers join the Console collection) and returns its exit code.</summary>
+    public static int Cli(params string[] args) => MoePrune.Tests.Cli.InProcessCli.Run(args).Code;
 
     /// <summary>criterion → layer → values of a scores.json (overall values only).</summary>
     public static Dictionary<string, Dictionary<string, double[]>> Values(string scoresJson)

@@ -1,6 +1,5 @@
-using System.CommandLine;
 using System.Text.Json.Nodes;
-using MoePrune.Cli;
+using MoePrune.Tests.Cli;
 using Xunit;
 
 namespace MoePrune.Tests.Tokenization;
@@ -9,22 +8,10 @@ namespace MoePrune.Tests.Tokenization;
 /// <c>moeprune tokenize</c>: ids as text or one JSON object, --no-special, exit codes of user errors;
 /// <c>moeprune train-tokenizer</c>: writes a loadable tokenizer.json and one JSON summary.
 /// </summary>
-[Collection("Console")]
+[Collection(ConsoleCollection.Name)]
 public class TokenizeCommandTests
 {
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var root = new RootCommand();
-        root.Options.Add(GlobalOptions.Json);
-        root.Options.Add(GlobalOptions.Verbose);
-        foreach (var c in CommandRegistry.All()) root.Subcommands.Add(c);
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (CliRunner.Run(root, args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(stdout); Console.SetError(stderr); }
-    }
+    static (int Code, string Out, string Err) Run(params string[] args) => InProcessCli.Run(args);
 
     static readonly string Llama = Path.Combine(GoldenTokenizers.Root, "llama2", "tokenizer.json.gz");
 
