@@ -43,6 +43,7 @@ public static class PretrainCommand
         var defQuestions = Opt("--definition-questions", "Lettered definition → word questions per trainable lemma in the training mix", new InstructionOptions().DefinitionQuestionsPerLemma);
         var findQuestions = Opt("--find-word-questions", "Lettered find-the-word questions per trainable lemma in the training mix", new InstructionOptions().FindWordQuestionsPerLemma);
         var answerWeight = Opt("--answer-weight", "Loss weight of the first token after each \"### Answer:\" line (1: plain language-model loss)", d.AnswerWeight);
+        var letteredWarmup = Opt("--lettered-warmup-steps", "Train the first N steps on lettered find-the-word questions only, then on the mix", d.LetteredWarmupSteps);
         var z = Opt("--z-coef", "Router z-loss coefficient (0: off)", d.ZLossCoef);
         var bf16 = Opt("--bf16", "bf16 forward/backward with fp32 master weights", false);
         var seed = Opt("--seed", "Seed of the mix order, initialisation and data order", d.Seed);
@@ -56,7 +57,7 @@ public static class PretrainCommand
 
         var cmd = new Command("pretrain", "Train a Mixtral-architecture MoE from scratch on the training mix");
         foreach (var o in new Option[] { output, work, hidden, layers, heads, kvHeads, experts, topK, expertSize, dense, vocab, seqLen, batch,
-                                         accum, steps, warmup, lr, minLr, wd, clip, aux, auxMode, answerWeight, defQuestions, findQuestions, z, bf16, seed, threads, evalEvery, evalSeqs, ckptEvery, maxMinutes, evaluateOnly, cardNotes })
+                                         accum, steps, warmup, lr, minLr, wd, clip, aux, auxMode, answerWeight, defQuestions, findQuestions, letteredWarmup, z, bf16, seed, threads, evalEvery, evalSeqs, ckptEvery, maxMinutes, evaluateOnly, cardNotes })
             cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
@@ -68,6 +69,7 @@ public static class PretrainCommand
                 GradientAccumulation = pr.GetValue(accum), Steps = pr.GetValue(steps), WarmupSteps = pr.GetValue(warmup),
                 LearningRate = pr.GetValue(lr), MinLrRatio = pr.GetValue(minLr), WeightDecay = pr.GetValue(wd), ClipNorm = pr.GetValue(clip),
                 AuxLossCoef = pr.GetValue(aux), AuxPerLayer = pr.GetValue(auxMode), AnswerWeight = pr.GetValue(answerWeight),
+                LetteredWarmupSteps = pr.GetValue(letteredWarmup),
                 Instructions = new InstructionOptions { DefinitionQuestionsPerLemma = pr.GetValue(defQuestions), FindWordQuestionsPerLemma = pr.GetValue(findQuestions) },
                 ZLossCoef = pr.GetValue(z), Bf16 = pr.GetValue(bf16), Seed = pr.GetValue(seed),
                 Threads = pr.GetValue(threads), EvalEvery = pr.GetValue(evalEvery), EvalSequences = pr.GetValue(evalSeqs),
@@ -89,6 +91,9 @@ public static class PretrainCommand
         options = options with { AnswerMarkerIds = corpus.Tokenizer.Encode(InstructionTemplates.AnswerMarker + "\n", addSpecialTokens: false).Select(i => (long)i).ToList() };
         if (options.AnswerWeight != 1) Log($"answer marker tokens [{string.Join(", ", options.AnswerMarkerIds)}]: the next token weighs {options.AnswerWeight}");
         var data = new PackedDataset(corpus.TrainTokens, options.SequenceLength, options.Seed);
+        var warmupData = options.LetteredWarmupSteps == 0 ? null
+            : new PackedDataset(corpus.LetteredWarmup(options.LetteredWarmupSteps * options.TokensPerStep + options.SequenceLength, options.Seed), options.SequenceLength, options.Seed);
+        if (warmupData != null) Log($"lettered warm-up: {options.LetteredWarmupSteps} steps on {warmupData.SequenceCount:N0} sequences of find-the-word questions");
         var validation = Evaluation.GenrePerplexity.Sequences(corpus.Tokenizer, CorpusSplit.Validation, options.SequenceLength);
         var allValidation = validation.SelectMany(g => g.Sequences).ToList();
         Log($"train stream {corpus.TrainTokens.Length:N0} tokens = {data.SequenceCount:N0} sequences of {options.SequenceLength}; " +
@@ -110,7 +115,7 @@ public static class PretrainCommand
                         task.Value = r.Step;
                         task.Description = $"step {r.Step}/{r.TotalSteps} loss {r.CrossEntropy:F3} {r.TokensPerSecond:F0} tok/s";
                     };
-                    model = trainer.Train(data, Pretrainer.Subset(allValidation, options.EvalSequences), corpus.Tokenizer.BosId, corpus.Tokenizer.EosId);
+                    model = trainer.Train(data, Pretrainer.Subset(allValidation, options.EvalSequences), corpus.Tokenizer.BosId, corpus.Tokenizer.EosId, warmup: warmupData);
                 });
         }
         else
@@ -121,7 +126,7 @@ public static class PretrainCommand
                     Log($"step {r.Step}/{r.TotalSteps} loss {r.Loss:F4} ce {r.CrossEntropy:F4} aux {r.AuxLoss:F3} z {r.ZLoss:F2} " +
                         $"lr {r.LearningRate:E2} |g| {r.GradNorm:F2} {r.TokensPerSecond:F0} tok/s");
             };
-            model = trainer.Train(data, Pretrainer.Subset(allValidation, options.EvalSequences), corpus.Tokenizer.BosId, corpus.Tokenizer.EosId);
+            model = trainer.Train(data, Pretrainer.Subset(allValidation, options.EvalSequences), corpus.Tokenizer.BosId, corpus.Tokenizer.EosId, warmup: warmupData);
         }
         using (model)
         {

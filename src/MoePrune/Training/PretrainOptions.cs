@@ -47,6 +47,12 @@ public sealed record PretrainOptions
     public double AnswerWeight { get; init; } = 1;
     /// <summary>The tokenizer's ids of the answer marker line (set from the tokenizer by the caller).</summary>
     public IReadOnlyList<long> AnswerMarkerIds { get; init; } = [];
+    /// <summary>
+    /// Steps at the start that train on lettered find-the-word questions only (<see cref="PretrainCorpus.LetteredWarmup"/>)
+    /// before the mix: the lettered answer step forms on such data alone but not when the same questions are spread
+    /// through the mix (data/README.md). 0: the mix from the first step.
+    /// </summary>
+    public int LetteredWarmupSteps { get; init; }
     /// <summary>bf16 forward/backward with fp32 master weights in the optimizer.</summary>
     public bool Bf16 { get; init; }
 
@@ -73,6 +79,7 @@ public sealed record PretrainOptions
         Check(SequenceLength >= 2, "--seq-len", "must be at least 2");
         Check(BatchSize >= 1 && GradientAccumulation >= 1, "--batch-size", "batch size and accumulation must be at least 1");
         Check(Steps >= 1 && WarmupSteps >= 0 && WarmupSteps < Steps, "--warmup", $"{WarmupSteps} must be below --steps {Steps}");
+        Check(LetteredWarmupSteps >= 0 && LetteredWarmupSteps < Steps, "--lettered-warmup-steps", $"{LetteredWarmupSteps} must be >= 0 and below --steps {Steps}");
         Check(LearningRate > 0, "--lr", "must be positive");
         Check(VocabSize >= 2, "--vocab-size", "must be at least 2");
         Instructions.Validate();

@@ -29,11 +29,15 @@ public sealed class Pretrainer(PretrainOptions options, string workDir)
     /// <summary>
     /// Trains from the work folder's checkpoint when present (else from scratch) up to <c>Options.Steps</c>
     /// (or <paramref name="stopAtStep"/>), checkpointing every <c>CheckpointEvery</c> steps and at the end.
-    /// Returns the model; the caller disposes it.
+    /// Returns the model; the caller disposes it. The first <c>LetteredWarmupSteps</c> steps read <paramref name="warmup"/>
+    /// (by step, so a resumed run reads the same batches); <paramref name="data"/> starts at its position 0 after them.
     /// </summary>
-    public MoeForCausalLM Train(PackedDataset data, IReadOnlyList<int[]> validation, int? bosId, int? eosId, int? stopAtStep = null)
+    public MoeForCausalLM Train(PackedDataset data, IReadOnlyList<int[]> validation, int? bosId, int? eosId, int? stopAtStep = null,
+                                PackedDataset? warmup = null)
     {
         Options.Validate();
+        if (Options.LetteredWarmupSteps > 0 && warmup is null)
+            throw new MoePruneException("--lettered-warmup-steps: no warm-up data was given to the trainer");
         torch.set_num_threads(Options.Threads);
         torch.manual_seed(Options.Seed);
         Directory.CreateDirectory(WorkDir);
@@ -57,7 +61,7 @@ public sealed class Pretrainer(PretrainOptions options, string workDir)
         model.train();
         while (state.Step < last)
         {
-            var report = Step(model, optimizer, data, schedule, ref state, clock, startElapsed, startTokens);
+            var report = Step(model, optimizer, data, warmup, schedule, ref state, clock, startElapsed, startTokens);
             Losses.Add(report.CrossEntropy);
             AppendLog(new JsonObject
             {
@@ -81,7 +85,7 @@ public sealed class Pretrainer(PretrainOptions options, string workDir)
     /// <summary>Where the last <see cref="Train"/> call stopped.</summary>
     public TrainingProgressState? StoppedAt { get; private set; }
 
-    private StepReport Step(MoeForCausalLM model, AdamW optimizer, PackedDataset data, CosineSchedule schedule,
+    private StepReport Step(MoeForCausalLM model, AdamW optimizer, PackedDataset data, PackedDataset? warmup, CosineSchedule schedule,
                             ref TrainingProgressState state, Stopwatch clock, double startElapsed, long startTokens)
     {
         double lr = schedule.At(state.Step);
@@ -89,11 +93,14 @@ public sealed class Pretrainer(PretrainOptions options, string workDir)
         double ce = 0, aux = 0, z = 0, total = 0;
         long position = state.DataPosition;
         int accumulation = Options.GradientAccumulation;
+        bool warming = state.Step < Options.LetteredWarmupSteps;
         for (int micro = 0; micro < accumulation; micro++)
         {
             using var scope = NewDisposeScope();
-            var ids = data.Batch(position, Options.BatchSize);                              // (B, T) int64
-            position += Options.BatchSize;
+            var ids = warming
+                ? warmup!.Batch(((long)state.Step * accumulation + micro) * Options.BatchSize, Options.BatchSize) // (B, T) int64
+                : data.Batch(position, Options.BatchSize);                                  // (B, T) int64
+            if (!warming) position += Options.BatchSize;
             var output = model.forward(new CausalLMInput(ids, null, OutputRouterLogits: true));
             var rowWeights = Options.AnswerWeight != 1 && Options.AnswerMarkerIds.Count > 0
                 ? AnswerTokenWeights.Rows(ids, Options.AnswerMarkerIds, Options.AnswerWeight)  // (B, T) fp32

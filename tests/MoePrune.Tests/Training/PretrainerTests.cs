@@ -69,6 +69,40 @@ public sealed class PretrainerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void LetteredWarmupStepsReadTheWarmupDataThenTheMixAndResumeAcrossTheSwitch()
+    {
+        TorchNative.EnsureLoaded();
+        var options = Tiny with { Steps = 6, WarmupSteps = 1, GradientAccumulation = 2 };
+        var main = new PackedDataset(Chain(32 * 40, seed: 4), options.SequenceLength, options.Seed);
+        var warm = new PackedDataset(Chain(32 * 40, seed: 7), options.SequenceLength, options.Seed);
+        List<double> Run(string name, PretrainOptions o, PackedDataset data, PackedDataset? warmup, int? stopAt = null)
+        {
+            var trainer = new Pretrainer(o, Path.Combine(_root, name));
+            trainer.Train(data, [], null, null, stopAt, warmup).Dispose();
+            return trainer.Losses;
+        }
+        var curriculum = options with { LetteredWarmupSteps = 3 };
+        var switched = Run("switched", curriculum, main, warm);
+        var warmOnly = Run("warm-only", options, warm, null);                                // the warm-up data as the mix
+        var mainOnly = Run("main-only", options, main, null);
+        output.WriteLine("switched:  " + string.Join(", ", switched.Select(l => l.ToString("F5"))));
+        output.WriteLine("warm only: " + string.Join(", ", warmOnly.Select(l => l.ToString("F5"))));
+        output.WriteLine("main only: " + string.Join(", ", mainOnly.Select(l => l.ToString("F5"))));
+        Assert.Equal(warmOnly.Take(3), switched.Take(3));                                   // same init, same batches
+        Assert.NotEqual(warmOnly[3], switched[3]);
+        Assert.NotEqual(mainOnly[0], switched[0]);
+
+        // Stopping inside the warm-up and resuming crosses the switch exactly as an uninterrupted run.
+        var first = Run("resumed", curriculum, main, warm, stopAt: 2);
+        var second = Run("resumed", curriculum, main, warm);
+        Assert.Equal(switched, first.Concat(second));
+
+        Assert.Throws<MoePruneException>(() => Run("no-data", curriculum, main, null));
+        var tooMany = Assert.Throws<MoePruneException>(() => (options with { LetteredWarmupSteps = 6 }).Validate());
+        Assert.StartsWith("--lettered-warmup-steps", tooMany.Message);
+    }
+
+    [Fact]
     public void AnswerWeightAddsTheWeightedRowsToTheLossOnly()
     {
         TorchNative.EnsureLoaded();
