@@ -18,7 +18,8 @@ import torch.nn.functional as F
 SHAPES = {
     # hidden, heads, kv_heads, experts, expert_intermediate, top_k
     "mixtral-8x7b": (4096, 32, 8, 8, 14336, 2),
-    "default-small": (256, 8, 4, 8, 512, 2),
+    "default": (192, 4, 2, 8, 256, 2),
+    "small": (256, 8, 4, 8, 512, 2),
 }
 
 

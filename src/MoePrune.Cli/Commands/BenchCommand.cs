@@ -22,7 +22,7 @@ public static class BenchCommand
         return cmd;
     }
 
-    private static Option<string> ShapeOption() => new("--shape") { Description = "mixtral-8x7b, small or all", DefaultValueFactory = _ => "all" };
+    private static Option<string> ShapeOption() => new("--shape") { Description = "mixtral-8x7b, default, small or all", DefaultValueFactory = _ => "all" };
     private static Option<int> TokensOption() => new("--tokens") { Description = "Tokens T per forward", DefaultValueFactory = _ => 1024 };
     private static Option<string> DtypesOption() => new("--dtypes") { Description = "Comma-separated: fp32, bf16", DefaultValueFactory = _ => "fp32,bf16" };
 
@@ -66,7 +66,7 @@ public static class BenchCommand
 
     private static Command Observers()
     {
-        var shape = new Option<string>("--shape") { Description = "mixtral-8x7b or small", DefaultValueFactory = _ => "small" };
+        var shape = new Option<string>("--shape") { Description = "mixtral-8x7b, default or small", DefaultValueFactory = _ => "default" };
         var tokens = TokensOption();
         var dtypes = DtypesOption();
         var cmd = new Command("observers", "Layer tokens/s with no observer vs a no-op observer asking for nothing") { shape, tokens, dtypes };

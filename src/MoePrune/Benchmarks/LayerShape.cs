@@ -12,10 +12,15 @@ public sealed record LayerShape(string Name, int Hidden, int Heads, int KvHeads,
 {
     /// <summary>One Mixtral-8x7B decoder layer: hidden 4096, 32/8 heads, 8 experts of 14336, top-2.</summary>
     public static readonly LayerShape Mixtral8x7B = new("mixtral-8x7b", 4096, 32, 8, 8, 14336, 2);
-    /// <summary>The small default shape: hidden 256, 8/4 heads, 8 experts of 512, top-2.</summary>
+    /// <summary>
+    /// One layer of the shipped default model (<c>models/default/config.json</c>): hidden 192, 4/2 heads, 8 experts
+    /// of 256, top-2. A test checks it against that config.
+    /// </summary>
+    public static readonly LayerShape Default = new("default", 192, 4, 2, 8, 256, 2);
+    /// <summary>The small shape of the first benchmark runs (planned before the default model was trained): hidden 256, 8/4 heads, 8 experts of 512, top-2.</summary>
     public static readonly LayerShape Small = new("small", 256, 8, 4, 8, 512, 2);
 
-    public static IReadOnlyList<LayerShape> All => [Mixtral8x7B, Small];
+    public static IReadOnlyList<LayerShape> All => [Mixtral8x7B, Default, Small];
 
     public int HeadDim => Hidden / Heads;
 

@@ -21,6 +21,24 @@ public class BenchmarkTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void DefaultShapeIsTheShippedModelsLayer()
+    {
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(DefaultModelFiles.Directory(), "config.json")))!;
+        var d = LayerShape.Default;
+        Assert.Equal((int)config["hidden_size"]!, d.Hidden);
+        Assert.Equal((int)config["num_attention_heads"]!, d.Heads);
+        Assert.Equal((int)config["num_key_value_heads"]!, d.KvHeads);
+        Assert.Equal((int)config["num_local_experts"]!, d.Experts);
+        Assert.Equal((int)config["intermediate_size"]!, d.ExpertSize);
+        Assert.Equal((int)config["num_experts_per_tok"]!, d.TopK);
+        Assert.Same(d, LayerShape.Parse("default"));
+        var error = Assert.Throws<MoePrune.MoePruneException>(() => LayerShape.Parse("tiny"));
+        Assert.Contains("mixtral-8x7b, default, small", error.Message);
+        // 2·1024·(2·192·192 + 2·192·96 + 2·3·192·256 + 8·192) + 2·1024²·192, by hand
+        Assert.Equal(2.0 * 1024 * (73_728 + 36_864 + 294_912 + 1_536) + 2.0 * 1024 * 1024 * 192, d.Flops(1024));
+    }
+
+    [Fact]
     public void ToyRunsReportPositiveRates()
     {
         TorchNative.EnsureLoaded();
