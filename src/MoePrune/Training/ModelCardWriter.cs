@@ -48,7 +48,7 @@ public static class ModelCardWriter
                       $"{F(node["min_fraction"], "F3")} | {F(node["mi_genre_bits"], "F4")} | {F(node["mi_genre_shuffled_bits"], "F4")} | " +
                       $"{F(node["mi_pos_bits"], "F4")} | {F(node["mi_pos_shuffled_bits"], "F4")} |\n");
         sb.Append($"\n## Held-out definition → word (4 choices)\n\n{d["correct"]} / {d["questions"]} = **{F(d["accuracy"], "P1")}** (chance 25%; target ≥ 40%). " +
-                  "The first 400 questions of `EvaluationQuestions.Definitions(KnowledgeSet.Default)` (held-out lemmas only); the model's answer is the " +
+                  "The first 400 questions of `EvaluationQuestions.Definitions(KnowledgeSet.Default)` (held-out lemmas only, as answers and as distractors); the model's answer is the " +
                   "letter with the highest next-token probability after the prompt.\n\n");
         if (evaluation["definition_to_word_cloze"] is JsonObject c && evaluation["definition_to_word_seen"] is JsonObject s)
             sb.Append($"The same questions in cloze form (each option scored by the likelihood of the prose sentence " +

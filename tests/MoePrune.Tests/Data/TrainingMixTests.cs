@@ -131,6 +131,7 @@ public class TrainingMixTests(TrainingMixFixture fixture, ITestOutputHelper outp
             Assert.Equal(target.Lemma, q.Options[q.AnswerIndex]);
             Assert.Equal(InstructionTemplates.Letters[q.AnswerIndex], q.Answer);
             Assert.All(q.Options, o => Assert.Equal(target.Pos, pos[o]));
+            Assert.All(q.Options, o => Assert.True(Knowledge.IsHeldOut(o), $"option '{o}' of the question about '{target.Lemma}' is not held out"));
             Assert.Contains($"\"{target.FirstSense.Definition}\"", q.Prompt);
         }
         Assert.Equal(questions.Select(q => q.Text), EvaluationQuestions.Definitions(Knowledge).Select(q => q.Text));
