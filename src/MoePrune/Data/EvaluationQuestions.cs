@@ -8,8 +8,8 @@ namespace MoePrune.Data;
 /// The distractors are held-out lemmas too, so that all four options are words the instruction examples never
 /// use: with distractors from the whole knowledge set, about 70% of them were trainable lemmas that the training
 /// questions present as answers, and a model's familiarity with those words, not its knowledge, moved its score
-/// (a lettered-trained run scored 16% in cloze form on the mixed options, i.e. below chance, and 25.0% on
-/// held-out-only options; models/default/MODEL_CARD.md, notes).
+/// (a lettered-trained run scored 64/400 = 16% in cloze form on the mixed options, i.e. below chance, and
+/// 300/1,200 = 25.0% on held-out-only options; models/default/MODEL_CARD.md, notes).
 /// </para>
 /// </summary>
 public static class EvaluationQuestions
