@@ -13,7 +13,7 @@ public sealed class ScoresMetadata
     [JsonPropertyName("source_tokens")] public SortedDictionary<string, long> SourceTokens { get; set; } = new(StringComparer.Ordinal);
     [JsonPropertyName("seed")] public int Seed { get; set; }
     [JsonPropertyName("created_utc")] public string CreatedUtc { get; set; } = "";
-    /// <summary>Fingerprint of the scored checkpoint (<c>MoePrune.IO.CheckpointHash</c>).</summary>
+    /// <summary>Fingerprint of the scored checkpoint (<c>MoePrune.IO.CheckpointFingerprint</c>).</summary>
     [JsonPropertyName("checkpoint_sha256")] public string? CheckpointSha256 { get; set; }
     /// <summary>Compute dtype of the calibration pass ("float32", "bfloat16", …).</summary>
     [JsonPropertyName("dtype")] public string? Dtype { get; set; }

@@ -27,6 +27,7 @@ public static class ModelLoader
             model.Dispose();
             throw;
         }
+        model.Fingerprint = CheckpointFingerprint.Compute(dir);
         model.eval();
         return model;
     }

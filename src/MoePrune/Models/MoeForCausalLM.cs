@@ -37,6 +37,9 @@ public sealed class MoeForCausalLM : nn.Module<CausalLMInput, CausalLMOutput>
     }
 
     public MoeConfig Config { get; }
+
+    /// <summary>Fingerprint of the checkpoint the weights were read from (<c>IO.CheckpointFingerprint</c>); null for a model built in memory.</summary>
+    public string? Fingerprint { get; internal set; }
     public ScalarType Dtype { get; }
     public MoeModel Model => _model;
 

@@ -22,7 +22,7 @@ public static class PruneJob
     public static PruneResult Run(PruneRequest request, Action<ScoringProgress>? progress = null)
     {
         var spec = CheckRequest(request);
-        string hash = CheckpointHash.Compute(request.ModelDir);
+        string hash = CheckpointFingerprint.Compute(request.ModelDir);
         using var model = ModelLoader.Load(request.ModelDir, request.Dtype);
         var choice = request.KeepMapFile is { } keepMap
             ? FromKeepMap(model, keepMap)

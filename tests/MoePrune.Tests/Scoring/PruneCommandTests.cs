@@ -49,7 +49,7 @@ public class PruneCommandTests(ITestOutputHelper output)
         Assert.Equal(family == "qwen2_moe" ? ["1", "2"] : new[] { "0", "1", "2" }, scores.Keys.Order());
         Assert.Equal("min-ean", (string)record["criterion"]!);
         Assert.Equal("min", (string)record["direction"]!);
-        Assert.Equal(CheckpointHash.Compute(modelDir), (string)record["input"]!["checkpoint_sha256"]!);
+        Assert.Equal(CheckpointFingerprint.Compute(modelDir), (string)record["input"]!["checkpoint_sha256"]!);
         Assert.Equal($"tokens:{a}", (string)record["calibration"]!["spec"]!);
 
         using var checkpoint = CheckpointDirectory.Open(tmp["p"]);

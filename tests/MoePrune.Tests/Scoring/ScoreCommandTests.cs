@@ -85,7 +85,7 @@ public class ScoreCommandTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ScoresRecordCalibrationAndTheCheckpointHash()
+    public void ScoresRecordCalibrationAndTheCheckpointFingerprint()
     {
         using var tmp = new TempDir();
         var model = ScoringSupport.WriteModel(tmp["m"]);
@@ -99,11 +99,11 @@ public class ScoreCommandTests(ITestOutputHelper output)
         Assert.Equal(30L, (long)meta["calibration_data"]!["sources"]!["tokens:a.txt"]!["tokens"]!);
         Assert.Equal(10, (int)meta["calibration_data"]!["sequence_length"]!);
 
-        var before = CheckpointHash.Compute(model);
+        var before = CheckpointFingerprint.Compute(model);
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(model, "config.json")))!;
         config["rms_norm_eps"] = 1e-5;
         File.WriteAllText(Path.Combine(model, "config.json"), config.ToJsonString());
-        Assert.NotEqual(before, CheckpointHash.Compute(model));
+        Assert.NotEqual(before, CheckpointFingerprint.Compute(model));
     }
 
     /// <summary>The documented recipe, written out here: config bytes, then per shard name, NUL, size, header.</summary>

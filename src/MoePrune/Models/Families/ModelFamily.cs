@@ -32,6 +32,12 @@ public sealed class ModelFamily
     /// <summary>Per-expert projection names on disk: gate (act input), up, down.</summary>
     public required (string Gate, string Up, string Down) ExpertProjNames { get; init; }
 
+    /// <summary>
+    /// Router tensors under the MoE module, each holding one row (dim 0) per routed expert: surgery gathers
+    /// their rows in slot order (e.g. <c>gate.weight</c>; DeepSeek-V3 adds <c>gate.e_score_correction_bias</c>).
+    /// </summary>
+    public IReadOnlyList<string> RouterTensorNames { get; init; } = ["gate.weight"];
+
     /// <summary>Config key of the routed-expert count (<c>num_local_experts</c> / <c>num_experts</c>).</summary>
     public required string ExpertCountKey { get; init; }
     /// <summary>Other spellings of the expert count (transformers v5 maps qwen3_moe num_experts ↔ num_local_experts).</summary>

@@ -11,7 +11,7 @@ namespace MoePrune.IO;
 /// (the header length and the JSON header). Any change to the config, tensor names, dtypes, shapes or
 /// offsets changes it; a change of tensor values alone does not.
 /// </summary>
-public static class CheckpointHash
+public static class CheckpointFingerprint
 {
     public static string Compute(string dir)
     {
