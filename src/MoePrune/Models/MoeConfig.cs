@@ -102,7 +102,7 @@ public sealed class MoeConfig
     /// (non-portable; <see cref="NumExperts"/> becomes the largest count). Re-validated.
     /// </summary>
     public MoeConfig WithExperts(int numExperts, IReadOnlyList<int>? perLayer = null) =>
-        Parse(WithCounts(Source, perLayer is null ? numExperts : perLayer.Max(), perLayer), Path);
+        MoeConfigParser.Parse(WithCounts(Source, perLayer is null ? numExperts : perLayer.Max(), perLayer), Path, Family);
 
     /// <summary>
     /// A deep copy of <paramref name="source"/> with the expert counts set: the family's count key (and
