@@ -13,6 +13,7 @@ public static class CommandRegistry
         yield return MakeTinyCommand.Create();
         yield return InfoCommand.Create();
         yield return PerplexityCommand.Create();
+        yield return GenerateCommand.Create();
         yield return TokenizeCommand.Create();
         yield return TrainTokenizerCommand.Create();
         yield return ScoreCommand.Create();

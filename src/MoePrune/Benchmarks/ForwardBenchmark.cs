@@ -51,9 +51,9 @@ public static class ForwardBenchmark
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
         var x = randn([1, tokens, shape.Hidden], generator: new Generator((ulong)seed + 1)).to(dtype); // (1, T, H)
-        var (cos, sin) = new RotaryEmbedding(shape.HeadDim, 1e6).Compute(tokens, dtype, CPU);          // (T, hd)
+        using var positions = new PositionEmbeddings(tokens, CPU);                                     // RoPE tables made once, in the warm-up
         var tokenIds = withTokenIds ? arange(tokens, ScalarType.Int64) : null;                         // (T)
-        var input = new DecoderLayerInput(x, cos, sin, null, null, tokenIds);
+        var input = new DecoderLayerInput(x, positions, null, null, tokenIds);
         var seconds = new double[reps + 1];                                                           // [0] is the warm-up
         for (int i = 0; i <= reps; i++)
         {

@@ -5,9 +5,11 @@ using static TorchSharp.torch;
 namespace MoePrune.Models;
 
 /// <summary>
-/// Causal self-attention with grouped KV heads, RoPE and the family's QK-norm / clip_qkv, computed through
-/// <c>scaled_dot_product_attention</c> (bf16 inference without padding: <see cref="BlockedCausalAttention"/>). Children: q_proj, k_proj, v_proj, o_proj, and q_norm/k_norm where the
-/// family has QK-norm.
+/// Causal self-attention with grouped KV heads, its own <see cref="RotaryEmbedding"/> and the family's
+/// QK-norm / clip_qkv, computed through <c>scaled_dot_product_attention</c> (bf16 inference without a mask:
+/// <see cref="BlockedCausalAttention"/>). With a KV cache, the new keys and values are appended to it and the
+/// queries attend to every cached slot. Children: q_proj, k_proj, v_proj, o_proj, and q_norm/k_norm where
+/// the family has QK-norm.
 /// </summary>
 public sealed class Attention : nn.Module<AttentionInput, Tensor>
 {
@@ -16,9 +18,11 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
     private readonly int _heads, _kvHeads, _headDim;
     private readonly QkNormPlacement _qkNorm;
     private readonly double? _clip;
+    private readonly RotaryEmbedding _rotary;
 
-    public Attention(MoeConfig config, ScalarType dtype, Device device) : base(nameof(Attention))
+    public Attention(MoeConfig config, RotaryEmbedding rotary, ScalarType dtype, Device device) : base(nameof(Attention))
     {
+        _rotary = rotary;
         (_heads, _kvHeads, _headDim) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
         _qkNorm = config.Family.QkNorm;
         _clip = config.ClipQkv;
@@ -44,6 +48,8 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
         if (_qNorm is not null) register_module("q_norm", _qNorm);
         if (_kNorm is not null) register_module("k_norm", _kNorm);
     }
+
+    public RotaryEmbedding Rotary => _rotary;
 
     public override Tensor forward(AttentionInput input)
     {
@@ -73,16 +79,19 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
             q = _qNorm!.forward(q);
             k = _kNorm!.forward(k);
         }
-        q = RotaryEmbedding.Apply(q.transpose(1, 2), input.Cos, input.Sin);           // (B, nh, T, hd)
-        k = RotaryEmbedding.Apply(k.transpose(1, 2), input.Cos, input.Sin);           // (B, kv, T, hd)
+        var (cos, sin) = input.Positions.For(_rotary, q.dtype);                      // (T, hd) or (B, 1, T, hd)
+        q = RotaryEmbedding.Apply(q.transpose(1, 2), cos, sin);                      // (B, nh, T, hd)
+        k = RotaryEmbedding.Apply(k.transpose(1, 2), cos, sin);                      // (B, kv, T, hd)
         v = v.view(b, t, _kvHeads, _headDim).transpose(1, 2);                        // (B, kv, T, hd)
+        if (input.Cache is not null)
+            (k, v) = input.Cache.Append(k, v);                                       // (B, kv, S, hd) each
         Tensor o;                                                                    // (B, nh, T, hd)
         if (input.Mask is null && BlockedCausalAttention.Applies(q))
             o = BlockedCausalAttention.Forward(q, k, v);                             // bf16 inference
         else
         {
-            k = RepeatKv(k);                                                         // (B, nh, T, hd)
-            v = RepeatKv(v);                                                         // (B, nh, T, hd)
+            k = RepeatKv(k);                                                         // (B, nh, S, hd)
+            v = RepeatKv(v);                                                         // (B, nh, S, hd)
             o = input.Mask is null
                 ? nn.functional.scaled_dot_product_attention(q, k, v, null, 0.0, true)
                 : nn.functional.scaled_dot_product_attention(q, k, v, input.Mask, 0.0, false);
@@ -91,7 +100,7 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
         return _o.forward(o).MoveToOuterDisposeScope();                              // (B, T, H)
     }
 
-    /// <summary>(B, kv, T, hd) → (B, nh, T, hd): each KV head serves nh/kv query heads (HF repeat_kv).</summary>
+    /// <summary>(B, kv, S, hd) → (B, nh, S, hd): each KV head serves nh/kv query heads (HF repeat_kv).</summary>
     private Tensor RepeatKv(Tensor x)
     {
         int rep = _heads / _kvHeads;
@@ -101,5 +110,9 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
     }
 }
 
-/// <summary>Attention inputs: normed hidden (B, T, H), RoPE cos/sin (T, hd), optional bool mask (B, 1, T, T), true = attend.</summary>
-public sealed record AttentionInput(Tensor Hidden, Tensor Cos, Tensor Sin, Tensor? Mask);
+/// <summary>
+/// Attention inputs: normed hidden (B, T, H); the forward's positions (each attention takes the RoPE tables of
+/// its own rotary from them); optional bool mask (B, 1, T, S), true = attend, S = cached + T slots (null: plain
+/// causal, no cache); optional KV cache of this layer.
+/// </summary>
+public sealed record AttentionInput(Tensor Hidden, PositionEmbeddings Positions, Tensor? Mask, LayerKvCache? Cache = null);

@@ -4,10 +4,12 @@ using static TorchSharp.torch;
 namespace MoePrune.Models;
 
 /// <summary>
-/// Decoder-layer inputs: hidden (B, T, H); RoPE cos/sin (T, hd); optional bool attention mask (B, 1, T, T);
-/// the flat indices (N) of the non-padded positions (null when nothing is padded) and their token ids (N).
+/// Decoder-layer inputs: hidden (B, T, H); the forward's positions (RoPE tables per rotary); optional bool
+/// attention mask (B, 1, T, S) over S = cached + T slots; the flat indices (N) of the non-padded positions
+/// (null when nothing is padded) and their token ids (N); optional KV cache of this layer.
 /// </summary>
-public sealed record DecoderLayerInput(Tensor Hidden, Tensor Cos, Tensor Sin, Tensor? Mask, Tensor? ValidRows, Tensor? TokenIds);
+public sealed record DecoderLayerInput(Tensor Hidden, PositionEmbeddings Positions, Tensor? Mask, Tensor? ValidRows, Tensor? TokenIds,
+                                       LayerKvCache? Cache = null);
 
 /// <summary>Hidden (B, T, H) and, for sparse layers, the router logits (N, E) of the non-padded positions.</summary>
 public sealed record DecoderLayerOutput(Tensor Hidden, Tensor? RouterLogits);
@@ -15,14 +17,15 @@ public sealed record DecoderLayerOutput(Tensor Hidden, Tensor? RouterLogits);
 /// <summary>
 /// Pre-norm decoder layer (HF <c>*DecoderLayer</c>): x + self_attn(input_layernorm(x)), then
 /// x + mlp(post_attention_layernorm(x)) where the MLP is the sparse block (on disk <c>block_sparse_moe</c> or
-/// <c>mlp</c>) or, for dense layers, a <see cref="DenseMlp"/> named <c>mlp</c>. Padded positions are not routed.
+/// <c>mlp</c>) or, for dense layers (the family's <see cref="Families.MoeLayerRule"/>), a <see cref="SwiGluMlp"/>
+/// named <c>mlp</c>. The attention module comes from the family's factory. Padded positions are not routed.
 /// </summary>
 public sealed class DecoderLayer : nn.Module<DecoderLayerInput, DecoderLayerOutput>
 {
     private readonly nn.Module<AttentionInput, Tensor> _selfAttn;
     private readonly RmsNorm _inputLayernorm, _postAttentionLayernorm;
     private readonly SparseMoeBlock? _moe;
-    private readonly DenseMlp? _mlp;
+    private readonly SwiGluMlp? _mlp;
 
     public DecoderLayer(MoeConfig config, int layerIndex, IReadOnlyList<Observation.IMoeObserver> observers, ScalarType dtype, Device device)
         : base(nameof(DecoderLayer))
@@ -38,7 +41,7 @@ public sealed class DecoderLayer : nn.Module<DecoderLayerInput, DecoderLayerOutp
         }
         else
         {
-            _mlp = new DenseMlp(config.HiddenSize, config.DenseIntermediateSize, ("gate_proj", "up_proj", "down_proj"), dtype, device);
+            _mlp = new SwiGluMlp(config.HiddenSize, config.DenseIntermediateSize, ("gate_proj", "up_proj", "down_proj"), dtype, device);
             register_module("mlp", _mlp);
         }
         register_module("input_layernorm", _inputLayernorm);
@@ -52,7 +55,7 @@ public sealed class DecoderLayer : nn.Module<DecoderLayerInput, DecoderLayerOutp
     {
         using var scope = NewDisposeScope();
         var x = input.Hidden;                                                          // (B, T, H)
-        var attn = _selfAttn.forward(new AttentionInput(_inputLayernorm.forward(x), input.Cos, input.Sin, input.Mask));
+        var attn = _selfAttn.forward(new AttentionInput(_inputLayernorm.forward(x), input.Positions, input.Mask, input.Cache));
         x = x + attn;                                                                  // (B, T, H)
         var h = _postAttentionLayernorm.forward(x);                                    // (B, T, H)
         if (_mlp is not null)

@@ -38,12 +38,12 @@ public sealed class MoeConfig
     public required int ExpertIntermediateSize { get; init; }
     /// <summary>Dense-MLP width of non-MoE layers (Qwen <c>intermediate_size</c>); 0 when the family has none.</summary>
     public required int DenseIntermediateSize { get; init; }
-    /// <summary>Qwen2-MoE <c>shared_expert_intermediate_size</c>; 0 without a shared expert.</summary>
+    /// <summary>Width of the shared-expert MLP (<see cref="SharedExpertSpec.Width"/>; Qwen2-MoE <c>shared_expert_intermediate_size</c>); 0 without one.</summary>
     public required int SharedExpertIntermediateSize { get; init; }
     /// <summary>Renormalise top-k weights (Mixtral always; others <c>norm_topk_prob</c>).</summary>
     public required bool NormTopKProb { get; init; }
-    public required IReadOnlyList<int> MlpOnlyLayers { get; init; }
-    public required int DecoderSparseStep { get; init; }
+    /// <summary>Per decoder layer, true when it holds the sparse block (the family's <see cref="MoeLayerRule"/>).</summary>
+    public required IReadOnlyList<bool> SparseLayers { get; init; }
     /// <summary>Non-portable per-layer expert counts (<c>moeprune_experts_per_layer</c>, one per decoder layer, 0 for dense layers).</summary>
     public required IReadOnlyList<int>? ExpertsPerLayer { get; init; }
 
@@ -73,10 +73,8 @@ public sealed class MoeConfig
         return Parse(node as JsonObject ?? throw new MoePruneException($"{path}: top level is not a JSON object"), path);
     }
 
-    /// <summary>A layer is sparse unless listed in mlp_only_layers or off the decoder_sparse_step grid (HF rule).</summary>
-    public bool IsMoeLayer(int layer) =>
-        !Family.SupportsDenseLayers
-        || (!MlpOnlyLayers.Contains(layer) && NumExperts > 0 && (layer + 1) % DecoderSparseStep == 0);
+    /// <summary>True when <paramref name="layer"/> holds the sparse block (the family's rule, bound from this config).</summary>
+    public bool IsMoeLayer(int layer) => SparseLayers[layer];
 
     /// <summary>Routed experts in a layer: the per-layer list where present, else <see cref="NumExperts"/>; 0 for dense layers.</summary>
     public int ExpertsInLayer(int layer) =>
@@ -85,18 +83,12 @@ public sealed class MoeConfig
     public IEnumerable<int> MoeLayerIndices => Enumerable.Range(0, NumHiddenLayers).Where(IsMoeLayer);
 
     /// <summary>
-    /// A copy of the original JSON with the pruning-related keys patched: the family's expert-count key
-    /// (and <c>num_local_experts</c> where also present), <c>moeprune_experts_per_layer</c>, optionally the
-    /// dtype key. Everything else, including the RoPE form, is kept verbatim.
+    /// A copy of the original JSON with the pruning-related keys patched (<see cref="WithCounts"/>), and
+    /// optionally the dtype key. Everything else, including the RoPE form, is kept verbatim.
     /// </summary>
     public JsonObject ToJson(torch.ScalarType? dtype = null)
     {
-        var json = (JsonObject)Source.DeepClone();
-        json[Family.ExpertCountKey] = NumExperts;
-        if (Family.ExpertCountKey != "num_local_experts" && json.ContainsKey("num_local_experts"))
-            json["num_local_experts"] = NumExperts;
-        if (ExpertsPerLayer is null) json.Remove(MoeConfigParser.ExpertsPerLayerKey);
-        else json[MoeConfigParser.ExpertsPerLayerKey] = new JsonArray(ExpertsPerLayer.Select(n => (JsonNode)n).ToArray());
+        var json = WithCounts(Source, NumExperts, ExpertsPerLayer);
         if (dtype is { } dt)
         {
             var key = json.ContainsKey("dtype") && !json.ContainsKey("torch_dtype") ? "dtype" : "torch_dtype";
@@ -109,14 +101,21 @@ public sealed class MoeConfig
     /// This config with a new expert count: uniform (<paramref name="perLayer"/> null) or per layer
     /// (non-portable; <see cref="NumExperts"/> becomes the largest count). Re-validated.
     /// </summary>
-    public MoeConfig WithExperts(int numExperts, IReadOnlyList<int>? perLayer = null)
+    public MoeConfig WithExperts(int numExperts, IReadOnlyList<int>? perLayer = null) =>
+        MoeConfigParser.Parse(WithCounts(Source, perLayer is null ? numExperts : perLayer.Max(), perLayer), Path, Family);
+
+    /// <summary>
+    /// A deep copy of <paramref name="source"/> with the expert counts set: the family's count key (and
+    /// <c>num_local_experts</c> where also present), and <c>moeprune_experts_per_layer</c> written or removed.
+    /// </summary>
+    private JsonObject WithCounts(JsonObject source, int numExperts, IReadOnlyList<int>? perLayer)
     {
-        var json = (JsonObject)Source.DeepClone();
-        json[Family.ExpertCountKey] = perLayer is null ? numExperts : perLayer.Max();
+        var json = (JsonObject)source.DeepClone();
+        json[Family.ExpertCountKey] = numExperts;
         if (Family.ExpertCountKey != "num_local_experts" && json.ContainsKey("num_local_experts"))
-            json["num_local_experts"] = json[Family.ExpertCountKey]!.DeepClone();
+            json["num_local_experts"] = numExperts;
         if (perLayer is null) json.Remove(MoeConfigParser.ExpertsPerLayerKey);
         else json[MoeConfigParser.ExpertsPerLayerKey] = new JsonArray(perLayer.Select(n => (JsonNode)n).ToArray());
-        return Parse(json, Path);
+        return json;
     }
 }

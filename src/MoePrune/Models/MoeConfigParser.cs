@@ -19,10 +19,13 @@ internal static class MoeConfigParser
         "v_head_dim", "moe_layer_freq",
     ];
 
-    public static MoeConfig Parse(JsonObject json, string path)
+    public static MoeConfig Parse(JsonObject json, string path) =>
+        Parse(json, path, FamilyRegistry.Get(new ConfigReader(json, path).String("model_type"), path));
+
+    /// <summary>Binds <paramref name="json"/> with the given family (tests pass variants of a registered family).</summary>
+    internal static MoeConfig Parse(JsonObject json, string path, ModelFamily family)
     {
         var c = new ConfigReader(json, path);
-        var family = FamilyRegistry.Get(c.String("model_type"), path);
         RejectUnsupported(c, family);
 
         int hidden = c.Check("hidden_size", c.Int("hidden_size"), 1);
@@ -36,13 +39,10 @@ internal static class MoeConfigParser
         var countKey = family.ExpertCountAliases.Prepend(family.ExpertCountKey).FirstOrDefault(c.Has) ?? family.ExpertCountKey;
         int experts = c.Check(countKey, c.Int(countKey), 1);
         int topK = c.Check("num_experts_per_tok", c.Int("num_experts_per_tok"), 1, experts);
-        var mlpOnly = family.SupportsDenseLayers ? c.IntList("mlp_only_layers") ?? [] : [];
-        foreach (var l in mlpOnly)
-            if (l < 0 || l >= layers) throw new MoePruneException($"{path}: mlp_only_layers has layer {l} outside 0..{layers - 1}");
-        int sparseStep = family.SupportsDenseLayers ? c.Check("decoder_sparse_step", c.Int("decoder_sparse_step", 1), 1) : 1;
-        bool anyDense = Enumerable.Range(0, layers).Any(i => mlpOnly.Contains(i) || (i + 1) % sparseStep != 0);
+        var sparse = family.MoeLayers.Bind(c, layers);
+        bool anyDense = sparse.Any(s => !s);
 
-        var (theta, ropeForm) = Rope(c);
+        var (theta, ropeForm) = Rope(c, family);
         var config = new MoeConfig
         {
             Source = json,
@@ -58,11 +58,9 @@ internal static class MoeConfigParser
             TopK = topK,
             ExpertIntermediateSize = c.Check(family.ExpertSizeKey, c.Int(family.ExpertSizeKey), 1),
             DenseIntermediateSize = anyDense ? c.Check("intermediate_size", c.Int("intermediate_size"), 1) : 0,
-            SharedExpertIntermediateSize = family.HasSharedExpert
-                ? c.Check("shared_expert_intermediate_size", c.Int("shared_expert_intermediate_size"), 1) : 0,
+            SharedExpertIntermediateSize = family.SharedExpert?.Width(c) ?? 0,
             NormTopKProb = family.AlwaysRenormalize || c.Bool("norm_topk_prob", family.DefaultNormTopKProb),
-            MlpOnlyLayers = mlpOnly,
-            DecoderSparseStep = sparseStep,
+            SparseLayers = sparse,
             ExpertsPerLayer = c.IntList(ExpertsPerLayerKey),
             RmsNormEps = c.Double("rms_norm_eps", family.DefaultRmsNormEps),
             RopeTheta = theta,
@@ -75,6 +73,7 @@ internal static class MoeConfigParser
             Dtype = Dtype(c),
         };
         ValidateExpertsPerLayer(config);
+        ValidateExpertCounts(config);
         if (config.SlidingWindow is < 1) throw new MoePruneException($"{path}: sliding_window = {config.SlidingWindow} must be at least 1");
         if (config.ClipQkv is <= 0) throw new MoePruneException($"{path}: clip_qkv = {config.ClipQkv} must be positive");
         return config;
@@ -88,7 +87,7 @@ internal static class MoeConfigParser
         var act = c.String("hidden_act") ?? "silu";
         if (act != "silu") throw c.Unsupported("hidden_act", "only silu is implemented");
         if (c.Double("attention_dropout", 0) != 0) throw c.Unsupported("attention_dropout", "attention dropout is not implemented");
-        if (!family.SupportsSlidingWindow && !family.SupportsDenseLayers && c.Has("sliding_window"))
+        if (!family.SupportsSlidingWindow && !family.IgnoresSlidingWindowKey && c.Has("sliding_window"))
             throw c.Unsupported("sliding_window", $"{family.ModelType} has no sliding-window attention");
         if (!family.SupportsClipQkv && c.Has("clip_qkv"))
             throw c.Unsupported("clip_qkv", $"{family.ModelType} does not clip q/k/v");
@@ -114,7 +113,7 @@ internal static class MoeConfigParser
     }
 
     /// <summary>v4 <c>rope_theta</c> or v5 <c>rope_parameters {"rope_type":"default","rope_theta":…}</c>.</summary>
-    static (double Theta, RopeForm Form) Rope(ConfigReader c)
+    static (double Theta, RopeForm Form) Rope(ConfigReader c, ModelFamily family)
     {
         if (c.Json["rope_parameters"] is JsonNode node)
         {
@@ -125,7 +124,6 @@ internal static class MoeConfigParser
             if (!inner.Has("rope_theta")) throw inner.Missing("rope_theta");
             return (inner.Double("rope_theta", 0), RopeForm.RopeParameters);
         }
-        var family = FamilyRegistry.Get(c.String("model_type"), c.Source);
         return (c.Double("rope_theta", family.DefaultRopeTheta), RopeForm.RopeTheta);
     }
 
@@ -151,6 +149,17 @@ internal static class MoeConfigParser
                 throw new MoePruneException($"{config.Path}: {key}[{i}] = {list[i]} must be between num_experts_per_tok = {config.TopK} and {config.Family.ExpertCountKey} = {config.NumExperts}");
             if (!moe && list[i] != 0)
                 throw new MoePruneException($"{config.Path}: {key}[{i}] = {list[i]} must be 0 for the dense layer {i}");
+        }
+    }
+
+    /// <summary>The family's <see cref="ModelFamily.ExpertCountProblem"/> for every distinct count of a sparse layer.</summary>
+    static void ValidateExpertCounts(MoeConfig config)
+    {
+        foreach (var layer in config.MoeLayerIndices)
+        {
+            int count = config.ExpertsInLayer(layer);
+            config.Family.ValidateExpertCount(config, count, config.ExpertsPerLayer is null ? "per layer" : $"in layer {layer}");
+            if (config.ExpertsPerLayer is null) return;
         }
     }
 }

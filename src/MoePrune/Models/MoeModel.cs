@@ -5,22 +5,28 @@ using static TorchSharp.torch;
 
 namespace MoePrune.Models;
 
-/// <summary>Model inputs: token ids (B, T) int64 and an optional right-padding mask (B, T) (1/true = real token).</summary>
-public sealed record CausalLMInput(Tensor InputIds, Tensor? AttentionMask = null, bool OutputRouterLogits = false);
+/// <summary>
+/// Model inputs: token ids (B, T) int64; an optional padding mask (1/true = real token) over every slot, (B, T)
+/// or with a cache (B, cached + T); optional position ids (B, T) int64 (default: cached + 0..T-1 for every
+/// row; a left-padded batch passes <see cref="PositionEmbeddings.PositionIdsFromMask"/>); an optional KV cache
+/// that the forward reads and extends.
+/// </summary>
+public sealed record CausalLMInput(Tensor InputIds, Tensor? AttentionMask = null, bool OutputRouterLogits = false,
+                                  Tensor? PositionIds = null, KvCache? Cache = null);
 
 /// <summary>Final hidden states (B, T, H) and, when asked, each sparse layer's router logits (N, E) over the non-padded positions.</summary>
 public sealed record MoeModelOutput(Tensor LastHiddenState, IReadOnlyList<Tensor>? RouterLogits);
 
 /// <summary>
-/// HF <c>*Model</c>: <c>embed_tokens</c> → <c>layers.{i}</c> → <c>norm</c>, with RoPE computed once per
-/// forward and the causal / padding / sliding-window mask built once for all layers.
+/// HF <c>*Model</c>: <c>embed_tokens</c> → <c>layers.{i}</c> → <c>norm</c>. The positions (and through them each
+/// distinct rotary's RoPE tables) and the causal / padding / sliding-window mask are built once per forward
+/// for all layers.
 /// </summary>
 public sealed class MoeModel : nn.Module<CausalLMInput, MoeModelOutput>
 {
     private readonly EmptyEmbedding _embedTokens;
     private readonly ModuleList<DecoderLayer> _layers;
     private readonly RmsNorm _norm;
-    private readonly RotaryEmbedding _rotary;
     private readonly MoeConfig _config;
     private readonly IReadOnlyList<IMoeObserver> _observers;
 
@@ -32,7 +38,6 @@ public sealed class MoeModel : nn.Module<CausalLMInput, MoeModelOutput>
         _layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers)
             .Select(i => new DecoderLayer(config, i, observers, dtype, device)).ToArray());
         _norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
-        _rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta);
         register_module("embed_tokens", _embedTokens);
         register_module("layers", _layers);
         register_module("norm", _norm);
@@ -45,20 +50,22 @@ public sealed class MoeModel : nn.Module<CausalLMInput, MoeModelOutput>
     {
         using var scope = NewDisposeScope();
         var ids = input.InputIds;                                                      // (B, T) int64
-        long b = ids.shape[0], t = ids.shape[1];
+        long b = ids.shape[0], t = ids.shape[1], past = input.Cache?.Length ?? 0;
+        CheckShapes(input, b, t, past);
         var x = _embedTokens.forward(ids);                                             // (B, T, H)
-        var (cos, sin) = _rotary.Compute(t, x.dtype, x.device);                        // (T, hd) each
-        var keyValid = Padding(input.AttentionMask);                                   // (B, T) bool or null
-        var mask = AttentionMasks.Build(b, t, keyValid, _config.SlidingWindow, x.device); // (B, 1, T, T) or null
-        var validRows = keyValid?.reshape(-1).nonzero().reshape(-1);                   // (N) int64 or null
+        using var positions = new PositionEmbeddings(t, x.device, past, input.PositionIds);
+        var keyValid = Padding(input.AttentionMask);                                   // (B, S) bool or null
+        var mask = AttentionMasks.Build(b, t, past, keyValid, _config.SlidingWindow, x.device); // (B, 1, T, S) or null
+        var queryValid = past == 0 ? keyValid : Padding(keyValid?.narrow(1, past, t)); // (B, T) bool or null
+        var validRows = queryValid?.reshape(-1).nonzero().reshape(-1);                 // (N) int64 or null
         Tensor? tokenIds = null;
         if (_observers.Count > 0)
             tokenIds = validRows is null ? ids.reshape(-1) : ids.reshape(-1).index_select(0, validRows); // (N)
 
         var routerLogits = input.OutputRouterLogits ? new List<Tensor>() : null;
-        foreach (var layer in _layers)
+        for (int i = 0; i < _layers.Count; i++)
         {
-            var output = layer.forward(new DecoderLayerInput(x, cos, sin, mask, validRows, tokenIds));
+            var output = _layers[i].forward(new DecoderLayerInput(x, positions, mask, validRows, tokenIds, input.Cache?[i]));
             x = output.Hidden;                                                         // (B, T, H)
             if (routerLogits is not null && output.RouterLogits is not null)
                 routerLogits.Add(output.RouterLogits.MoveToOuterDisposeScope());       // (N, E)
@@ -67,11 +74,21 @@ public sealed class MoeModel : nn.Module<CausalLMInput, MoeModelOutput>
         return new MoeModelOutput(x.MoveToOuterDisposeScope(), routerLogits);
     }
 
-    /// <summary>(B, T) bool of real tokens, or null when the mask is absent or marks nothing as padding.</summary>
+    /// <summary>(B, ·) bool of real tokens, or null when the mask is absent or marks nothing as padding.</summary>
     private static Tensor? Padding(Tensor? attentionMask)
     {
         if (attentionMask is null) return null;
-        var valid = attentionMask.to(ScalarType.Bool);                                 // (B, T)
+        var valid = attentionMask.to(ScalarType.Bool);                                 // (B, ·)
         return valid.all().item<bool>() ? null : valid;
+    }
+
+    private void CheckShapes(CausalLMInput input, long b, long t, long past)
+    {
+        if (input.Cache is { } cache && cache.NumLayers != _layers.Count)
+            throw new ArgumentException($"the KV cache has {cache.NumLayers} layers, the model {_layers.Count}");
+        if (input.AttentionMask is { } m && (m.dim() != 2 || m.shape[0] != b || m.shape[1] != past + t))
+            throw new ArgumentException($"attention mask [{string.Join(", ", m.shape)}], expected [{b}, {past + t}] (cached + new tokens)");
+        if (input.PositionIds is { } p && (p.dim() != 2 || p.shape[0] != b || p.shape[1] != t))
+            throw new ArgumentException($"position ids [{string.Join(", ", p.shape)}], expected [{b}, {t}]");
     }
 }

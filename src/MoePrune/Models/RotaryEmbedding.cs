@@ -4,27 +4,33 @@ namespace MoePrune.Models;
 
 /// <summary>
 /// Default (unscaled) RoPE as in transformers: inv_freq = 1/θ^(2i/d), cos/sin of position·inv_freq computed in
-/// fp32 and cast to the activation dtype; applied with rotate_half (non-interleaved halves).
-/// Not a module: it has no state-dict entries (HF's inv_freq buffer is non-persistent).
+/// fp32 and cast to the activation dtype; applied with rotate_half (non-interleaved halves). Built by the
+/// family's attention factory from the config; a value (two equal rotaries share their tables within a forward,
+/// see <see cref="PositionEmbeddings"/>). Not a module: it has no state-dict entries (HF's inv_freq buffer is
+/// non-persistent). Scaled variants (YaRN) and MLA's rope-only head slice are other rotaries built the same way.
 /// </summary>
-public sealed class RotaryEmbedding(int headDim, double theta)
+public sealed record RotaryEmbedding(int HeadDim, double Theta)
 {
-    public int HeadDim { get; } = headDim;
-    public double Theta { get; } = theta;
+    /// <summary>The default rotary of a config: head_dim wide, base rope_theta.</summary>
+    public static RotaryEmbedding FromConfig(MoeConfig config) => new(config.HeadDim, config.RopeTheta);
 
-    /// <summary>cos, sin of shape (T, headDim) in <paramref name="dtype"/> for positions 0..T-1.</summary>
-    public (Tensor Cos, Tensor Sin) Compute(long seqLen, ScalarType dtype, Device device)
+    /// <summary>
+    /// cos, sin in <paramref name="dtype"/> for int64 positions (T) → (T, d) each, or (B, T) → (B, 1, T, d) each
+    /// (broadcast over heads).
+    /// </summary>
+    public (Tensor Cos, Tensor Sin) Compute(Tensor positions, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        var exponent = arange(0, HeadDim, 2, ScalarType.Int64, device).to(ScalarType.Float32) / HeadDim; // (d/2)
-        var invFreq = pow(Theta, exponent).reciprocal();                                               // (d/2) fp32
-        var positions = arange(seqLen, ScalarType.Float32, device);                                     // (T)
-        var freqs = outer(positions, invFreq);                                                          // (T, d/2)
-        var emb = cat([freqs, freqs], -1);                                                              // (T, d)
+        var exponent = arange(0, HeadDim, 2, ScalarType.Int64, positions.device).to(ScalarType.Float32) / HeadDim; // (d/2)
+        var invFreq = pow(Theta, exponent).reciprocal();                                                         // (d/2) fp32
+        // python: freqs = (inv_freq_expanded.float() @ position_ids_expanded.float()).transpose(1, 2)
+        var freqs = positions.to(ScalarType.Float32).unsqueeze(-1) * invFreq;                                    // (…, T, d/2)
+        var emb = cat([freqs, freqs], -1);                                                                        // (…, T, d)
+        if (positions.dim() == 2) emb = emb.unsqueeze(1);                                                         // (B, 1, T, d)
         return (emb.cos().to(dtype).MoveToOuterDisposeScope(), emb.sin().to(dtype).MoveToOuterDisposeScope());
     }
 
-    /// <summary>x (B, heads, T, d) rotated: x·cos + rotate_half(x)·sin.</summary>
+    /// <summary>x (B, heads, T, d) rotated: x·cos + rotate_half(x)·sin, with cos/sin (T, d) or (B, 1, T, d).</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();

@@ -6,15 +6,17 @@ namespace MoePrune.Models;
 public sealed record RoutingDecision(Tensor Weights, Tensor Indices);
 
 /// <summary>
-/// Turns router logits into a top-k choice. The families here share <see cref="SoftmaxTopKRouting"/>;
-/// DeepSeek-V3 (sigmoid scores, e_score_correction_bias, group-limited top-k, routed_scaling_factor) would
-/// add another implementation without touching the MoE block.
+/// Turns router logits into a top-k choice; the <see cref="Router"/> module holds the parameters and calls it.
+/// The families here share <see cref="SoftmaxTopKRouting"/>; DeepSeek-V3 (sigmoid scores, selection on
+/// scores + e_score_correction_bias, group-limited top-k, routed_scaling_factor) would add another
+/// implementation without touching the MoE block.
 /// </summary>
 public interface IRoutingStrategy
 {
     /// <param name="routerLogits">(N, E) in the model dtype.</param>
     /// <param name="expertMask">Optional (E) bool: experts that may be chosen (others get −inf logits).</param>
-    RoutingDecision Route(Tensor routerLogits, Tensor? expertMask = null);
+    /// <param name="scoreCorrectionBias">The router's optional (E) selection bias; null when the family has none.</param>
+    RoutingDecision Route(Tensor routerLogits, Tensor? expertMask = null, Tensor? scoreCorrectionBias = null);
 }
 
 /// <summary>
@@ -26,8 +28,10 @@ public sealed class SoftmaxTopKRouting(int topK, bool renormalize) : IRoutingStr
     public int TopK { get; } = topK;
     public bool Renormalize { get; } = renormalize;
 
-    public RoutingDecision Route(Tensor routerLogits, Tensor? expertMask = null)
+    public RoutingDecision Route(Tensor routerLogits, Tensor? expertMask = null, Tensor? scoreCorrectionBias = null)
     {
+        if (scoreCorrectionBias is not null)
+            throw new InvalidOperationException("softmax top-k routing has no score-correction bias; the family needs its own routing strategy");
         using var scope = NewDisposeScope();
         var logits = routerLogits.to(ScalarType.Float32);                           // (N, E) fp32
         if (expertMask is not null)

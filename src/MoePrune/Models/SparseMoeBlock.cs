@@ -12,42 +12,45 @@ public sealed record MoeBlockInput(Tensor Hidden, Tensor? TokenIds = null);
 public sealed record MoeBlockOutput(Tensor Hidden, Tensor RouterLogits);
 
 /// <summary>
-/// The sparse MoE block (HF <c>MixtralSparseMoeBlock</c> / <c>Qwen2MoeSparseMoeBlock</c> / …): router
-/// <c>gate</c>, routed <c>experts</c>, and for Qwen2-MoE a <c>shared_expert</c> scaled by
-/// sigmoid(<c>shared_expert_gate</c>). Tokens are grouped by expert; each expert runs one batched MLP over
-/// its rows and the weighted outputs are scattered back with index_add. Observers attached to the model
-/// receive a <see cref="RoutingEvent"/>; with none attached nothing extra is computed.
+/// The sparse MoE block (HF <c>MixtralSparseMoeBlock</c> / <c>Qwen2MoeSparseMoeBlock</c> / …): the
+/// <see cref="Router"/> <c>gate</c>, routed <c>experts</c>, and where the family has one a shared expert
+/// (<see cref="SharedExpertSpec"/>; Qwen2-MoE: <c>shared_expert</c> scaled by sigmoid(<c>shared_expert_gate</c>)).
+/// Tokens are grouped by expert; each expert runs one batched MLP over its rows and the weighted outputs are
+/// put back in token order. Observers attached to the model receive a <see cref="RoutingEvent"/>; with none
+/// attached nothing extra is computed.
 /// </summary>
 public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, IMoeLayerView
 {
-    private readonly EmptyLinear _gate;
-    private readonly ModuleList<DenseMlp> _experts;
-    private readonly DenseMlp? _sharedExpert;
+    private readonly Router _gate;
+    private readonly ModuleList<SwiGluMlp> _experts;
+    private readonly SwiGluMlp? _sharedExpert;
     private readonly EmptyLinear? _sharedExpertGate;
-    private readonly IRoutingStrategy _routing;
     private readonly IReadOnlyList<IMoeObserver> _observers;
 
     public SparseMoeBlock(MoeConfig config, int layerIndex, IReadOnlyList<IMoeObserver> observers, ScalarType dtype, Device device)
         : base(nameof(SparseMoeBlock))
     {
+        var family = config.Family;
         LayerIndex = layerIndex;
         NumExperts = config.ExpertsInLayer(layerIndex);
         TopK = config.TopK;
         HiddenSize = config.HiddenSize;
         ExpertIntermediateSize = config.ExpertIntermediateSize;
         _observers = observers;
-        _routing = config.Family.CreateRouting(config);
-        _gate = new EmptyLinear(HiddenSize, NumExperts, false, dtype, device);
-        _experts = new ModuleList<DenseMlp>(Enumerable.Range(0, NumExperts)
-            .Select(_ => new DenseMlp(HiddenSize, ExpertIntermediateSize, config.Family.ExpertProjNames, dtype, device)).ToArray());
-        register_module("gate", _gate);
+        _gate = new Router(HiddenSize, NumExperts, family.CreateRouting(config), family.RouterScoreCorrectionBias, dtype, device);
+        _experts = new ModuleList<SwiGluMlp>(Enumerable.Range(0, NumExperts)
+            .Select(_ => new SwiGluMlp(HiddenSize, ExpertIntermediateSize, family.ExpertProjNames, dtype, device)).ToArray());
+        register_module(Router.ModuleName, _gate);
         register_module("experts", _experts);
-        if (config.Family.HasSharedExpert)
+        if (family.SharedExpert is { } shared)
         {
-            _sharedExpert = new DenseMlp(HiddenSize, config.SharedExpertIntermediateSize, ("gate_proj", "up_proj", "down_proj"), dtype, device);
-            _sharedExpertGate = new EmptyLinear(HiddenSize, 1, false, dtype, device);
-            register_module("shared_expert", _sharedExpert);
-            register_module("shared_expert_gate", _sharedExpertGate);
+            _sharedExpert = new SwiGluMlp(HiddenSize, config.SharedExpertIntermediateSize, shared.ProjNames, dtype, device);
+            register_module(shared.ModuleName, _sharedExpert);
+            if (shared.GateName is not null)
+            {
+                _sharedExpertGate = new EmptyLinear(HiddenSize, 1, false, dtype, device);
+                register_module(shared.GateName, _sharedExpertGate);
+            }
         }
     }
 
@@ -56,12 +59,15 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
     public int TopK { get; }
     public int HiddenSize { get; }
     public int ExpertIntermediateSize { get; }
-    public IReadOnlyList<DenseMlp> Experts => _experts.ToArray();
-    public DenseMlp? SharedExpert => _sharedExpert;
+    public Router Router => _gate;
+    public IReadOnlyList<SwiGluMlp> Experts => _experts.ToArray();
+    public SwiGluMlp? SharedExpert => _sharedExpert;
 
     /// <summary>
-    /// Optional (E) bool: experts that may be chosen; the others' router logits are −inf before the softmax
-    /// (the routing a model with those experts removed has). Null = all experts. Observers still see raw logits.
+    /// Virtual pruning: an optional (E) bool of the experts that may be chosen. The others' router logits are
+    /// −inf before the routing, so the block computes exactly what the model with those experts removed by
+    /// surgery computes (same routing weights, same outputs), without building it — iterative studies evaluate
+    /// candidate masks this way. Null = all experts. Router logits returned and seen by observers stay raw (E wide).
     /// </summary>
     public Tensor? ExpertMask { get; set; }
 
@@ -70,7 +76,7 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
         using var scope = NewDisposeScope();
         var x = input.Hidden;                                                      // (N, H)
         var logits = _gate.forward(x);                                             // (N, E) model dtype
-        var decision = _routing.Route(logits, ExpertMask);                         // (N, k) fp32, (N, k) int64
+        var decision = _gate.Route(logits, ExpertMask);                            // (N, k) fp32, (N, k) int64
         Tensor? tokenIds = null;                                                   // (N) int64, only when observed
         if (_observers.Count > 0) tokenIds = input.TokenIds ?? full(x.shape[0], -1L, ScalarType.Int64, x.device);
         var y = Dispatch(x, decision, tokenIds, logits);                           // (N, H)
@@ -87,7 +93,7 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var mask = tensor(keep.ToArray(), device: hidden.device);                  // (E) bool
-        var decision = _routing.Route(_gate.forward(hidden), mask);                // (N, k)
+        var decision = _gate.Route(_gate.forward(hidden), mask);                   // (N, k)
         return Dispatch(hidden, decision, null, null).MoveToOuterDisposeScope();   // (N, H)
     }
 
@@ -120,7 +126,9 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
         if (_sharedExpert is not null)
         {
             var shared = _sharedExpert.forward(x);                                  // (N, H)
-            output = output + _sharedExpertGate!.forward(x).sigmoid() * shared;    // (N, H)
+            if (_sharedExpertGate is not null)
+                shared = _sharedExpertGate.forward(x).sigmoid() * shared;           // (N, 1) · (N, H)
+            output = output + shared;                                               // (N, H)
         }
         if (tokenIds is not null) Report(x, decision, groups, tokenIds, logits!, capture);
         return output;

@@ -41,12 +41,15 @@ public static class TinyCheckpoint
             ["eos_token_id"] = 2,
         };
         if (!family.AlwaysRenormalize) json["norm_topk_prob"] = family.DefaultNormTopKProb;
-        if (family.HasSharedExpert) json["shared_expert_intermediate_size"] = 2 * expertSize;
-        if (family.SupportsDenseLayers)
+        if (family.SharedExpert is { } shared)
         {
-            json["intermediate_size"] = 2 * expertSize;
-            json["decoder_sparse_step"] = 1;
-            json["mlp_only_layers"] = new JsonArray();
+            json[shared.IntermediateSizeKey] = 2 * expertSize;
+            if (shared.CountKey is not null) json[shared.CountKey] = 1;
+        }
+        if (family.MoeLayers.AllSparseKeys.Count > 0)
+        {
+            json["intermediate_size"] = 2 * expertSize;                                // width of layers made dense
+            foreach (var (key, value) in family.MoeLayers.AllSparseKeys) json[key] = value.DeepClone();
         }
         return json;
     }

@@ -103,14 +103,15 @@ public class SparseMoeBlockTests(ITestOutputHelper output)
                 y = y + w * matmul(h, block.DownProj(e).t());
             }
             if (block.SharedExpert is { } shared)
-                y = y + sigmoid(matmul(xt, SharedGate(block).t())) * shared.forward(xt);
+                y = y + (SharedGate(block) is { } g ? sigmoid(matmul(xt, g.t())) : ones(1, 1)) * shared.forward(xt);
             rows.Add(y);
         }
         return cat(rows, 0);
     }
 
-    static Tensor SharedGate(SparseMoeBlock block) =>
-        block.named_parameters().Single(p => p.name == "shared_expert_gate.weight").parameter;
+    /// <summary>The (1, H) shared-expert gate, or null for an ungated shared expert.</summary>
+    static Tensor? SharedGate(SparseMoeBlock block) =>
+        block.named_parameters().SingleOrDefault(p => p.name == "shared_expert_gate.weight").parameter;
 
     sealed class RecordingObserver(ObserverNeeds needs) : IMoeObserver
     {

@@ -15,12 +15,13 @@ public enum QkNormPlacement
 }
 
 /// <summary>
-/// One Hugging Face MoE family as data: its config keys, tensor names and the small switches where its
-/// modeling file differs from the shared decoder. Every family file under Families/ fills one of these;
-/// a new family (e.g. DeepSeek) adds a file plus, where its math differs, a new routing strategy or
-/// attention kind (see docs/DESIGN-models.md).
+/// One Hugging Face MoE family as data: its config keys, tensor names and the small switches and factories
+/// where its modeling file differs from the shared decoder. Every family file under Families/ fills one of
+/// these; a new family (e.g. DeepSeek) adds a file plus, where its math differs, a routing strategy, an
+/// attention module, a <see cref="MoeLayerRule"/> or a <see cref="SharedExpertSpec"/> (docs/DESIGN-models.md).
+/// A record, so a test can derive a variant with <c>with { … }</c>.
 /// </summary>
-public sealed class ModelFamily
+public sealed record ModelFamily
 {
     /// <summary>config.json <c>model_type</c>.</summary>
     public required string ModelType { get; init; }
@@ -32,11 +33,16 @@ public sealed class ModelFamily
     /// <summary>Per-expert projection names on disk: gate (act input), up, down.</summary>
     public required (string Gate, string Up, string Down) ExpertProjNames { get; init; }
 
+    /// <summary>DeepSeek-V3: the router also holds <c>e_score_correction_bias</c> (E). None of today's families has it.</summary>
+    public bool RouterScoreCorrectionBias { get; init; }
+
     /// <summary>
-    /// Router tensors under the MoE module, each holding one row (dim 0) per routed expert: surgery gathers
-    /// their rows in slot order (e.g. <c>gate.weight</c>; DeepSeek-V3 adds <c>gate.e_score_correction_bias</c>).
+    /// Router tensors under the MoE module — the <see cref="Router"/>'s parameters (<c>gate.weight</c>, plus
+    /// <c>gate.e_score_correction_bias</c> where the family has it) — each holding one row (dim 0) per routed
+    /// expert: surgery gathers their rows in slot order with <see cref="Router.SliceRows"/>.
     /// </summary>
-    public IReadOnlyList<string> RouterTensorNames { get; init; } = ["gate.weight"];
+    public IReadOnlyList<string> RouterTensorNames =>
+        Router.ParameterNames(RouterScoreCorrectionBias).Select(n => $"{Router.ModuleName}.{n}").ToArray();
 
     /// <summary>Config key of the routed-expert count (<c>num_local_experts</c> / <c>num_experts</c>).</summary>
     public required string ExpertCountKey { get; init; }
@@ -52,10 +58,17 @@ public sealed class ModelFamily
     public bool SupportsClipQkv { get; init; }
     /// <summary>Mixtral: <c>sliding_window</c> limits attention to the last W keys.</summary>
     public bool SupportsSlidingWindow { get; init; }
-    /// <summary>Qwen2-MoE: a sigmoid-gated shared expert beside the routed ones.</summary>
-    public bool HasSharedExpert { get; init; }
-    /// <summary>Qwen2/3-MoE: <c>mlp_only_layers</c> and <c>decoder_sparse_step</c> make some layers dense.</summary>
-    public bool SupportsDenseLayers { get; init; }
+    /// <summary>
+    /// Qwen2/3-MoE configs carry a <c>sliding_window</c> value that only <c>use_sliding_window</c> (rejected
+    /// separately) would switch on: the key is accepted and ignored. Other families without a window refuse it.
+    /// </summary>
+    public bool IgnoresSlidingWindowKey { get; init; }
+    /// <summary>Qwen2-MoE: a shared expert beside the routed ones; null when the family has none.</summary>
+    public SharedExpertSpec? SharedExpert { get; init; }
+    /// <summary>True when the family has a shared expert (<see cref="SharedExpert"/> is set).</summary>
+    public bool HasSharedExpert => SharedExpert is not null;
+    /// <summary>Which decoder layers are sparse (default: every layer; Qwen: mlp_only_layers and decoder_sparse_step).</summary>
+    public MoeLayerRule MoeLayers { get; init; } = MoeLayerRule.EveryLayer;
     /// <summary>OLMoE ignores <c>head_dim</c> (always hidden/heads).</summary>
     public bool SupportsHeadDimKey { get; init; } = true;
 
@@ -71,17 +84,33 @@ public sealed class ModelFamily
 
     /// <summary>
     /// Keys whose non-default values this engine does not implement for this family, beyond the shared
-    /// list in <see cref="MoeConfig"/>: (key, is the value acceptable).
+    /// checks in <see cref="MoeConfigParser"/>: (key, is the value acceptable).
     /// </summary>
     public IReadOnlyList<(string Key, Func<ConfigReader, bool> Accept)> Unsupported { get; init; } = [];
+
+    /// <summary>
+    /// Why a sparse layer cannot hold <c>count</c> routed experts under this config (e.g. DeepSeek's
+    /// <c>n_group</c> must divide it), or null when it can (the default).
+    /// </summary>
+    public Func<MoeConfig, int, string?> ExpertCountProblem { get; init; } = (_, _) => null;
+
+    /// <summary>Throws a one-line <see cref="MoePruneException"/> naming the config when <see cref="ExpertCountProblem"/> refuses <paramref name="count"/>.</summary>
+    public void ValidateExpertCount(MoeConfig config, int count, string where)
+    {
+        if (ExpertCountProblem(config, count) is string problem)
+            throw new MoePruneException($"{config.Path}: {count} routed experts {where} are not possible for {ModelType}: {problem}");
+    }
 
     /// <summary>The router's scoring and selection (default: softmax in fp32, top-k, optional renormalisation).</summary>
     public Func<MoeConfig, IRoutingStrategy> CreateRouting { get; init; } =
         c => new SoftmaxTopKRouting(c.TopK, c.NormTopKProb);
 
-    /// <summary>The attention module of a decoder layer (default: <see cref="Attention"/>; MLA would plug in here).</summary>
+    /// <summary>
+    /// The attention module of a decoder layer, with the rotary embedding it applies built from the config
+    /// (default: <see cref="Attention"/> with <see cref="RotaryEmbedding.FromConfig"/>; MLA and YaRN plug in here).
+    /// </summary>
     public Func<MoeConfig, ScalarType, Device, nn.Module<AttentionInput, Tensor>> CreateAttention { get; init; } =
-        (c, dtype, device) => new Attention(c, dtype, device);
+        (c, dtype, device) => new Attention(c, RotaryEmbedding.FromConfig(c), dtype, device);
 
     public override string ToString() => ModelType;
 }

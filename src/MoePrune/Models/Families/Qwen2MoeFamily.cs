@@ -15,8 +15,10 @@ public static class Qwen2MoeFamily
         ExpertCountKey = "num_experts",
         ExpertSizeKey = "moe_intermediate_size",
         QkNorm = QkNormPlacement.None,
-        HasSharedExpert = true,
-        SupportsDenseLayers = true,
+        SharedExpert = new SharedExpertSpec("shared_expert", "shared_expert_intermediate_size",
+                                            ("gate_proj", "up_proj", "down_proj"), GateName: "shared_expert_gate"),
+        MoeLayers = MoeLayerRule.MlpOnlyLayersAndSparseStep,
+        IgnoresSlidingWindowKey = true,
         // v4 hard-codes bias=True on q/k/v; v5 reads qkv_bias (default True).
         QkvBias = c => c.Bool("qkv_bias", true),
         OutputBias = _ => false,

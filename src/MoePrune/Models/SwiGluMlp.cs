@@ -8,12 +8,12 @@ namespace MoePrune.Models;
 /// shared expert and dense layers. Child names come from the family (<c>w1/w3/w2</c> for Mixtral experts,
 /// <c>gate_proj/up_proj/down_proj</c> otherwise), so state-dict keys equal the on-disk names.
 /// </summary>
-public sealed class DenseMlp : nn.Module<Tensor, Tensor>
+public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
 {
     private readonly EmptyLinear _gate, _up, _down;
 
-    public DenseMlp(int hidden, int intermediate, (string Gate, string Up, string Down) names, ScalarType dtype, Device device)
-        : base(nameof(DenseMlp))
+    public SwiGluMlp(int hidden, int intermediate, (string Gate, string Up, string Down) names, ScalarType dtype, Device device)
+        : base(nameof(SwiGluMlp))
     {
         Intermediate = intermediate;
         _gate = new EmptyLinear(hidden, intermediate, false, dtype, device);
