@@ -1,3 +1,4 @@
+using TorchSharp;
 using MoePrune.Merging.Partition;
 using MoePrune.Models;
 using AdamW = MoePrune.Training.AdamW;
@@ -76,7 +77,7 @@ public static class LearnedMerge
             using var noGrad = no_grad();
             var (r, e) = Build(groups);
             var y = RoutedLayer.Output(input, r, e, options.Routing);                                // (N, H)
-            return (y - target).square().sum().item<double>() / Math.Max(target.square().sum().item<double>(), double.Epsilon);
+            return (y - target).square().sum().ToDouble() / Math.Max(target.square().sum().ToDouble(), double.Epsilon);
         }
 
         double uniformTrain = Error(xTrain, tTrain), uniformHeld = xHeld is null ? double.NaN : Error(xHeld, tHeld);
@@ -134,16 +135,16 @@ public static class LearnedMerge
             if (Beta is null) return [1.0];
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            return Beta.softmax(0).to(ScalarType.Float64).data<double>().ToArray();
+            return Beta.softmax(0L).to(ScalarType.Float64).data<double>().ToArray();
         }
 
         public (ExpertWeights Expert, Tensor Row) Merge()
         {
             if (Beta is null) return (new ExpertWeights(_gate[0], _up[0], _down[0]), _rows[0]);
-            var a = Beta.softmax(0);                                                                 // (|G|)
+            var a = Beta.softmax(0L);                                                                 // (|G|)
             var a3 = a.view(-1, 1, 1);                                                               // (|G|, 1, 1)
-            return (new ExpertWeights((a3 * _gate).sum(0), (a3 * _up).sum(0), (a3 * _down).sum(0) * Scale!),
-                    (a.unsqueeze(1) * _rows).sum(0));                                                // (I, H), (I, H), (H, I); (H)
+            return (new ExpertWeights((a3 * _gate).sum(0L), (a3 * _up).sum(0L), (a3 * _down).sum(0L) * Scale!),
+                    (a.unsqueeze(1) * _rows).sum(0L));                                                // (I, H), (I, H), (H, I); (H)
         }
     }
 }

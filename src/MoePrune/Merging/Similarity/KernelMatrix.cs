@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoePrune.Merging.Similarity;
@@ -23,8 +24,8 @@ public static class KernelMatrix
         var d2 = (norms.unsqueeze(1) + norms.unsqueeze(0) - 2 * gram).clamp_min(0) * offDiagonal; // (m, m)
         var upper = ones(m, m, ScalarType.Bool, z.device).triu(1);                                     // (m, m)
         var pairs = d2.masked_select(upper);                                                  // (m(m−1)/2)
-        double sigma2 = pairs.numel() == 0 ? 0 : pairs.median().item<double>();
-        if (sigma2 <= 0 && pairs.numel() > 0) sigma2 = pairs.mean().item<double>();
+        double sigma2 = pairs.numel() == 0 ? 0 : pairs.median().ToDouble();
+        if (sigma2 <= 0 && pairs.numel() > 0) sigma2 = pairs.mean().ToDouble();
         if (sigma2 <= 0) return ones(m, m, dtype, z.device).MoveToOuterDisposeScope();        // (m, m)
         return d2.div(-2 * sigma2).exp_().MoveToOuterDisposeScope();                          // (m, m)
     }

@@ -19,7 +19,7 @@ public sealed class OutputMeanAccumulator(int numExperts) : IExpertOutputAccumul
     public void Add(int expert, Tensor outputs)
     {
         using var scope = NewDisposeScope();
-        var sum = outputs.to(ScalarType.Float64).sum(0).contiguous().data<double>().ToArray(); // (H)
+        var sum = outputs.to(ScalarType.Float64).sum(0L).contiguous().data<double>().ToArray(); // (H)
         if (_sums is null) { _hidden = sum.Length; _sums = new double[NumExperts * _hidden]; }
         for (int k = 0; k < _hidden; k++) _sums[expert * _hidden + k] += sum[k];
     }
