@@ -32,7 +32,7 @@ public sealed class PairwiseDistance(int count)
             for (int j = 0; j < Count; j++)
             {
                 double d = i == j ? 0 : Math.Max(0, _gram[i * Count + i] + _gram[j * Count + j] - 2 * _gram[i * Count + j]);
-                mse[i * Count + j] = -d / Math.Max(1, Length);
+                mse[i * Count + j] = d == 0 ? 0 : -d / Math.Max(1, Length);
             }
         return mse;
     }

@@ -22,7 +22,7 @@ public static class WeightSimilarity
     /// <summary>Values (per expert) in one slice: bounds the (E, d) slab to about 4M values.</summary>
     public const int SliceValues = 1 << 22;
 
-    public static SimilarityMatrix FlattenedWeights(MoeLayerWeights layer)
+    public static SimilarityMatrix FlattenedWeights(MoeLayerWeights layer, int sliceValues = SliceValues)
     {
         int n = layer.NumExperts;
         var acc = new PairwiseDistance(n);
@@ -30,7 +30,7 @@ public static class WeightSimilarity
         {
             var first = pick(layer.Experts[0]);                                               // (rows, cols)
             long rows = first.shape[0], cols = first.shape[1];
-            int step = (int)Math.Max(1, SliceValues / Math.Max(1, n * cols));
+            int step = (int)Math.Max(1, sliceValues / Math.Max(1, n * cols));
             for (long r0 = 0; r0 < rows; r0 += step)
             {
                 using var scope = NewDisposeScope();
@@ -42,13 +42,13 @@ public static class WeightSimilarity
     }
 
     /// <param name="meanInput">(H) the mean calibration input; required for <see cref="SurrogateForm.MeanInputJacobian"/>.</param>
-    public static SimilarityMatrix Surrogate(MoeLayerWeights layer, SurrogateForm form, Tensor? meanInput = null)
+    public static SimilarityMatrix Surrogate(MoeLayerWeights layer, SurrogateForm form, Tensor? meanInput = null, int sliceValues = SliceValues)
     {
         if (form == SurrogateForm.MeanInputJacobian && meanInput is null)
             throw new MoePruneException("surrogate: the mean-input Jacobian needs the layer's calibration inputs");
         int n = layer.NumExperts, h = layer.HiddenSize;
         var acc = new PairwiseDistance(n);
-        int step = Math.Max(1, SliceValues / Math.Max(1, n * h));
+        int step = Math.Max(1, sliceValues / Math.Max(1, n * h));
         for (int r0 = 0; r0 < h; r0 += step)
         {
             using var scope = NewDisposeScope();
