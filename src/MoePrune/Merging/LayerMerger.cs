@@ -97,6 +97,7 @@ public static class LayerMerger
         var layer = input.Weights;
         layer.Validate($"layer {input.LayerIndex}");
         string name = SimilarityKinds.Name(options.Similarity);
+        using var scope = NewDisposeScope();
         switch (options.Similarity)
         {
             case SimilarityKind.Weights: return WeightSimilarity.FlattenedWeights(layer);
@@ -104,13 +105,12 @@ public static class LayerMerger
             case SimilarityKind.Surrogate when options.Surrogate == SurrogateForm.DownGateUp:
                 return WeightSimilarity.Surrogate(layer, options.Surrogate);
             case SimilarityKind.Surrogate:
-                using (var mean = Inputs(input, "the mean-input surrogate").to(ScalarType.Float64).mean([0]))   // (H)
-                    return WeightSimilarity.Surrogate(layer, options.Surrogate, mean);
+                var mean = Inputs(input, "the mean-input surrogate").to(ScalarType.Float64).mean([0]);     // (H)
+                return WeightSimilarity.Surrogate(layer, options.Surrogate, mean);
             case SimilarityKind.RouterLogits: return RouterSimilarity.LogitCosine(Inputs(input, name), layer.Router, options.Cka.ChunkRows);
         }
-        using var scope = NewDisposeScope();
-        var x = Inputs(input, name);
-        if (options.MixupRows > 0) x = EmbeddingMixup.Augment(x, options.MixupRows, options.Seed);  // (N + extra, H)
+        var x = Inputs(input, name);                                                                    // (N, H)
+        if (options.MixupRows > 0) x = EmbeddingMixup.Augment(x, options.MixupRows, options.Seed);      // (N + extra, H)
         if (options.Similarity == SimilarityKind.OutputMean)
         {
             var means = new OutputMeanAccumulator(layer.NumExperts);

@@ -19,12 +19,12 @@ public class PartitionTests(ITestOutputHelper output)
     private static string Canon(IEnumerable<IEnumerable<int>> groups) =>
         string.Join(" ", groups.Select(g => g.Order().ToArray()).OrderBy(g => g[0]).Select(g => "{" + string.Join(",", g) + "}"));
 
-    /// <summary>Every labelling in r^E, keeping the surjective ones, scored by within − between directly.</summary>
-    private static (string Partition, double Value) BruteForce(SimilarityMatrix s, int r, bool centered)
+    /// <summary>Every labelling in r^E, keeping the surjective ones, scored directly: within − between, or Σ_G (pair sum of G)/|G|.</summary>
+    private static (string Partition, double Value) BruteForce(SimilarityMatrix s, int r, PartitionObjectiveKind kind, bool centered)
     {
         int n = s.Size;
         double c = 0;
-        if (centered)
+        if (centered && kind == PartitionObjectiveKind.WithinMinusBetween)
         {
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < n; j++) if (i != j) c += s[i, j];
@@ -41,15 +41,21 @@ public class PartitionTests(ITestOutputHelper output)
             for (int i = 0; i < n; i++) { labels[i] = (int)(rest % r); rest /= r; used |= 1 << labels[i]; }
             if (used != (1 << r) - 1) continue;
             double within = 0, between = 0;
+            var groupSums = new double[r];
+            var sizes = new int[r];
             for (int i = 0; i < n; i++)
+            {
+                sizes[labels[i]]++;
                 for (int j = i + 1; j < n; j++)
                 {
                     double w = s[i, j] - c;
-                    if (labels[i] == labels[j]) within += w; else between += w;
+                    if (labels[i] == labels[j]) { within += w; groupSums[labels[i]] += w; } else between += w;
                 }
-            if (within - between > best + 1e-12)
+            }
+            double value = kind == PartitionObjectiveKind.WithinMinusBetween ? within - between : groupSums.Zip(sizes, (a, b) => a / b).Sum();
+            if (value > best + 1e-12)
             {
-                best = within - between;
+                best = value;
                 bestPartition = Canon(Enumerable.Range(0, n).GroupBy(e => labels[e]).Select(g => g.AsEnumerable()));
             }
         }
@@ -57,22 +63,45 @@ public class PartitionTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(6, 2, true)]
-    [InlineData(6, 3, false)]
-    [InlineData(7, 3, true)]
-    [InlineData(7, 4, false)]
-    [InlineData(8, 4, true)]
-    [InlineData(8, 6, true)]
-    [InlineData(8, 6, false)]
-    public void ExactPartitionEqualsTheBruteForceOptimum(int n, int r, bool centered)
+    [InlineData(6, 2, PartitionObjectiveKind.AverageWithin, false)]
+    [InlineData(7, 3, PartitionObjectiveKind.AverageWithin, false)]
+    [InlineData(8, 4, PartitionObjectiveKind.AverageWithin, false)]
+    [InlineData(8, 6, PartitionObjectiveKind.AverageWithin, false)]
+    [InlineData(6, 2, PartitionObjectiveKind.WithinMinusBetween, true)]
+    [InlineData(6, 3, PartitionObjectiveKind.WithinMinusBetween, false)]
+    [InlineData(7, 3, PartitionObjectiveKind.WithinMinusBetween, true)]
+    [InlineData(7, 4, PartitionObjectiveKind.WithinMinusBetween, false)]
+    [InlineData(8, 4, PartitionObjectiveKind.WithinMinusBetween, true)]
+    [InlineData(8, 6, PartitionObjectiveKind.WithinMinusBetween, false)]
+    public void ExactPartitionEqualsTheBruteForceOptimum(int n, int r, PartitionObjectiveKind kind, bool centered)
     {
         var s = RandomSymmetric(new Random(n * 10 + r), n, offset: -0.3);
-        var (expected, value) = BruteForce(s, r, centered);
-        var result = Partitioner.Solve(s, r, new PartitionOptions { Method = PartitionMethod.Exact, Centered = centered });
-        output.WriteLine($"E={n} r={r} centered={centered}: exact {result.Grouping} J={result.Objective:F6}; brute force {expected} J={value:F6}; |ΔJ| = {Math.Abs(result.Objective - value):E2}");
+        var (expected, value) = BruteForce(s, r, kind, centered);
+        var result = Partitioner.Solve(s, r, new PartitionOptions { Method = PartitionMethod.Exact, Objective = kind, Centered = centered });
+        output.WriteLine($"E={n} r={r} {kind} centered={centered}: exact {result.Grouping} J={result.Objective:F6}; brute force {expected} J={value:F6}; |ΔJ| = {Math.Abs(result.Objective - value):E2}");
         Assert.Equal(expected, Canon(result.Grouping.Groups));
         Assert.True(Math.Abs(result.Objective - value) < 1e-9);
         Assert.Equal(r, result.Grouping.Count);
+    }
+
+    [Fact]
+    public void AverageWithinOfMinusWeightMseIsMinusTheUniformMergeError()
+    {
+        var layer = MergingFixtures.RandomLayer(new Random(7), 6, 4, 3, TorchSharp.torch.ScalarType.Float64);
+        var s = MoePrune.Merging.Similarity.WeightSimilarity.FlattenedWeights(layer);
+        var grouping = ExpertGrouping.FromGroups(6, [[0, 4], [1, 2, 5], [3]]);
+        var flat = layer.Experts.Select(w => MergingFixtures.Values(w.GateProj).Concat(MergingFixtures.Values(w.UpProj)).Concat(MergingFixtures.Values(w.DownProj)).ToArray()).ToArray();
+        double error = 0;                                                   // Σ_G Σ_{i∈G} ‖θ_i − θ̄_G‖² / P
+        foreach (var g in grouping.Groups)
+            for (int k = 0; k < flat[0].Length; k++)
+            {
+                double mean = g.Average(e => flat[e][k]);
+                error += g.Sum(e => Math.Pow(flat[e][k] - mean, 2));
+            }
+        error /= flat[0].Length;
+        double j = PartitionObjective.Value(s, grouping, PartitionObjectiveKind.AverageWithin);
+        output.WriteLine($"J = {j:F8}, −(uniform-merge squared error)/P = {-error:F8}, |Δ| = {Math.Abs(j + error):E2}");
+        Assert.True(Math.Abs(j + error) < 1e-12);
     }
 
     [Fact]

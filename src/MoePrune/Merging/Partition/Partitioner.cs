@@ -14,7 +14,9 @@ public enum PartitionMethod
 public sealed record PartitionOptions
 {
     public PartitionMethod Method { get; init; } = PartitionMethod.Auto;
-    /// <summary>Centre the similarity before the exact search (<see cref="PartitionObjective"/>).</summary>
+    /// <summary>The criterion of the exact search and of the reported objective value.</summary>
+    public PartitionObjectiveKind Objective { get; init; } = PartitionObjectiveKind.AverageWithin;
+    /// <summary>Centre the similarity for <see cref="PartitionObjectiveKind.WithinMinusBetween"/> (<see cref="PartitionObjective"/>).</summary>
     public bool Centered { get; init; } = true;
     public double ExactCap { get; init; } = ExactPartitioner.DefaultCap;
 }
@@ -32,12 +34,12 @@ public static class Partitioner
             method = ExactPartitioner.PartitionCount(s.Size, groups) <= options.ExactCap ? PartitionMethod.Exact : PartitionMethod.Hierarchical;
         var grouping = method switch
         {
-            PartitionMethod.Exact => ExactPartitioner.Solve(s, groups, options.Centered, options.ExactCap),
+            PartitionMethod.Exact => ExactPartitioner.Solve(s, groups, options.Objective, options.Centered, options.ExactCap),
             PartitionMethod.Hierarchical => HierarchicalPartitioner.Solve(s, groups),
             PartitionMethod.Dominant => DominantPartitioner.Solve(s, groups,
                 routedCounts ?? throw new MoePruneException("dominant grouping needs the layer's routed-token counts")),
             _ => throw new ArgumentOutOfRangeException(nameof(options)),
         };
-        return new PartitionResult(grouping, method, PartitionObjective.Value(s, grouping, options.Centered));
+        return new PartitionResult(grouping, method, PartitionObjective.Value(s, grouping, options.Objective, options.Centered));
     }
 }
