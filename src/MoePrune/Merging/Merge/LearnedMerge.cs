@@ -112,21 +112,25 @@ public static class LearnedMerge
 
     private sealed class Group
     {
-        private readonly Tensor _gate, _up, _down, _rows;   // (|G|, I, H), (|G|, I, H), (|G|, H, I), (|G|, H)
+        private readonly ExpertWeights? _single;             // a group of one: the expert itself
+        private readonly Tensor _gate, _up, _down, _rows;   // (|G|, I, H), (|G|, I, H), (|G|, H, I), (|G|, H); for one: (H) row only
 
         public Group(int[] members, Tensor router, ExpertWeights[] experts)
         {
-            Members = members;
+            if (members.Length == 1)
+            {
+                _single = experts[members[0]];
+                _gate = _up = _down = _rows = router[members[0]];
+                return;
+            }
             _gate = stack(members.Select(e => experts[e].GateProj).ToArray());
             _up = stack(members.Select(e => experts[e].UpProj).ToArray());
             _down = stack(members.Select(e => experts[e].DownProj).ToArray());
             _rows = stack(members.Select(e => router[e]).ToArray());
-            if (members.Length == 1) return;
             Beta = new Parameter(zeros(members.Length, ScalarType.Float32, router.device));         // (|G|)
             Scale = new Parameter(ones(1, ScalarType.Float32, router.device));                      // (1)
         }
 
-        public int[] Members { get; }
         public Parameter? Beta { get; }
         public Parameter? Scale { get; }
 
@@ -140,11 +144,11 @@ public static class LearnedMerge
 
         public (ExpertWeights Expert, Tensor Row) Merge()
         {
-            if (Beta is null) return (new ExpertWeights(_gate[0], _up[0], _down[0]), _rows[0]);
-            var a = Beta.softmax(0L);                                                                 // (|G|)
+            if (_single is not null) return (_single, _rows);
+            var a = Beta!.softmax(0L);                                                               // (|G|)
             var a3 = a.view(-1, 1, 1);                                                               // (|G|, 1, 1)
             return (new ExpertWeights((a3 * _gate).sum(0L), (a3 * _up).sum(0L), (a3 * _down).sum(0L) * Scale!),
-                    (a.unsqueeze(1) * _rows).sum(0L));                                                // (I, H), (I, H), (H, I); (H)
+                    (a.unsqueeze(1) * _rows).sum(0L));                                               // (I, H), (I, H), (H, I); (H)
         }
     }
 }
