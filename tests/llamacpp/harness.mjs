@@ -6,7 +6,8 @@
 //            "tokenize": ["text", ...] }       // ids with special tokens parsed, no BOS/EOS added
 // result:  { "llamaCpp": "<release>", "bos": id|null, "eos": id|null, "addBos": bool, "addEos": bool,
 //            "logprobs": [{ "file": "result.json.0.bin", "positions": T, "vocab": V }],  // float32 [T, V] probabilities
-//            "tokenize": [[ids...], ...] }
+//            "tokenize": [[ids...], ...],                  // special-token texts parsed
+//            "tokenizePlain": [[ids...], ...] }             // special-token texts left as text
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -27,9 +28,13 @@ const result = {
     addEos: model.tokens.shouldAppendEosToken,
     logprobs: [],
     tokenize: [],
+    tokenizePlain: [],
 };
 
-for (const text of request.tokenize ?? []) result.tokenize.push(Array.from(model.tokenize(text, true)));
+for (const text of request.tokenize ?? []) {
+    result.tokenize.push(Array.from(model.tokenize(text, true)));
+    result.tokenizePlain.push(Array.from(model.tokenize(text, false)));
+}
 
 for (const [i, ids] of (request.logprobs ?? []).entries()) {
     // F32 KV cache and no flash attention: llama.cpp's most exact CPU path.

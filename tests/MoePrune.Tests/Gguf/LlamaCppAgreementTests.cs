@@ -29,6 +29,43 @@ public class LlamaCppAgreementTests(ITestOutputHelper output)
     [LlamaCppFact]
     public void OlmoeGqaFullAndPrunedMatchLlamaCpp() => Check("olmoe");
 
+    /// <summary>
+    /// Stored checkpoints exported straight from disk (<see cref="GgufExporter.ExportCheckpoint"/>): Mixtral, and
+    /// Qwen3-MoE in the transformers-v5 fused expert layout with head_dim 12 ≠ hidden/heads (attention.key_length).
+    /// </summary>
+    [LlamaCppFact]
+    public void FixtureCheckpointsExportedFromDiskMatchLlamaCpp()
+    {
+        foreach (var fixture in new[] { "mixtral_fp32", "qwen3_moe_rope_parameters_fused" })
+        {
+            using var temp = new TempDir();
+            string dir = GgufRefusalTests.CopyWithTokenizer(Models.ModelFixtures.Dir(fixture), temp, 96);
+            string file = temp["model.gguf"];
+            GgufExporter.ExportCheckpoint(dir, file);
+            using var model = ModelLoader.Load(dir);
+            var ids = GgufTestModels.Ids(Positions, 96, seed: 3);
+            var result = LlamaCppHarness.Run(new JsonObject { ["model"] = file, ["logprobs"] = new JsonArray(Json(ids)) }, temp.Path);
+            Compare($"{fixture} (from disk)", GgufTestModels.LogProbs(model, ids), LlamaCppHarness.Probabilities(result, 0), ids);
+        }
+    }
+
+    /// <summary>The shipped default model on real text: its f32 export computes what MoePrune computes.</summary>
+    [LlamaCppFact]
+    public void DefaultModelOnTextMatchesLlamaCpp()
+    {
+        using var temp = new TempDir();
+        string dir = DefaultModelFiles.Directory();
+        string file = temp["default.gguf"];
+        GgufExporter.ExportCheckpoint(dir, file, GgufFloatType.F32);
+        using var model = ModelLoader.Load(dir);
+        var text = string.Join(" ", Tokenization.GoldenTokenizers.Strings().Skip(1).Take(12));
+        var ids = MoePrune.Tokenization.HfTokenizer.Load(dir).Encode(text, false).Select(i => (long)i).Take(128).ToArray();
+        var result = LlamaCppHarness.Run(new JsonObject { ["model"] = file, ["logprobs"] = new JsonArray(Json(ids)) }, temp.Path);
+        Compare($"models/default ({ids.Length} tokens of text)", GgufTestModels.LogProbs(model, ids), LlamaCppHarness.Probabilities(result, 0), ids);
+    }
+
+    static JsonArray Json(long[] ids) => new(ids.Select(i => (JsonNode)i).ToArray());
+
     void Check(string modelType)
     {
         using var temp = new TempDir();
@@ -43,7 +80,7 @@ public class LlamaCppAgreementTests(ITestOutputHelper output)
             var result = LlamaCppHarness.Run(new JsonObject
             {
                 ["model"] = file,
-                ["logprobs"] = new JsonArray(new JsonArray(ids.Select(i => (JsonNode)i).ToArray())),
+                ["logprobs"] = new JsonArray(Json(ids)),
             }, temp.Path);
             Compare($"{modelType} {label} (llama.cpp {result["llamaCpp"]})", GgufTestModels.LogProbs(m, ids),
                     LlamaCppHarness.Probabilities(result, 0), ids);

@@ -123,15 +123,8 @@ public static partial class GgufVocabulary
         string normalizer = tokenizerJson["normalizer"]?.ToJsonString() ?? "null";
         var pre = tokenizerJson["pre_tokenizer"];
         if (TokenizerJson.OptionalString(pre, "type") == "Metaspace")
-        {
-            if (TokenizerJson.OptionalBool(pre, "split") ?? true)
-                throw new MoePruneException($"{source}: Metaspace pre_tokenizer with split=true has no llama.cpp equivalent (SentencePiece does not split words)");
-            if (normalizer != "null")
-                throw new MoePruneException($"{source}: normalizer {normalizer} beside a Metaspace pre_tokenizer is not exported");
-            string scheme = TokenizerJson.OptionalString(pre, "prepend_scheme")
-                            ?? ((TokenizerJson.OptionalBool(pre, "add_prefix_space") ?? true) ? "always" : "never");
-            return scheme != "never";
-        }
+            throw new MoePruneException($"{source}: Metaspace pre_tokenizer: it adds no ▁ to text that already starts with a space " +
+                                        "(and, with prepend_scheme 'first', none after special tokens), llama.cpp's SentencePiece tokenizer always does");
         if (pre is not null)
             throw new MoePruneException($"{source}: SentencePiece-style tokenizer with pre_tokenizer {pre.ToJsonString()} is not exported");
         var steps = tokenizerJson["normalizer"] is JsonObject n && TokenizerJson.OptionalString(n, "type") == "Sequence"
