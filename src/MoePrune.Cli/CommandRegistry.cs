@@ -21,5 +21,6 @@ public static class CommandRegistry
         yield return PretrainCommand.Create();
         yield return StudyCommand.Create();
         yield return ExportGgufCommand.Create();
+        yield return ReportCommand.Create();
     }
 }
