@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using MoePrune.Models;
 using static TorchSharp.torch;
 
@@ -15,7 +14,7 @@ public sealed record GgufPlacement(string GgufName, long ElementOffset, Func<Ten
 /// e fills elements [e·I·H, (e+1)·I·H)), and Qwen2-MoE's shared expert as <c>blk.N.ffn_*_shexp</c> with its
 /// (1, H) gate written as a vector.
 /// </summary>
-public sealed partial class GgufTensorPlan
+public sealed class GgufTensorPlan
 {
     private readonly Dictionary<string, List<GgufPlacement>> _routes = new(StringComparer.Ordinal);
     private readonly List<GgufTensorInfo> _tensors = [];
@@ -68,9 +67,6 @@ public sealed partial class GgufTensorPlan
 
     /// <summary>The GGUF tensors in file order.</summary>
     public IReadOnlyList<GgufTensorInfo> Tensors => _tensors;
-
-    /// <summary>Every Hugging Face tensor name this plan accepts (per-expert layout), i.e. the names of the model's parameters.</summary>
-    public IEnumerable<string> PerExpertNames => _routes.Keys.Where(n => !FusedName().IsMatch(n));
 
     /// <summary>Where <paramref name="hfName"/> goes; null for a name the model does not have.</summary>
     public IReadOnlyList<GgufPlacement>? Route(string hfName) => _routes.GetValueOrDefault(hfName);
@@ -151,7 +147,4 @@ public sealed partial class GgufTensorPlan
         return w.reshape([kvHeads, 1, hd, .. rest]).expand([kvHeads, rep, hd, .. rest])
                 .reshape([kvHeads * rep * hd, .. rest]);                                       // (kv·rep·hd, …)
     }
-
-    [GeneratedRegex(@"\.experts\.(gate_up_proj|down_proj)$")]
-    private static partial Regex FusedName();
 }

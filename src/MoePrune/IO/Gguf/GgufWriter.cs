@@ -63,8 +63,6 @@ public sealed class GgufWriter : IDisposable
     public static GgufWriter Create(string path, GgufMetadata metadata, IReadOnlyList<GgufTensorInfo> tensors) =>
         new(path, metadata, tensors);
 
-    public IReadOnlyCollection<GgufTensorInfo> Tensors => _tensors.Values.Select(t => t.Info).ToList();
-
     /// <summary>
     /// Writes <paramref name="values"/> (converted to the tensor's type, flattened) into tensor
     /// <paramref name="name"/> starting at element <paramref name="elementOffset"/> of its row-major data.
