@@ -21,5 +21,7 @@ public static class CommandRegistry
         yield return BenchCommand.Create();
         yield return PretrainCommand.Create();
         yield return StudyCommand.Create();
+        yield return ExportGgufCommand.Create();
+        yield return ReportCommand.Create();
     }
 }
