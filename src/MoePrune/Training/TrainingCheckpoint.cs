@@ -14,7 +14,7 @@ public sealed record TrainingProgressState(int Step, long DataPosition, long Tok
 /// A resumable training checkpoint in one safetensors file: every model parameter (<c>model.{name}</c>), the
 /// AdamW moments and fp32 master weights (<c>adam.*</c>), torch's default random-generator state
 /// (<c>rng.torch</c>), and in <c>__metadata__</c> the step, the data position, the tokens seen, the optimizer's
-/// step count, the trained roles, the planned steps and the model config. Data sources are functions of the
+/// step counts (overall and per parameter), the trained roles, the planned steps and the model config. Data sources are functions of the
 /// cursor, so these fully determine the following steps. Written atomically.
 /// </summary>
 public static class TrainingCheckpoint
@@ -36,6 +36,7 @@ public static class TrainingCheckpoint
             ["tokens_seen"] = state.TokensSeen.ToString(CultureInfo.InvariantCulture),
             ["elapsed_seconds"] = state.ElapsedSeconds.ToString("R", CultureInfo.InvariantCulture),
             ["adam_steps"] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture),
+            ["adam_parameter_steps"] = new JsonObject(optimizer.ParameterSteps.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))).ToJsonString(),
             ["roles"] = trained.ToString(),
             ["total_steps"] = totalSteps.ToString(CultureInfo.InvariantCulture),
             ["config"] = model.Config.ToJson(model.Dtype).ToJsonString(),
@@ -64,7 +65,10 @@ public static class TrainingCheckpoint
             throw new MoePruneException($"{path}: checkpoint of a run of {steps} steps, this run has {totalSteps}; use a fresh work folder");
         using (no_grad())
             foreach (var (name, p) in model.named_parameters()) file.ReadInto("model." + name, p);
-        optimizer.LoadState(long.Parse(Meta(file, "adam_steps"), CultureInfo.InvariantCulture), file.Read);
+        var parameterSteps = file.Metadata.TryGetValue("adam_parameter_steps", out var json)
+            ? JsonNode.Parse(json)!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<long>())
+            : null;
+        optimizer.LoadState(long.Parse(Meta(file, "adam_steps"), CultureInfo.InvariantCulture), file.Read, parameterSteps);
         if (file.Tensors.ContainsKey(RngTensor))
         {
             using var rng = file.Read(RngTensor);
