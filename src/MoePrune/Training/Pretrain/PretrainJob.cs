@@ -31,7 +31,7 @@ public sealed class PretrainJob(PretrainOptions options, string outDir, string w
     public event Action<EvalReport>? Evaluated;
 
     /// <summary>Trains (or finishes training) and writes the model; returns the summary written to the work folder.</summary>
-    public JsonObject Run(int? stopAtStep = null)
+    public JsonObject Run()
     {
         Options.Validate();
         var corpus = PretrainCorpus.Prepare(WorkDir, Options.VocabSize, Options.Seed, Log, Options.Curriculum.Instructions);
@@ -49,7 +49,7 @@ public sealed class PretrainJob(PretrainOptions options, string outDir, string w
         trainer.Message += Log;
         trainer.StepCompleted += r => StepCompleted?.Invoke(r);
         trainer.Evaluated += e => Evaluated?.Invoke(e);
-        var result = trainer.Train(model, data, validation: Trainer.Subset(validation, Options.EvalSequences), stopAtStep: stopAtStep);
+        var result = trainer.Train(model, data, validation: Trainer.Subset(validation, Options.EvalSequences));
 
         var finalSet = Trainer.Subset(validation, 4 * Options.EvalSequences);
         Log($"final validation over {finalSet.Count} of {validation.Count} validation sequences (every n-th)");
