@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using MoePrune.Data;
 using MoePrune.Training;
+using MoePrune.Training.Pretrain;
 using Spectre.Console;
 
 namespace MoePrune.Cli.Commands;
@@ -10,7 +11,8 @@ namespace MoePrune.Cli.Commands;
 /// <c>moeprune pretrain --out DIR [options]</c>: trains a Mixtral-architecture MoE (or with <c>--dense</c> a
 /// dense model with the same active parameters) from scratch on the training mix and writes a Hugging Face
 /// checkpoint. Work files (tokenizer, token cache, checkpoint, log.jsonl) live in <c>--work</c>
-/// (default <c>DIR.work</c>); rerunning resumes from its checkpoint.
+/// (default <c>DIR.work</c>); rerunning resumes from its checkpoint. The workflow is <see cref="PretrainJob"/>;
+/// this command binds the options, sets the torch threads and shows progress.
 /// </summary>
 public static class PretrainCommand
 {
@@ -42,12 +44,12 @@ public static class PretrainCommand
         var auxMode = Opt("--aux-per-layer", "Balance each layer on its own (mean of per-layer losses) instead of transformers' loss over all layers' rows concatenated", d.AuxPerLayer);
         var defQuestions = Opt("--definition-questions", "Lettered definition → word questions per trainable lemma in the training mix", new InstructionOptions().DefinitionQuestionsPerLemma);
         var findQuestions = Opt("--find-word-questions", "Lettered find-the-word questions per trainable lemma in the training mix", new InstructionOptions().FindWordQuestionsPerLemma);
-        var answerWeight = Opt("--answer-weight", "Loss weight of the first token after each \"### Answer:\" line (1: plain language-model loss)", d.AnswerWeight);
-        var letteredWarmup = Opt("--lettered-warmup-steps", "Train the first N steps on lettered find-the-word questions only, then on the mix", d.LetteredWarmupSteps);
+        var answerWeight = Opt("--answer-weight", "Loss weight of the first token after each \"### Answer:\" line (1: plain language-model loss)", d.Curriculum.AnswerWeight);
+        var letteredWarmup = Opt("--lettered-warmup-steps", "Train the first N steps on lettered find-the-word questions only, then on the mix", d.Curriculum.LetteredWarmupSteps);
         var z = Opt("--z-coef", "Router z-loss coefficient (0: off)", d.ZLossCoef);
         var bf16 = Opt("--bf16", "bf16 forward/backward with fp32 master weights", false);
         var seed = Opt("--seed", "Seed of the mix order, initialisation and data order", d.Seed);
-        var threads = Opt("--threads", "Torch threads", d.Threads);
+        var threads = Opt("--threads", "Torch threads", 2);
         var evalEvery = Opt("--eval-every", "Validate every N steps (0: only at the end)", d.EvalEvery);
         var evalSeqs = Opt("--eval-sequences", "Validation sequences of the periodic evaluation", d.EvalSequences);
         var ckptEvery = Opt("--checkpoint-every", "Checkpoint every N steps", d.CheckpointEvery);
@@ -68,134 +70,64 @@ public static class PretrainCommand
                 VocabSize = pr.GetValue(vocab), SequenceLength = pr.GetValue(seqLen), BatchSize = pr.GetValue(batch),
                 GradientAccumulation = pr.GetValue(accum), Steps = pr.GetValue(steps), WarmupSteps = pr.GetValue(warmup),
                 LearningRate = pr.GetValue(lr), MinLrRatio = pr.GetValue(minLr), WeightDecay = pr.GetValue(wd), ClipNorm = pr.GetValue(clip),
-                AuxLossCoef = pr.GetValue(aux), AuxPerLayer = pr.GetValue(auxMode), AnswerWeight = pr.GetValue(answerWeight),
-                LetteredWarmupSteps = pr.GetValue(letteredWarmup),
-                Instructions = new InstructionOptions { DefinitionQuestionsPerLemma = pr.GetValue(defQuestions), FindWordQuestionsPerLemma = pr.GetValue(findQuestions) },
-                ZLossCoef = pr.GetValue(z), Bf16 = pr.GetValue(bf16), Seed = pr.GetValue(seed),
-                Threads = pr.GetValue(threads), EvalEvery = pr.GetValue(evalEvery), EvalSequences = pr.GetValue(evalSeqs),
+                AuxLossCoef = pr.GetValue(aux), AuxPerLayer = pr.GetValue(auxMode), ZLossCoef = pr.GetValue(z), Bf16 = pr.GetValue(bf16),
+                Seed = pr.GetValue(seed), EvalEvery = pr.GetValue(evalEvery), EvalSequences = pr.GetValue(evalSeqs),
                 CheckpointEvery = pr.GetValue(ckptEvery), MaxMinutes = pr.GetValue(maxMinutes),
+                Curriculum = new PretrainCurriculum
+                {
+                    Instructions = new InstructionOptions { DefinitionQuestionsPerLemma = pr.GetValue(defQuestions), FindWordQuestionsPerLemma = pr.GetValue(findQuestions) },
+                    AnswerWeight = pr.GetValue(answerWeight), LetteredWarmupSteps = pr.GetValue(letteredWarmup),
+                },
             };
             options.Validate();
             string outDir = pr.GetValue(output)!;
-            string workDir = pr.GetValue(work) ?? outDir.TrimEnd('/') + ".work";
+            var job = new PretrainJob(options, outDir, pr.GetValue(work) ?? outDir.TrimEnd('/') + ".work");
+            job.Message += Log;
+            TorchSharp.torch.set_num_threads(pr.GetValue(threads));
             bool json = pr.GetValue(GlobalOptions.Json);
-            return pr.GetValue(evaluateOnly) ? Evaluate(options, outDir, workDir, json, pr.GetValue(cardNotes), pr.Tokens.Select(t => t.Value)) : Run(options, outDir, workDir, json);
+            JsonObject result;
+            if (pr.GetValue(evaluateOnly))
+            {
+                string? notes = pr.GetValue(cardNotes);
+                string command = "./moeprune " + string.Join(' ', pr.Tokens.Select(t => t.Value).Where(a => a is not "--evaluate-only").TakeWhile(a => a != "--card-notes"));
+                result = job.Evaluate(notes is null ? null : File.ReadAllText(notes), command);
+            }
+            else result = Train(job, options, json);
+            if (json) CliRunner.PrintJson(result);
+            else Console.WriteLine(result.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            return 0;
         });
         return cmd;
     }
 
-    static int Run(PretrainOptions options, string outDir, string workDir, bool json)
+    static void Log(string m) => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {m}");
+
+    /// <summary>Runs the job with a progress bar on a terminal, else a log line every 10 steps.</summary>
+    static JsonObject Train(PretrainJob job, PretrainOptions options, bool json)
     {
-        void Log(string m) => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {m}");
-        var corpus = PretrainCorpus.Prepare(workDir, options.VocabSize, options.Seed, Log, options.Instructions);
-        options = options with { AnswerMarkerIds = corpus.Tokenizer.Encode(InstructionTemplates.AnswerMarker + "\n", addSpecialTokens: false).Select(i => (long)i).ToList() };
-        if (options.AnswerWeight != 1) Log($"answer marker tokens [{string.Join(", ", options.AnswerMarkerIds)}]: the next token weighs {options.AnswerWeight}");
-        var data = new PackedDataset(corpus.TrainTokens, options.SequenceLength, options.Seed);
-        var warmupData = options.LetteredWarmupSteps == 0 ? null
-            : new PackedDataset(corpus.LetteredWarmup(options.LetteredWarmupSteps * options.TokensPerStep + options.SequenceLength, options.Seed), options.SequenceLength, options.Seed);
-        if (warmupData != null) Log($"lettered warm-up: {options.LetteredWarmupSteps} steps on {warmupData.SequenceCount:N0} sequences of find-the-word questions");
-        var validation = Evaluation.GenrePerplexity.Sequences(corpus.Tokenizer, CorpusSplit.Validation, options.SequenceLength);
-        var allValidation = validation.SelectMany(g => g.Sequences).ToList();
-        Log($"train stream {corpus.TrainTokens.Length:N0} tokens = {data.SequenceCount:N0} sequences of {options.SequenceLength}; " +
-            $"{options.Steps} steps × {options.TokensPerStep:N0} tokens = {options.Steps * options.TokensPerStep / (double)data.TokenCount:F2} epochs");
-        var trainer = new Pretrainer(options, workDir);
-        trainer.Message += Log;
-        trainer.Evaluated += e => Log($"step {e.Step}: validation loss {e.ValidationLoss:F4} (ppl {Math.Exp(e.ValidationLoss):F2}, {e.Tokens:N0} tokens)");
-        bool interactive = !json && !Console.IsErrorRedirected && !Console.IsOutputRedirected;
-        Models.MoeForCausalLM model;
-        if (interactive)
+        job.Evaluated += e => Log($"step {e.Step}: validation loss {e.ValidationLoss:F4} (ppl {Math.Exp(e.ValidationLoss):F2}, {e.Tokens:N0} tokens)");
+        if (json || Console.IsErrorRedirected || Console.IsOutputRedirected)
         {
-            model = null!;
-            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask("pretrain", maxValue: options.Steps);
-                    trainer.StepCompleted += r =>
-                    {
-                        task.Value = r.Step;
-                        task.Description = $"step {r.Step}/{r.TotalSteps} loss {r.CrossEntropy:F3} {r.TokensPerSecond:F0} tok/s";
-                    };
-                    model = trainer.Train(data, Pretrainer.Subset(allValidation, options.EvalSequences), corpus.Tokenizer.BosId, corpus.Tokenizer.EosId, warmup: warmupData);
-                });
-        }
-        else
-        {
-            trainer.StepCompleted += r =>
+            job.StepCompleted += r =>
             {
                 if (r.Step % 10 == 0 || r.Step == r.TotalSteps)
                     Log($"step {r.Step}/{r.TotalSteps} loss {r.Loss:F4} ce {r.CrossEntropy:F4} aux {r.AuxLoss:F3} z {r.ZLoss:F2} " +
                         $"lr {r.LearningRate:E2} |g| {r.GradNorm:F2} {r.TokensPerSecond:F0} tok/s");
             };
-            model = trainer.Train(data, Pretrainer.Subset(allValidation, options.EvalSequences), corpus.Tokenizer.BosId, corpus.Tokenizer.EosId, warmup: warmupData);
+            return job.Run();
         }
-        using (model)
-        {
-            var state = trainer.StoppedAt!;
-            var finalSet = Pretrainer.Subset(allValidation, 4 * options.EvalSequences);
-            Log($"final validation over {finalSet.Count} of {allValidation.Count} validation sequences (every n-th)");
-            var final = trainer.Evaluate(model, finalSet, state.Step);
-            Pretrainer.SaveHf(model, outDir, corpus.TokenizerDir, corpus.Tokenizer.BosId, corpus.Tokenizer.EosId);
-            var (total, active) = model.CountParameters();
-            var summary = new JsonObject
+        JsonObject summary = null!;
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
             {
-                ["out"] = Path.GetFullPath(outDir),
-                ["steps"] = state.Step,
-                ["tokens_seen"] = state.TokensSeen,
-                ["train_seconds"] = Math.Round(state.ElapsedSeconds, 1),
-                ["tokens_per_second"] = Math.Round(state.TokensSeen / Math.Max(1e-9, state.ElapsedSeconds), 1),
-                ["threads"] = options.Threads,
-                ["final_train_loss"] = trainer.Losses.Count > 0 ? trainer.Losses.TakeLast(20).Average() : null,
-                ["validation_loss"] = final.ValidationLoss,
-                ["validation_perplexity"] = Math.Exp(final.ValidationLoss),
-                ["total_parameters"] = total,
-                ["active_parameters"] = active,
-                ["stopped_early"] = state.Step < options.Steps,
-            };
-            IO.JsonFile.WriteAtomic(Path.Combine(workDir, "summary.json"), summary);
-            if (json) CliRunner.PrintJson(summary);
-            else Console.WriteLine(summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-        }
-        return 0;
+                var task = ctx.AddTask("pretrain", maxValue: options.Steps);
+                job.StepCompleted += r =>
+                {
+                    task.Value = r.Step;
+                    task.Description = $"step {r.Step}/{r.TotalSteps} loss {r.CrossEntropy:F3} {r.TokensPerSecond:F0} tok/s";
+                };
+                summary = job.Run();
+            });
+        return summary;
     }
-
-    /// <summary>Card statistics of the model in <paramref name="outDir"/>; the unigram baseline uses the work folder's token cache.</summary>
-    static int Evaluate(PretrainOptions options, string outDir, string workDir, bool json, string? notes, IEnumerable<string> args)
-    {
-        void Log(string m) => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {m}");
-        SetThreads(options.Threads);
-        var corpus = PretrainCorpus.Prepare(workDir, options.VocabSize, options.Seed, Log, options.Instructions);
-        using var model = Models.ModelLoader.Load(outDir);
-        var tokenizer = Tokenization.HfTokenizer.Load(outDir);
-        var result = PretrainEvaluation.Run(model, tokenizer, corpus.TrainTokens, options.Seed, Log, options.Instructions);
-        var summaryPath = Path.Combine(workDir, "summary.json");
-        if (File.Exists(summaryPath))
-        {
-            double rate = IO.JsonFile.ReadObject(summaryPath)["tokens_per_second"]!.GetValue<double>();
-            double flops = TrainingFlops.PerToken(model.Config, options.SequenceLength);
-            double matmul = Benchmarks.MatmulRate.Measure(options.SequenceLength * options.BatchSize, model.Config.HiddenSize,
-                                                          2L * model.Config.ExpertIntermediateSize, TorchSharp.torch.ScalarType.Float32);
-            result["throughput"] = new JsonObject
-            {
-                ["tokens_per_second"] = rate, ["training_flops_per_token"] = flops, ["achieved_gflops"] = rate * flops / 1e9,
-                ["matmul_gflops"] = matmul, ["matmul_shape"] = $"({options.SequenceLength * options.BatchSize} x {model.Config.HiddenSize}) . ({model.Config.HiddenSize} x {2 * model.Config.ExpertIntermediateSize}) fp32",
-                ["threads"] = options.Threads,
-            };
-        }
-        IO.JsonFile.WriteAtomic(Path.Combine(outDir, "evaluation.json"), result);
-        if (notes is not null)
-        {
-            var summary = IO.JsonFile.ReadObject(Path.Combine(workDir, "summary.json"));
-            var config = IO.JsonFile.ReadObject(Path.Combine(outDir, "config.json"));
-            string command = "./moeprune " + string.Join(' ', args.Where(a => a is not "--evaluate-only")
-                .TakeWhile(a => a != "--card-notes"));
-            string card = ModelCardWriter.Render(command, summary, result, config, File.ReadAllText(notes));
-            File.WriteAllText(Path.Combine(outDir, "MODEL_CARD.md"), card);
-            Log($"wrote {Path.Combine(outDir, "MODEL_CARD.md")}");
-        }
-        if (json) CliRunner.PrintJson(result);
-        else Console.WriteLine(result.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-        return 0;
-    }
-
-    static void SetThreads(int n) => TorchSharp.torch.set_num_threads(n);
 }

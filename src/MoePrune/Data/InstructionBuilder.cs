@@ -3,10 +3,8 @@ namespace MoePrune.Data;
 public sealed record InstructionOptions
 {
     /// <summary>
-    /// Definition → word questions per non-held-out lemma, taking its first two senses in turn (first, second,
-    /// first, …), each question with its own distractors and answer letter. The default model was trained with 1;
-    /// 6 (with 3 find-the-word questions and <c>--answer-weight 20</c>) did not teach it to answer by letter either
-    /// (data/README.md).
+    /// Definition → word questions per non-held-out lemma, taking its first senses in turn (first, second,
+    /// first, …; <see cref="DefinitionSensesPerLemma"/>), each question with its own distractors and answer letter.
     /// </summary>
     public int DefinitionQuestionsPerLemma { get; init; } = 1;
     /// <summary>How many of a lemma's senses the definition questions cycle through.</summary>

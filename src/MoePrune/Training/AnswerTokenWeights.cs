@@ -4,10 +4,9 @@ namespace MoePrune.Training;
 
 /// <summary>
 /// Per-position loss weights that make the first token after every answer marker count <c>weight</c> times in
-/// the training loss (every other position counts once). In the default training mix an instruction's answer
-/// letter is one token in ~40 of its example and one in ~150 of the stream, so the one skill a lettered question
-/// tests gets little of the gradient; weighting its token is the pretraining analogue of SFT's answer-only loss.
-/// The marker is given as token ids (the tokenizer's encoding of <c>"### Answer:\n"</c>); a position whose
+/// the training loss (every other position counts once): target weights for <see cref="TrainingBatch.TargetWeights"/>
+/// that emphasise an instruction's answer inside plain language-model data (answer-only SFT instead masks with
+/// <see cref="PromptAnswerDataset"/>). The marker is given as token ids (the tokenizer's encoding of <c>"### Answer:\n"</c>); a position whose
 /// preceding tokens spell it is the row that predicts the answer's first token.
 /// </summary>
 public static class AnswerTokenWeights

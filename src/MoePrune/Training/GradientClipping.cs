@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoePrune.Training;
@@ -12,12 +13,14 @@ public static class GradientClipping
         using var noGrad = no_grad();
         var grads = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToList();
         if (grads.Count == 0) return 0;
-        var squares = stack(grads.Select(g => g.to(ScalarType.Float32).square().sum()).ToArray()); // (P) fp32
+        // g·g rather than square(): square() passes an implicit Scalar 2 that the finalizer may free mid-call (dotnet/TorchSharp#1434).
+        var squares = stack(grads.Select(g => g.to(ScalarType.Float32)).Select(g => g.mul(g).sum()).ToArray()); // (P) fp32
         double norm = Math.Sqrt(squares.sum().to(ScalarType.Float64).item<double>());
         if (maxNorm > 0)
         {
             double scale = maxNorm / (norm + 1e-6);
-            if (scale < 1) foreach (var g in grads) g.mul_(scale);
+            using var factor = scale.ToScalar();
+            if (scale < 1) foreach (var g in grads) g.mul_(factor);
         }
         return norm;
     }

@@ -37,8 +37,7 @@ public static class LoadBalancingLoss
     /// <summary>
     /// The same loss computed for each layer on its own and averaged over layers. The concatenated form above only
     /// balances the experts summed over layers: an expert that no token reaches in one layer can be offset by
-    /// one that is overused in another (seen in training: two dead experts in layer 1 at coefficient 0.1). This
-    /// form balances every layer; a perfectly balanced router still gives k.
+    /// one that is overused in another. This form balances every layer; a perfectly balanced router still gives k.
     /// </summary>
     public static Tensor ComputePerLayer(IReadOnlyList<Tensor> routerLogits, int topK, Tensor? rowMask = null)
     {

@@ -5,13 +5,13 @@ namespace MoePrune.Training;
 /// <summary>
 /// A token stream cut into non-overlapping sequences of <see cref="SequenceLength"/> tokens (the tail shorter
 /// than one sequence is dropped). Sequences are visited epoch by epoch, each epoch in its own seeded
-/// permutation, so the batch at a given global position depends only on (seed, position): resuming needs
-/// nothing but the position.
+/// permutation (<see cref="EpochOrder"/>), so the batch at a given global position depends only on
+/// (seed, position): resuming needs nothing but the position.
 /// </summary>
-public sealed class PackedDataset
+public sealed class PackedDataset : ITrainingData
 {
     private readonly int[] _tokens;
-    private readonly Dictionary<long, int[]> _orders = [];
+    private readonly EpochOrder _order;
 
     public PackedDataset(int[] tokens, int sequenceLength, long seed)
     {
@@ -21,6 +21,7 @@ public sealed class PackedDataset
         SequenceLength = sequenceLength;
         Seed = seed;
         SequenceCount = tokens.Length / sequenceLength;
+        _order = new EpochOrder(SequenceCount, seed);
     }
 
     public int SequenceLength { get; }
@@ -28,20 +29,8 @@ public sealed class PackedDataset
     public int SequenceCount { get; }
     public long TokenCount => (long)SequenceCount * SequenceLength;
 
-    /// <summary>The order of the sequences in <paramref name="epoch"/>: a Fisher–Yates shuffle seeded by (seed, epoch).</summary>
-    public int[] Order(long epoch)
-    {
-        if (_orders.TryGetValue(epoch, out var cached)) return cached;
-        var order = Enumerable.Range(0, SequenceCount).ToArray();
-        var rng = new Random(unchecked((int)(Seed * 1_000_003 + epoch * 7919 + 17)));
-        for (int i = order.Length - 1; i > 0; i--)
-        {
-            int j = rng.Next(i + 1);
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        if (_orders.Count > 4) _orders.Clear();
-        return _orders[epoch] = order;
-    }
+    /// <summary>The order of the sequences in <paramref name="epoch"/>.</summary>
+    public int[] Order(long epoch) => _order.Of(epoch);
 
     /// <summary>Token ids (B, T) int64 of the <paramref name="count"/> sequences starting at global position <paramref name="position"/>.</summary>
     public Tensor Batch(long position, int count)
@@ -49,11 +38,13 @@ public sealed class PackedDataset
         var ids = new long[(long)count * SequenceLength];
         for (int b = 0; b < count; b++)
         {
-            long p = position + b;
-            int sequence = Order(p / SequenceCount)[p % SequenceCount];
+            int sequence = _order.At(position + b);
             for (int t = 0; t < SequenceLength; t++)
                 ids[(long)b * SequenceLength + t] = _tokens[(long)sequence * SequenceLength + t];
         }
         return tensor(ids, [count, SequenceLength]);                                     // (B, T) int64
     }
+
+    /// <summary>The <paramref name="batchSize"/> sequences at the cursor's position; the position advances by them.</summary>
+    public TrainingBatch Read(DataCursor at, int batchSize) => new(Batch(at.Position, batchSize), at.Position + batchSize);
 }

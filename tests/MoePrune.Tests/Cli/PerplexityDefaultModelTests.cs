@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using MoePrune.Tests.IO;
-using MoePrune.Training;
+using MoePrune.Training.Pretrain;
 using Xunit;
 using Xunit.Abstractions;
 

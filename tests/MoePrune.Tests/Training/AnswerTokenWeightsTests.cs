@@ -41,7 +41,9 @@ public class AnswerTokenWeightsTests(ITestOutputHelper output)
         var ids = randint(0, v, [b, t]);                                               // (B, T)
         ids[0, 3].fill_(5); ids[0, 4].fill_(6); ids[0, 5].fill_(7);                                  // a marker ending at row 5
         var w = AnswerTokenWeights.Rows(ids, Marker, 10.0);                            // (B, T)
-        var (plain, weighted) = CausalLMLoss.ComputeWeighted(logits, ids, w);
+        var rows = NextTokenRows.Compute(logits, ids, null);                           // (B·T) NLL and valid
+        var plain = rows.Nll.sum();                                                    // () fp32
+        var weighted = (rows.Nll * w.reshape(-1)).sum();                               // () fp32
         var l = logits.to(ScalarType.Float64).data<double>().ToArray();
         var id = ids.data<long>().ToArray();
         var wt = w.data<float>().ToArray();
@@ -58,13 +60,12 @@ public class AnswerTokenWeightsTests(ITestOutputHelper output)
                 sum += nll;
                 wsum += wt[i * t + j] * nll;
             }
-        double dPlain = Math.Abs(plain.Sum.item<float>() - sum), dWeighted = Math.Abs(weighted!.item<float>() - wsum);
-        output.WriteLine($"plain {plain.Sum.item<float>()} vs {sum} (diff {dPlain:E2}); weighted {weighted.item<float>()} vs {wsum} (diff {dWeighted:E2})");
+        double dPlain = Math.Abs(plain.item<float>() - sum), dWeighted = Math.Abs(weighted.item<float>() - wsum);
+        output.WriteLine($"plain {plain.item<float>()} vs {sum} (diff {dPlain:E2}); weighted {weighted.item<float>()} vs {wsum} (diff {dWeighted:E2})");
         Assert.True(dPlain < 1e-4 && dWeighted < 1e-4);
-        Assert.Equal(b * (t - 1), plain.Count);
+        Assert.Equal(b * (t - 1), rows.Valid.sum().item<long>());
         Assert.True(wsum > sum + 1);                                                   // the weight took effect
-        // Without weights it is the ordinary loss.
-        Assert.Equal(CausalLMLoss.Compute(logits, ids).Sum.item<float>(), plain.Sum.item<float>(), 4);
-        Assert.Null(CausalLMLoss.ComputeWeighted(logits, ids, null).Weighted);
+        // Unweighted it is the ordinary loss.
+        Assert.Equal(CausalLMLoss.Compute(logits, ids).Sum.item<float>(), plain.item<float>(), 4);
     }
 }

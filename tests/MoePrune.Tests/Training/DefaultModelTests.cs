@@ -2,6 +2,7 @@ using System.Globalization;
 using MoePrune.Models;
 using MoePrune.Tokenization;
 using MoePrune.Training;
+using MoePrune.Training.Pretrain;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using MoePrune.Data;
 using MoePrune.Training;
+using MoePrune.Training.Pretrain;
 using Xunit;
 
 namespace MoePrune.Tests.Training;
@@ -38,10 +39,10 @@ public sealed class PretrainCorpusTests : IDisposable
         var corpus = PretrainCorpus.Prepare(_work, 300, seed: 1);
         var knowledge = KnowledgeSet.Default;
         var trainable = knowledge.Trainable.Select(e => $"{InstructionTemplates.PosName(e.Pos)} {WordNet.Display(e.Lemma)}").ToList();
-        var stream = corpus.LetteredWarmup(250_000, seed: 1);
+        var stream = LetteredWarmupSource.Stream(corpus, 250_000, seed: 1);
         Assert.True(stream.Length >= 250_000);
-        Assert.Equal(stream, corpus.LetteredWarmup(250_000, seed: 1));
-        Assert.NotEqual(stream.Take(1000), corpus.LetteredWarmup(250_000, seed: 2).Take(1000));
+        Assert.Equal(stream, LetteredWarmupSource.Stream(corpus, 250_000, seed: 1));
+        Assert.NotEqual(stream.Take(1000), LetteredWarmupSource.Stream(corpus, 250_000, seed: 2).Take(1000));
 
         var documents = new List<string>();
         for (int start = 0, i = 0; i < stream.Length; i++)

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace MoePrune.Training;
+namespace MoePrune.Training.Pretrain;
 
 /// <summary>
 /// Renders <c>MODEL_CARD.md</c> of a pretrained model from the run summary (<c>summary.json</c> of the work

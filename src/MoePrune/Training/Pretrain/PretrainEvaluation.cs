@@ -4,7 +4,7 @@ using MoePrune.Evaluation;
 using MoePrune.Models;
 using MoePrune.Tokenization;
 
-namespace MoePrune.Training;
+namespace MoePrune.Training.Pretrain;
 
 /// <summary>
 /// The statistics of a model card for a pretrained model: per-genre perplexity on a fixed subset of the Brown

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using MoePrune.Models;
 using static TorchSharp.torch;
 
-namespace MoePrune.Training;
+namespace MoePrune.Training.Pretrain;
 
 /// <summary>
 /// The config.json and freshly initialised weights of a model to pretrain. MoE: Mixtral with
@@ -37,22 +37,14 @@ public static class PretrainModelFactory
         var model = new MoeForCausalLM(MoeConfig.Parse(config, "pretrain config"), dtype);
         using var noGrad = no_grad();
         using var generator = new TorchSharp.torch.Generator((ulong)seed);
-        foreach (var (name, p) in model.named_parameters())
+        foreach (var p in ParameterRoles.Of(model))
         {
             using var scope = NewDisposeScope();
-            var value = name.EndsWith("norm.weight", StringComparison.Ordinal)
-                ? ones(p.shape)                                                          // p.shape fp32
-                : std * randn(p.shape, generator: generator);                            // p.shape fp32
-            p.copy_(value);
+            var value = p.Roles == ParameterRole.Norms
+                ? ones(p.Parameter.shape)                                                // p.shape fp32
+                : std * randn(p.Parameter.shape, generator: generator);                  // p.shape fp32
+            p.Parameter.copy_(value);
         }
         return model;
     }
-
-    /// <summary>Trainable parameters; weight decay applies to matrices except norms and embeddings.</summary>
-    public static List<TrainableParameter> Trainable(MoeForCausalLM model) =>
-        model.named_parameters()
-             .Select(p => new TrainableParameter(p.name, p.parameter,
-                 Decay: p.parameter.dim() >= 2 && !p.name.Contains("norm", StringComparison.Ordinal)
-                        && !p.name.Contains("embed_tokens", StringComparison.Ordinal)))
-             .ToList();
 }

@@ -1,6 +1,23 @@
-namespace MoePrune.Training;
+using MoePrune.Data;
 
-/// <summary>Model shape, optimisation and bookkeeping settings of <see cref="Pretrainer"/>.</summary>
+namespace MoePrune.Training.Pretrain;
+
+/// <summary>
+/// The data-side options of a pretraining run. They change what the trainer reads (the mix, the order of the
+/// first steps, per-token target weights), never the training step: <see cref="PretrainData"/> turns them into
+/// an <see cref="ITrainingData"/> source.
+/// </summary>
+public sealed record PretrainCurriculum
+{
+    /// <summary>The instruction portion of the training mix (lettered questions per lemma, …).</summary>
+    public InstructionOptions Instructions { get; init; } = new();
+    /// <summary>Loss weight of the first token after each answer marker (<see cref="AnswerTokenWeights"/>); 1: plain LM loss.</summary>
+    public double AnswerWeight { get; init; } = 1;
+    /// <summary>Steps at the start that read lettered find-the-word questions only (<see cref="LetteredWarmupSource"/>); 0: the mix from the first step.</summary>
+    public int LetteredWarmupSteps { get; init; }
+}
+
+/// <summary>Model shape, optimisation and bookkeeping settings of a <see cref="PretrainJob"/> (the options of <c>moeprune pretrain</c>).</summary>
 public sealed record PretrainOptions
 {
     // Model (Mixtral architecture).
@@ -16,13 +33,17 @@ public sealed record PretrainOptions
     public bool Dense { get; init; }
     public int VocabSize { get; init; } = 4096;
     public double InitStd { get; init; } = 0.02;
+    /// <summary>bf16 forward/backward with fp32 master weights in the optimizer.</summary>
+    public bool Bf16 { get; init; }
 
     // Data.
     public int SequenceLength { get; init; } = 256;
     /// <summary>Sequences per micro-batch.</summary>
     public int BatchSize { get; init; } = 16;
     public int GradientAccumulation { get; init; } = 1;
+    /// <summary>Seed of the mix order, the initialisation and the data order.</summary>
     public long Seed { get; init; } = 1;
+    public PretrainCurriculum Curriculum { get; init; } = new();
 
     // Optimisation.
     public int Steps { get; init; } = 1000;
@@ -41,25 +62,10 @@ public sealed record PretrainOptions
     public bool AuxPerLayer { get; init; }
     /// <summary>Coefficient of the router z-loss (0: off).</summary>
     public double ZLossCoef { get; init; } = 0.001;
-    /// <summary>The instruction portion of the training mix (lettered questions per lemma, …).</summary>
-    public Data.InstructionOptions Instructions { get; init; } = new();
-    /// <summary>Loss weight of the first token after each answer marker (<see cref="AnswerTokenWeights"/>); 1: plain LM loss.</summary>
-    public double AnswerWeight { get; init; } = 1;
-    /// <summary>The tokenizer's ids of the answer marker line (set from the tokenizer by the caller).</summary>
-    public IReadOnlyList<long> AnswerMarkerIds { get; init; } = [];
-    /// <summary>
-    /// Steps at the start that train on lettered find-the-word questions only (<see cref="PretrainCorpus.LetteredWarmup"/>)
-    /// before the mix: the lettered answer step forms on such data alone but not when the same questions are spread
-    /// through the mix (data/README.md). 0: the mix from the first step.
-    /// </summary>
-    public int LetteredWarmupSteps { get; init; }
-    /// <summary>bf16 forward/backward with fp32 master weights in the optimizer.</summary>
-    public bool Bf16 { get; init; }
 
     // Bookkeeping.
-    public int Threads { get; init; } = 2;
     public int EvalEvery { get; init; } = 100;
-    /// <summary>Validation sequences used by the periodic evaluation (the final one uses all).</summary>
+    /// <summary>Validation sequences used by the periodic evaluation (the final one uses four times as many).</summary>
     public int EvalSequences { get; init; } = 48;
     public int CheckpointEvery { get; init; } = 100;
     /// <summary>Stop (after checkpointing) once this much wall time has passed; 0: no limit.</summary>
@@ -67,6 +73,25 @@ public sealed record PretrainOptions
 
     /// <summary>Tokens per optimizer step.</summary>
     public long TokensPerStep => (long)SequenceLength * BatchSize * GradientAccumulation;
+
+    /// <summary>
+    /// The trainer's settings: all parameters, <see cref="Steps"/> · <see cref="TokensPerStep"/> tokens, cross-entropy
+    /// (answer weights as row emphasis) + load-balancing + z-loss (neither for a dense model).
+    /// </summary>
+    public TrainerOptions ToTrainerOptions() => new()
+    {
+        Tokens = Steps * TokensPerStep, WarmupTokens = WarmupSteps * TokensPerStep,
+        BatchSize = BatchSize, GradientAccumulation = GradientAccumulation,
+        LearningRate = LearningRate, MinLrRatio = MinLrRatio, WeightDecay = WeightDecay,
+        Beta1 = Beta1, Beta2 = Beta2, Epsilon = Epsilon, ClipNorm = ClipNorm,
+        Train = ParameterSelection.All,
+        Loss = new LossSpec
+        {
+            AuxLossCoef = Dense ? 0 : AuxLossCoef, AuxPerLayer = AuxPerLayer, ZLossCoef = Dense ? 0 : ZLossCoef,
+            Normalization = TargetNormalization.RowMean,
+        },
+        EvalEvery = EvalEvery, CheckpointEvery = CheckpointEvery, MaxMinutes = MaxMinutes,
+    };
 
     /// <summary>Throws for settings that cannot train.</summary>
     public void Validate()
@@ -79,10 +104,12 @@ public sealed record PretrainOptions
         Check(SequenceLength >= 2, "--seq-len", "must be at least 2");
         Check(BatchSize >= 1 && GradientAccumulation >= 1, "--batch-size", "batch size and accumulation must be at least 1");
         Check(Steps >= 1 && WarmupSteps >= 0 && WarmupSteps < Steps, "--warmup", $"{WarmupSteps} must be below --steps {Steps}");
-        Check(LetteredWarmupSteps >= 0 && LetteredWarmupSteps < Steps, "--lettered-warmup-steps", $"{LetteredWarmupSteps} must be >= 0 and below --steps {Steps}");
+        Check(Curriculum.LetteredWarmupSteps >= 0 && Curriculum.LetteredWarmupSteps < Steps, "--lettered-warmup-steps",
+              $"{Curriculum.LetteredWarmupSteps} must be >= 0 and below --steps {Steps}");
         Check(LearningRate > 0, "--lr", "must be positive");
         Check(VocabSize >= 2, "--vocab-size", "must be at least 2");
-        Instructions.Validate();
-        Check(AnswerWeight >= 0 && double.IsFinite(AnswerWeight), "--answer-weight", $"{AnswerWeight} must be a finite number >= 0");
+        Curriculum.Instructions.Validate();
+        Check(Curriculum.AnswerWeight >= 0 && double.IsFinite(Curriculum.AnswerWeight), "--answer-weight",
+              $"{Curriculum.AnswerWeight} must be a finite number >= 0");
     }
 }

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using MoePrune.Data;
 using MoePrune.Tokenization;
 
-namespace MoePrune.Training;
+namespace MoePrune.Training.Pretrain;
 
 /// <summary>
 /// The data of a pretraining run: the byte-level BPE tokenizer (trained with <see cref="BpeTrainer"/> on the
@@ -69,25 +69,6 @@ public sealed class PretrainCorpus
     public static string MixStamp(long seed, InstructionOptions o) =>
         $"seed {seed}, definition questions {o.DefinitionQuestionsPerLemma} (senses {o.DefinitionSensesPerLemma}), find-word questions " +
         $"{o.FindWordQuestionsPerLemma}, word to definition {o.WordToDefinition}, hypernyms {o.Hypernyms}, genre passages {o.GenrePassagesPerDocument}";
-
-    /// <summary>
-    /// The lettered warm-up stream: find-the-word questions ("Which option is the noun dog?", <see cref="QuestionFactory.FindWord"/>)
-    /// about trainable lemmas only — every lemma once per round, rounds in their own seeded order, distractors and answer
-    /// letters drawn per question — until the stream holds at least <paramref name="tokens"/> tokens.
-    /// </summary>
-    public int[] LetteredWarmup(long tokens, long seed, KnowledgeSet? knowledge = null)
-    {
-        var trainable = (knowledge ?? KnowledgeSet.Default).Trainable.ToList();
-        var rng = new SeededRandom(seed, "lettered-warmup");
-        var all = new List<int>();
-        for (int round = 0; all.Count < tokens; round++)
-            foreach (var entry in StableHash.Shuffle(trainable, seed, e => $"warmup{round}:{e.Lemma}:{e.Pos}"))
-            {
-                all.AddRange(Tokenizer.Encode(QuestionFactory.FindWord(entry, trainable, rng).Text, addSpecialTokens: false));
-                all.Add(EndOfText);
-            }
-        return all.ToArray();
-    }
 
     /// <summary>Loads only the tokenizer of a trained model (for evaluation).</summary>
     public static PretrainCorpus ForTokenizer(string tokenizerDir) => new(HfTokenizer.Load(tokenizerDir), tokenizerDir, []);
