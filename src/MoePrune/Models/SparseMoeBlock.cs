@@ -62,6 +62,8 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
     public Router Router => _gate;
     public IReadOnlyList<SwiGluMlp> Experts => _experts.ToArray();
     public SwiGluMlp? SharedExpert => _sharedExpert;
+    /// <summary>The shared expert's scalar gate (Qwen2-MoE <c>shared_expert_gate</c>), or null when ungated or absent.</summary>
+    public EmptyLinear? SharedExpertGate => _sharedExpertGate;
 
     /// <summary>
     /// Virtual pruning: an optional (E) bool of the experts that may be chosen. The others' router logits are

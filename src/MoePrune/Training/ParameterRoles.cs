@@ -86,12 +86,12 @@ public static class ParameterRoles
         (_, RmsNorm) => ParameterRole.Norms,
         (_, EmptyEmbedding) => ParameterRole.Embeddings,
         (MoeForCausalLM, _) when name == "lm_head" => ParameterRole.LmHead,
-        (SparseMoeBlock, _) when name == "gate" => ParameterRole.Routers,
+        (SparseMoeBlock block, _) when ReferenceEquals(child, block.Router) => ParameterRole.Routers,
         (SparseMoeBlock, _) when name == "experts" => ParameterRole.Experts,
-        (SparseMoeBlock block, _) when ReferenceEquals(child, block.SharedExpert) || name == "shared_expert_gate" => ParameterRole.SharedExperts,
+        (SparseMoeBlock block, _) when ReferenceEquals(child, block.SharedExpert) || ReferenceEquals(child, block.SharedExpertGate) => ParameterRole.SharedExperts,
         (SparseMoeBlock, _) => ParameterRole.None,
         (DecoderLayer, _) when name == "self_attn" => ParameterRole.Attention,
-        (DecoderLayer, DenseMlp) => ParameterRole.DenseMlp,
+        (DecoderLayer, SwiGluMlp) => ParameterRole.DenseMlp,
         _ => inherited,
     };
 }
