@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Hashing;
 using Microsoft.Win32.SafeHandles;
 using TorchSharp;
 
@@ -13,24 +15,65 @@ static class TensorBytes
     /// <summary>Bytes per chunk; below int.MaxValue so each chunk's span is addressable.</summary>
     public const long DefaultChunkBytes = 1L << 28;
 
+    /// <summary>Bytes read per call when hashing, so each piece is hashed while it is still in the CPU cache.</summary>
+    public const int HashPieceBytes = 1 << 18;
+
     delegate void ChunkAction(Span<byte> chunk, long byteOffset);
 
-    /// <summary>Fills the contiguous CPU <paramref name="tensor"/> with the bytes at <paramref name="fileOffset"/>.</summary>
+    /// <summary>
+    /// Fills the contiguous CPU <paramref name="tensor"/> with the bytes at <paramref name="fileOffset"/>;
+    /// appends them to <paramref name="hash"/> (in file order) when given.
+    /// </summary>
     public static void ReadFromFile(SafeFileHandle file, long fileOffset, torch.Tensor tensor, string path,
-                                    long chunkBytes = DefaultChunkBytes)
+                                    long chunkBytes = DefaultChunkBytes, XxHash128? hash = null)
     {
-        ForEachChunk(tensor, chunkBytes, (chunk, byteOffset) =>
+        ForEachChunk(tensor, chunkBytes, (chunk, byteOffset) => ReadSpan(file, fileOffset + byteOffset, chunk, path, hash));
+    }
+
+    /// <summary>Fills <paramref name="destination"/> with the bytes at <paramref name="fileOffset"/> (hashing them when asked).</summary>
+    public static void ReadSpan(SafeFileHandle file, long fileOffset, Span<byte> destination, string path, XxHash128? hash = null)
+    {
+        long at = fileOffset;
+        while (destination.Length > 0)
         {
-            long at = fileOffset + byteOffset;
-            while (chunk.Length > 0)
+            var piece = hash is null ? destination : destination[..Math.Min(destination.Length, HashPieceBytes)];
+            ReadExactly(file, at, piece, path);
+            hash?.Append(piece);
+            destination = destination[piece.Length..];
+            at += piece.Length;
+        }
+    }
+
+    /// <summary>Copies <paramref name="length"/> bytes at <paramref name="fileOffset"/> to <paramref name="destination"/> (or only hashes them when it is null).</summary>
+    public static void CopyFileRange(SafeFileHandle file, long fileOffset, long length, Stream? destination, string path, XxHash128? hash = null)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 22);
+        try
+        {
+            for (long done = 0; done < length;)
             {
-                int n = RandomAccess.Read(file, chunk, at);
-                if (n == 0)
-                    throw new MoePruneException($"{path}: unexpected end of file at byte {at} (file truncated while open?)");
-                chunk = chunk[n..];
-                at += n;
+                var piece = buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - done));
+                ReadSpan(file, fileOffset + done, piece, path, hash);
+                destination?.Write(piece);
+                done += piece.Length;
             }
-        });
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    static void ReadExactly(SafeFileHandle file, long at, Span<byte> span, string path)
+    {
+        while (span.Length > 0)
+        {
+            int n = RandomAccess.Read(file, span, at);
+            if (n == 0)
+                throw new MoePruneException($"{path}: unexpected end of file at byte {at} (file truncated while open?)");
+            span = span[n..];
+            at += n;
+        }
     }
 
     /// <summary>Appends the bytes of the contiguous CPU <paramref name="tensor"/> to <paramref name="stream"/>.</summary>
