@@ -29,14 +29,14 @@ public static class CheckpointWriter
     public static void Write(string outDir, JsonObject config, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors,
                              long maxShardBytes = 5_000_000_000, string? copyAuxFrom = null, bool disposeTensors = false,
                              IReadOnlyDictionary<string, JsonNode>? extraFiles = null) =>
-        Write(outDir, config, Outputs(outDir, tensors, disposeTensors), maxShardBytes, copyAuxFrom, extraFiles);
+        WriteOutputs(outDir, config, Outputs(outDir, tensors, disposeTensors), maxShardBytes, copyAuxFrom, extraFiles);
 
     /// <summary>
     /// Writes the checkpoint from <see cref="OutputTensor"/>s, consumed once and lazily, in the order given: a shard
     /// is laid out from the tensors' metadata, then each tensor's bytes are pulled as it is written and the
     /// output disposed, so only one tensor's data need exist at a time (sources larger than memory stream through).
     /// </summary>
-    public static void Write(string outDir, JsonObject config, IEnumerable<OutputTensor> tensors, long maxShardBytes = 5_000_000_000,
+    public static void WriteOutputs(string outDir, JsonObject config, IEnumerable<OutputTensor> tensors, long maxShardBytes = 5_000_000_000,
                              string? copyAuxFrom = null, IReadOnlyDictionary<string, JsonNode>? extraFiles = null)
     {
         if (maxShardBytes <= 0)
@@ -104,7 +104,7 @@ public static class CheckpointWriter
             string path = Path.Combine(dir, PartName(shardNames.Count));
             try
             {
-                SafetensorsWriter.Write(path, pending);
+                SafetensorsWriter.WriteOutputs(path, pending);
             }
             finally
             {

@@ -31,14 +31,14 @@ public static class SafetensorsWriter
                 throw new MoePruneException($"{path}: {e.Message}", inner: e);
             }
         }
-        Write(path, outputs, metadata);
+        WriteOutputs(path, outputs, metadata);
     }
 
     /// <summary>
     /// Writes <paramref name="tensors"/> in order, pulling each one's bytes while writing (the caller keeps
     /// ownership of the outputs). Use <see cref="OutputTensor.FromArray{T}"/> for small named arrays (statistics).
     /// </summary>
-    public static void Write(string path, IReadOnlyList<OutputTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void WriteOutputs(string path, IReadOnlyList<OutputTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var header = BuildHeader(tensors, metadata, path);
         AtomicFile.Write(path, stream =>
