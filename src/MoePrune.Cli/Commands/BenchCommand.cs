@@ -94,16 +94,23 @@ public static class BenchCommand
     private static Command Load()
     {
         var dir = new Argument<string>("dir") { Description = "Checkpoint directory, loaded in its own dtype" };
-        var cmd = new Command("load", "Peak RSS growth (VmHWM − VmRSS before) of loading a checkpoint, relative to its size on disk") { dir };
+        var reps = new Option<int>("--reps") { Description = "Further timed loads after the measured one (median reported)", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("load", "Peak RSS growth (VmHWM − VmRSS before) of loading a checkpoint, relative to its size on disk") { dir, reps };
         cmd.SetAction(pr =>
         {
             var r = LoadMemory.Measure(pr.GetValue(dir)!);
+            var times = LoadMemory.LoadSeconds(pr.GetValue(dir)!, pr.GetValue(reps));
             var obj = new JsonObject
             {
                 ["dir"] = r.Dir, ["shards"] = r.Shards, ["disk_bytes"] = r.DiskBytes, ["rss_before_bytes"] = r.RssBeforeBytes,
                 ["peak_bytes"] = r.PeakBytes, ["delta_bytes"] = r.DeltaBytes, ["ratio_to_disk"] = Math.Round(r.RatioToDisk, 3),
-                ["seconds"] = Math.Round(r.Seconds, 2),
+                ["seconds"] = Math.Round(r.Seconds, 4),
             };
+            if (times.Length > 0)
+            {
+                obj["reps_seconds"] = new JsonArray(times.Select(t => (JsonNode)Math.Round(t, 4)).ToArray());
+                obj["reps_median_seconds"] = Math.Round(times.Order().ElementAt(times.Length / 2), 4);
+            }
             if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(obj);
             else
                 Console.WriteLine($"{r.Dir}: {r.Shards} shards, {r.DiskBytes / 1e9:F2} GB on disk; peak RSS growth {r.DeltaBytes / 1e9:F2} GB = {r.RatioToDisk:F3}× disk; {r.Seconds:F1} s");

@@ -34,6 +34,22 @@ public static class LoadMemory
         }
     }
 
+    /// <summary>
+    /// Wall time of <paramref name="reps"/> back-to-back <see cref="ModelLoader.Load"/> calls of <paramref name="dir"/>
+    /// in this process (the first one includes JIT warm-up; compare the median of the rest).
+    /// </summary>
+    public static double[] LoadSeconds(string dir, int reps)
+    {
+        var seconds = new double[reps];
+        for (int i = 0; i < reps; i++)
+        {
+            GC.Collect();
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            using (ModelLoader.Load(dir)) seconds[i] = sw.Elapsed.TotalSeconds;
+        }
+        return seconds;
+    }
+
     /// <summary>Writing 5 to /proc/self/clear_refs resets VmHWM to the current RSS.</summary>
     private static void ResetPeak()
     {
