@@ -27,7 +27,7 @@ public class CheckpointFingerprintTests(ITestOutputHelper output)
     }
 
     /// <summary>The documented byte sequence, built from the raw files with no MoePrune reader involved.</summary>
-    static string NaiveFingerprint(string dir)
+    internal static string NaiveFingerprint(string dir)
     {
         var sequence = new MemoryStream();
         void WithLength(byte[] bytes)

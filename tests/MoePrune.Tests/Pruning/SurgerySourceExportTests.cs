@@ -102,6 +102,26 @@ public class SurgerySourceExportTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ExportFromACheckpointAndApplyLeaveNoTensorsAlive()
+    {
+        string dir = ModelFixtures.Dir("mixtral_window_fused_sharded");
+        using var tmp = new TempDir();
+        using var disk = CheckpointTensorSource.Open(dir);
+        using var scope = NewDisposeScope();
+        var plan = Plan(disk);                                                             // custom tensors live in this scope
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        ExpertSurgery.Export(disk, plan, new SafetensorsCheckpointSink(tmp["out"], 20_000));
+        long afterExport = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        using var model = ModelLoader.Load(dir);
+        long withModel = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        ExpertSurgery.Apply(model, plan).Dispose();
+        long afterApply = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        output.WriteLine($"live tensors: {before} before export, {afterExport} after; {withModel} with the model loaded, {afterApply} after Apply + Dispose");
+        Assert.Equal(before, afterExport);
+        Assert.Equal(withModel, afterApply);
+    }
+
+    [Fact]
     public void ASlotWithNoOriginalNeedsACustomExpert()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new ExpertSlot(ExpertSlot.NoOriginal));
