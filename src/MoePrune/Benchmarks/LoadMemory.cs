@@ -11,6 +11,9 @@ public sealed record LoadMemoryResult(string Dir, int Shards, long DiskBytes, lo
     public double RatioToDisk => (double)DeltaBytes / DiskBytes;
 }
 
+/// <summary>One timed load: wall-clock and process CPU seconds.</summary>
+public sealed record LoadTime(double WallSeconds, double CpuSeconds);
+
 public static class LoadMemory
 {
     /// <summary>Loads <paramref name="dir"/> in its own dtype and reports the peak RSS growth (Linux /proc/self/status).</summary>
@@ -35,19 +38,35 @@ public static class LoadMemory
     }
 
     /// <summary>
-    /// Wall time of <paramref name="reps"/> back-to-back <see cref="ModelLoader.Load"/> calls of <paramref name="dir"/>
-    /// in this process (the first one includes JIT warm-up; compare the median of the rest).
+    /// Wall and process CPU seconds of <paramref name="reps"/> pairs of loads of <paramref name="dir"/> in this process,
+    /// with and without the value fingerprint (alternating which comes first), for the fingerprint's overhead.
     /// </summary>
-    public static double[] LoadSeconds(string dir, int reps)
+    public static (LoadTime[] With, LoadTime[] Without) FingerprintOverhead(string dir, int reps)
     {
-        var seconds = new double[reps];
+        var with = new LoadTime[reps];
+        var without = new LoadTime[reps];
         for (int i = 0; i < reps; i++)
         {
-            GC.Collect();
-            var sw = System.Diagnostics.Stopwatch.StartNew();
-            using (ModelLoader.Load(dir)) seconds[i] = sw.Elapsed.TotalSeconds;
+            bool withFirst = i % 2 == 0;
+            var first = TimeLoad(dir, withFirst);
+            var second = TimeLoad(dir, !withFirst);
+            (with[i], without[i]) = withFirst ? (first, second) : (second, first);
         }
-        return seconds;
+        return (with, without);
+    }
+
+    private static LoadTime TimeLoad(string dir, bool fingerprint)
+    {
+        GC.Collect();
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        using (ModelLoader.Load(dir, dtype: null, fingerprint))
+        {
+            double wall = sw.Elapsed.TotalSeconds;
+            process.Refresh();
+            return new LoadTime(wall, (process.TotalProcessorTime - cpu).TotalSeconds);
+        }
     }
 
     /// <summary>Writing 5 to /proc/self/clear_refs resets VmHWM to the current RSS.</summary>

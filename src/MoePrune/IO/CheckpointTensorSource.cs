@@ -71,7 +71,7 @@ public sealed class CheckpointTensorSource : ITensorSource
     public ScalarType? DtypeOverride => null;
     public IReadOnlyDictionary<string, SourceTensor> Tensors { get; }
 
-    /// <summary>The stored tensor and file that hold canonical tensor <paramref name="name"/> (e.g. a fused <c>gate_up_proj</c>).</summary>
+    /// <summary>The stored tensor that holds canonical tensor <paramref name="name"/> (e.g. a fused <c>gate_up_proj</c>).</summary>
     public string StoredNameOf(string name) => Locate(name).DiskName;
 
     public Tensor Read(string name)

@@ -15,8 +15,8 @@ static class TensorBytes
     /// <summary>Bytes per chunk; below int.MaxValue so each chunk's span is addressable.</summary>
     public const long DefaultChunkBytes = 1L << 28;
 
-    /// <summary>Bytes read per call when hashing, so each piece is hashed while it is still in the CPU cache.</summary>
-    public const int HashPieceBytes = 1 << 18;
+    /// <summary>Bytes read per call when hashing: each piece is hashed on another thread while the next one is read.</summary>
+    public const int HashPieceBytes = 1 << 20;
 
     delegate void ChunkAction(Span<byte> chunk, long byteOffset);
 
@@ -30,17 +30,42 @@ static class TensorBytes
         ForEachChunk(tensor, chunkBytes, (chunk, byteOffset) => ReadSpan(file, fileOffset + byteOffset, chunk, path, hash));
     }
 
-    /// <summary>Fills <paramref name="destination"/> with the bytes at <paramref name="fileOffset"/> (hashing them when asked).</summary>
-    public static void ReadSpan(SafeFileHandle file, long fileOffset, Span<byte> destination, string path, XxHash128? hash = null)
+    /// <summary>
+    /// Fills <paramref name="destination"/> with the bytes at <paramref name="fileOffset"/>. With a
+    /// <paramref name="hash"/>, the bytes are appended to it in order, each piece hashed on a worker thread while
+    /// the next piece is read, so hashing costs little wall time when a second core is free.
+    /// </summary>
+    public static unsafe void ReadSpan(SafeFileHandle file, long fileOffset, Span<byte> destination, string path, XxHash128? hash = null)
     {
-        long at = fileOffset;
-        while (destination.Length > 0)
+        if (hash is null)
         {
-            var piece = hash is null ? destination : destination[..Math.Min(destination.Length, HashPieceBytes)];
-            ReadExactly(file, at, piece, path);
-            hash?.Append(piece);
-            destination = destination[piece.Length..];
-            at += piece.Length;
+            ReadExactly(file, fileOffset, destination, path);
+            return;
+        }
+        var h = hash;
+        fixed (byte* start = destination)                                      // pinned (a no-op for native tensor memory)
+        {
+            nint begin = (nint)start;
+            Task? hashing = null;
+            try
+            {
+                for (int done = 0; done < destination.Length;)
+                {
+                    int n = Math.Min(HashPieceBytes, destination.Length - done);
+                    ReadExactly(file, fileOffset + done, destination.Slice(done, n), path);
+                    hashing?.Wait();                                           // keeps the pieces in order
+                    nint piece = begin + done;
+                    hashing = Task.Run(() => h.Append(new ReadOnlySpan<byte>((void*)piece, n)));
+                    done += n;
+                }
+            }
+            catch
+            {
+                try { hashing?.Wait(); }                                       // never leave a task reading this memory
+                catch (AggregateException) { }
+                throw;
+            }
+            hashing?.Wait();
         }
     }
 

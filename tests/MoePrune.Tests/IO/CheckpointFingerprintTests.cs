@@ -110,4 +110,23 @@ public class CheckpointFingerprintTests(ITestOutputHelper output)
         Assert.Equal(changed, loaded.Fingerprint);
         Assert.Equal(NaiveFingerprint(b), changed);
     }
+
+    [Fact]
+    public void HashingWhileReadingEqualsHashingTheBytesAtOnce()
+    {
+        using var tmp = new TempDir();
+        var bytes = new byte[3 * TensorBytes.HashPieceBytes + 4 * 12345];                 // several pieces, uneven tail
+        new Random(9).NextBytes(bytes);
+        string path = tmp["raw.bin"];
+        File.WriteAllBytes(path, [0xCD, .. bytes]);                                        // 1-byte prefix: unaligned source
+        var expected = XxHash128.Hash(bytes);
+        using var handle = File.OpenHandle(path);
+        using var tensor = empty([bytes.Length / 4], ScalarType.Float32);
+        var hash = new XxHash128();
+        TensorBytes.ReadFromFile(handle, 1, tensor, path, chunkBytes: 2 * TensorBytes.HashPieceBytes + 4, hash: hash); // chunks across pieces
+        Assert.Equal(expected, hash.GetHashAndReset());
+        Assert.Equal(bytes, tensor.RawBytes());
+        TensorBytes.CopyFileRange(handle, 1, bytes.Length, destination: null, path, hash);
+        Assert.Equal(expected, hash.GetHashAndReset());
+    }
 }
