@@ -54,8 +54,14 @@ static class TensorBytes
                     int n = Math.Min(HashPieceBytes, destination.Length - done);
                     ReadExactly(file, fileOffset + done, destination.Slice(done, n), path);
                     hashing?.Wait();                                           // keeps the pieces in order
-                    nint piece = begin + done;
-                    hashing = Task.Run(() => h.Append(new ReadOnlySpan<byte>((void*)piece, n)));
+                    hashing = null;
+                    if (done + n == destination.Length)
+                        h.Append(destination.Slice(done, n));                  // the last (or only) piece: nothing left to overlap
+                    else
+                    {
+                        nint piece = begin + done;
+                        hashing = Task.Run(() => h.Append(new ReadOnlySpan<byte>((void*)piece, n)));
+                    }
                     done += n;
                 }
             }
@@ -65,7 +71,6 @@ static class TensorBytes
                 catch (AggregateException) { }
                 throw;
             }
-            hashing?.Wait();
         }
     }
 
