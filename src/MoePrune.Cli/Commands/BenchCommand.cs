@@ -94,19 +94,36 @@ public static class BenchCommand
     private static Command Load()
     {
         var dir = new Argument<string>("dir") { Description = "Checkpoint directory, loaded in its own dtype" };
-        var cmd = new Command("load", "Peak RSS growth (VmHWM − VmRSS before) of loading a checkpoint, relative to its size on disk") { dir };
+        var reps = new Option<int>("--reps") { Description = "Then N pairs of timed loads with and without the value fingerprint (medians reported)", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("load", "Peak RSS growth (VmHWM − VmRSS before) of loading a checkpoint, relative to its size on disk") { dir, reps };
         cmd.SetAction(pr =>
         {
             var r = LoadMemory.Measure(pr.GetValue(dir)!);
+            var (with, without) = LoadMemory.FingerprintOverhead(pr.GetValue(dir)!, pr.GetValue(reps));
             var obj = new JsonObject
             {
                 ["dir"] = r.Dir, ["shards"] = r.Shards, ["disk_bytes"] = r.DiskBytes, ["rss_before_bytes"] = r.RssBeforeBytes,
                 ["peak_bytes"] = r.PeakBytes, ["delta_bytes"] = r.DeltaBytes, ["ratio_to_disk"] = Math.Round(r.RatioToDisk, 3),
-                ["seconds"] = Math.Round(r.Seconds, 2),
+                ["seconds"] = Math.Round(r.Seconds, 4),
             };
+            static double Median(IEnumerable<double> xs) { var a = xs.Order().ToArray(); return a[a.Length / 2]; }
+            if (with.Length > 0)
+            {
+                obj["fingerprint_wall_seconds"] = Math.Round(Median(with.Select(t => t.WallSeconds)), 4);
+                obj["no_fingerprint_wall_seconds"] = Math.Round(Median(without.Select(t => t.WallSeconds)), 4);
+                obj["fingerprint_cpu_seconds"] = Math.Round(Median(with.Select(t => t.CpuSeconds)), 4);
+                obj["no_fingerprint_cpu_seconds"] = Math.Round(Median(without.Select(t => t.CpuSeconds)), 4);
+                obj["wall_ratio_of_medians"] = Math.Round(Median(with.Select(t => t.WallSeconds)) / Median(without.Select(t => t.WallSeconds)), 3);
+                obj["median_pair_wall_ratio"] = Math.Round(Median(with.Zip(without, (a, b) => a.WallSeconds / b.WallSeconds)), 3);
+            }
             if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(obj);
             else
+            {
                 Console.WriteLine($"{r.Dir}: {r.Shards} shards, {r.DiskBytes / 1e9:F2} GB on disk; peak RSS growth {r.DeltaBytes / 1e9:F2} GB = {r.RatioToDisk:F3}× disk; {r.Seconds:F1} s");
+                if (with.Length > 0)
+                    Console.WriteLine($"load with / without the value fingerprint, medians of {with.Length}: wall {obj["fingerprint_wall_seconds"]} / {obj["no_fingerprint_wall_seconds"]} s, " +
+                                      $"CPU {obj["fingerprint_cpu_seconds"]} / {obj["no_fingerprint_cpu_seconds"]} s; median pair ratio {obj["median_pair_wall_ratio"]}");
+            }
             return 0;
         });
         return cmd;

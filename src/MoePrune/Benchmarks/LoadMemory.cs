@@ -11,6 +11,9 @@ public sealed record LoadMemoryResult(string Dir, int Shards, long DiskBytes, lo
     public double RatioToDisk => (double)DeltaBytes / DiskBytes;
 }
 
+/// <summary>One timed load: wall-clock and process CPU seconds.</summary>
+public sealed record LoadTime(double WallSeconds, double CpuSeconds);
+
 public static class LoadMemory
 {
     /// <summary>Loads <paramref name="dir"/> in its own dtype and reports the peak RSS growth (Linux /proc/self/status).</summary>
@@ -31,6 +34,38 @@ public static class LoadMemory
         {
             double seconds = sw.Elapsed.TotalSeconds;
             return new LoadMemoryResult(dir, shards, disk, before, StatusBytes("VmHWM"), seconds);
+        }
+    }
+
+    /// <summary>
+    /// Wall and process CPU seconds of <paramref name="reps"/> pairs of loads of <paramref name="dir"/> in this process,
+    /// with and without the value fingerprint (alternating which comes first), for the fingerprint's overhead.
+    /// </summary>
+    public static (LoadTime[] With, LoadTime[] Without) FingerprintOverhead(string dir, int reps)
+    {
+        var with = new LoadTime[reps];
+        var without = new LoadTime[reps];
+        for (int i = 0; i < reps; i++)
+        {
+            bool withFirst = i % 2 == 0;
+            var first = TimeLoad(dir, withFirst);
+            var second = TimeLoad(dir, !withFirst);
+            (with[i], without[i]) = withFirst ? (first, second) : (second, first);
+        }
+        return (with, without);
+    }
+
+    private static LoadTime TimeLoad(string dir, bool fingerprint)
+    {
+        GC.Collect();
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        using (ModelLoader.Load(dir, dtype: null, fingerprint))
+        {
+            double wall = sw.Elapsed.TotalSeconds;
+            process.Refresh();
+            return new LoadTime(wall, (process.TotalProcessorTime - cpu).TotalSeconds);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using MoePrune.Data;
 
@@ -19,24 +18,8 @@ public static class CalibrationDocuments
         _ => throw new InvalidOperationException($"{part.Name} is not a text source"),
     };
 
-    /// <summary>Token-id documents of a <c>tokens:</c> file: whitespace-separated ids, one document per non-blank line.</summary>
-    public static IReadOnlyList<int[]> TokenLines(string path)
-    {
-        var docs = new List<int[]>();
-        int lineNo = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            lineNo++;
-            var fields = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length == 0) continue;
-            var ids = new int[fields.Length];
-            for (int i = 0; i < fields.Length; i++)
-                if (!int.TryParse(fields[i], NumberStyles.None, CultureInfo.InvariantCulture, out ids[i]))
-                    throw new MoePruneException($"{path}:{lineNo}: \"{fields[i]}\" is not a token id");
-            docs.Add(ids);
-        }
-        return docs;
-    }
+    /// <summary>Token-id documents of a <c>tokens:</c> file (<see cref="IO.TokenIdFile"/>), every id below <paramref name="vocabSize"/>.</summary>
+    public static IReadOnlyList<int[]> TokenLines(string path, int vocabSize) => IO.TokenIdFile.Read(path, vocabSize);
 
     private static List<string> Paragraphs(string path)
     {

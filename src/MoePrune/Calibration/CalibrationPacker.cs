@@ -71,13 +71,11 @@ public static class CalibrationPacker
         int documents = 0, count;
         if (part.Kind == CalibrationSourceKind.TokenFile)
         {
-            var docs = CalibrationDocuments.TokenLines(part.Argument);
+            var docs = CalibrationDocuments.TokenLines(part.Argument, vocabSize);
             count = docs.Count;
             foreach (var doc in Shuffled(docs, seed, part.Name))
             {
                 if (ids.Count >= needed) break;
-                foreach (int id in doc)
-                    if (id >= vocabSize) throw new MoePruneException($"{part.Argument}: token id {id} is outside the vocabulary 0..{vocabSize - 1}");
                 ids.AddRange(doc);
                 documents++;
             }

@@ -70,9 +70,7 @@ public sealed class ScoresReport
     /// <summary>Writes atomically (temporary name, then rename).</summary>
     public void Save(string path)
     {
-        var tmp = path + ".tmp-" + Environment.ProcessId;
-        File.WriteAllText(tmp, ToJson());
-        File.Move(tmp, path, overwrite: true);
+        IO.AtomicFile.WriteText(path, ToJson());
     }
 
     public static ScoresReport Load(string path)

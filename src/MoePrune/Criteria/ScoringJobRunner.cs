@@ -45,8 +45,8 @@ public static class ScoringJobRunner
             throw new MoePruneException("--save-stats: the requested criteria read no calibration statistics");
         if (r.SaveStats is not null && r.MergeStats.Count > 0)
             throw new MoePruneException("--save-stats: cannot be combined with --merge-stats (the merged statistics are already saved)");
-        string hash = CheckpointFingerprint.Compute(r.ModelDir);
         using var model = ModelLoader.Load(r.ModelDir, r.Dtype);
+        string hash = model.Fingerprint!;
         CriteriaStats? stats = null;
         JsonObject? calibration = null;
         double seconds = 0;

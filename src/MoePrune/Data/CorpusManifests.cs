@@ -21,8 +21,8 @@ public static class CorpusManifests
     {
         var paths = CorpusStore.EnsureInstalled();
         var (splits, heldOut) = Render(BrownCorpus.Load(), BrownSplits.Default, KnowledgeSet.Default);
-        AtomicTextFile.WriteText(paths.SplitsManifest, splits);
-        AtomicTextFile.WriteText(paths.HeldOutManifest, heldOut);
+        IO.AtomicFile.WriteText(paths.SplitsManifest, splits);
+        IO.AtomicFile.WriteText(paths.HeldOutManifest, heldOut);
         return paths;
     }
 }

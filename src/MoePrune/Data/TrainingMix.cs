@@ -127,13 +127,13 @@ public sealed class TrainingMix
     public void WriteTexts(string dir)
     {
         Directory.CreateDirectory(dir);
-        AtomicTextFile.WriteLines(Path.Combine(dir, "brown.txt"), Brown.Select(d => d.Text + "\n"));
-        AtomicTextFile.WriteLines(Path.Combine(dir, "wordnet_prose.txt"), WordNetProse.Select(d => d.Text + "\n"));
-        AtomicTextFile.WriteLines(Path.Combine(dir, "instructions.txt"), Instructions.Select(e => e.Text + "\n"));
-        AtomicTextFile.WriteLines(Path.Combine(dir, "instructions.jsonl"), Instructions.Select(e => new JsonObject
+        IO.AtomicFile.WriteLines(Path.Combine(dir, "brown.txt"), Brown.Select(d => d.Text + "\n"));
+        IO.AtomicFile.WriteLines(Path.Combine(dir, "wordnet_prose.txt"), WordNetProse.Select(d => d.Text + "\n"));
+        IO.AtomicFile.WriteLines(Path.Combine(dir, "instructions.txt"), Instructions.Select(e => e.Text + "\n"));
+        IO.AtomicFile.WriteLines(Path.Combine(dir, "instructions.jsonl"), Instructions.Select(e => new JsonObject
         {
             ["kind"] = e.Kind.ToString(), ["subject"] = e.Subject, ["prompt"] = e.Prompt, ["answer"] = e.Answer,
         }.ToJsonString()));
-        AtomicTextFile.WriteText(Path.Combine(dir, "sizes.json"), Sizes().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        IO.AtomicFile.WriteText(Path.Combine(dir, "sizes.json"), Sizes().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using MoePrune.Models;
 using static TorchSharp.torch;
 
@@ -41,23 +40,10 @@ public static class Perplexity
         return new PerplexityResult(count, sum / count);
     }
 
-    /// <summary>Reads whitespace-separated token ids, one sequence per line (blank lines skipped).</summary>
-    public static IReadOnlyList<int[]> ReadTokenFile(string path)
+    /// <summary>Reads a token-id file (<see cref="IO.TokenIdFile"/>), which must hold at least one sequence; ids checked against <paramref name="vocabSize"/> when given.</summary>
+    public static IReadOnlyList<int[]> ReadTokenFile(string path, int? vocabSize = null)
     {
-        if (!File.Exists(path)) throw new MoePruneException($"{path}: token file not found");
-        var sequences = new List<int[]>();
-        int lineNo = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            lineNo++;
-            var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length == 0) continue;
-            var ids = new int[parts.Length];
-            for (int i = 0; i < parts.Length; i++)
-                if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out ids[i]))
-                    throw new MoePruneException($"{path}:{lineNo}: \"{parts[i]}\" is not a token id");
-            sequences.Add(ids);
-        }
+        var sequences = IO.TokenIdFile.Read(path, vocabSize);
         if (sequences.Count == 0) throw new MoePruneException($"{path}: no token sequences");
         return sequences;
     }

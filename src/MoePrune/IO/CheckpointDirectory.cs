@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchSharp;
@@ -67,11 +68,17 @@ public sealed class CheckpointDirectory : IDisposable
     public string ShardOf(string tensorName) =>
         _shardOf.TryGetValue(tensorName, out var f) ? f : throw new MoePruneException($"{Dir}: no tensor named \"{tensorName}\"");
 
-    /// <summary>A new CPU tensor in the file's dtype (see <see cref="SafetensorsFile.Read"/>).</summary>
-    public torch.Tensor Read(string name) => _shards[ShardOf(name)].Read(name);
+    /// <summary>The open safetensors file that holds <paramref name="tensorName"/>.</summary>
+    public SafetensorsFile FileOf(string tensorName) => _shards[ShardOf(tensorName)];
+
+    /// <summary>An open shard by its file name (one of <see cref="ShardFiles"/>).</summary>
+    public SafetensorsFile Shard(string file) => _shards[file];
+
+    /// <summary>A new CPU tensor in the file's dtype (see <see cref="SafetensorsFile.Read"/>); hashes the bytes read when asked.</summary>
+    public torch.Tensor Read(string name, XxHash128? hash = null) => FileOf(name).Read(name, hash);
 
     /// <summary>Shape-checked copy into <paramref name="destination"/> (see <see cref="SafetensorsFile.ReadInto"/>).</summary>
-    public void ReadInto(string name, torch.Tensor destination) => _shards[ShardOf(name)].ReadInto(name, destination);
+    public void ReadInto(string name, torch.Tensor destination, XxHash128? hash = null) => FileOf(name).ReadInto(name, destination, hash);
 
     public void Dispose()
     {

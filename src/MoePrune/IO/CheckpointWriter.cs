@@ -28,44 +28,53 @@ public static class CheckpointWriter
     /// </summary>
     public static void Write(string outDir, JsonObject config, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors,
                              long maxShardBytes = 5_000_000_000, string? copyAuxFrom = null, bool disposeTensors = false,
-                             IReadOnlyDictionary<string, JsonNode>? extraFiles = null)
+                             IReadOnlyDictionary<string, JsonNode>? extraFiles = null) =>
+        WriteOutputs(outDir, config, Outputs(outDir, tensors, disposeTensors), maxShardBytes, copyAuxFrom, extraFiles);
+
+    /// <summary>
+    /// Writes the checkpoint from <see cref="OutputTensor"/>s, consumed once and lazily, in the order given: a shard
+    /// is laid out from the tensors' metadata, then each tensor's bytes are pulled as it is written and the
+    /// output disposed, so only one tensor's data need exist at a time (sources larger than memory stream through).
+    /// </summary>
+    public static void WriteOutputs(string outDir, JsonObject config, IEnumerable<OutputTensor> tensors, long maxShardBytes = 5_000_000_000,
+                             string? copyAuxFrom = null, IReadOnlyDictionary<string, JsonNode>? extraFiles = null)
     {
         if (maxShardBytes <= 0)
             throw new MoePruneException($"max shard size must be positive, got {maxShardBytes}");
-        string target = Path.GetFullPath(outDir);
-        if (File.Exists(target))
-            throw new MoePruneException($"{outDir}: output path is an existing file");
-        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
-            throw new MoePruneException($"{outDir}: output directory exists and is not empty");
         if (copyAuxFrom is not null && !Directory.Exists(copyAuxFrom))
             throw new MoePruneException($"{copyAuxFrom}: model directory does not exist");
         CheckExtraFiles(outDir, extraFiles);
-        string parent = Path.GetDirectoryName(target)!;
-        Directory.CreateDirectory(parent);
-
-        string temp = Path.Combine(parent, $".{Path.GetFileName(target)}.tmp-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(temp);
-        try
+        AtomicDirectory.Create(outDir, staging =>
         {
-            JsonFile.WriteAtomic(Path.Combine(temp, CheckpointDirectory.ConfigFile), config.DeepClone());
-            WriteShards(temp, tensors, maxShardBytes, disposeTensors);
+            JsonFile.WriteAtomic(Path.Combine(staging, CheckpointDirectory.ConfigFile), config.DeepClone());
+            WriteShards(staging, tensors, maxShardBytes);
             if (copyAuxFrom is not null)
                 foreach (var name in AuxFiles)
                 {
                     string source = Path.Combine(copyAuxFrom, name);
-                    if (File.Exists(source)) File.Copy(source, Path.Combine(temp, name));
+                    if (File.Exists(source)) File.Copy(source, Path.Combine(staging, name));
                 }
             foreach (var (name, json) in extraFiles ?? new Dictionary<string, JsonNode>())
-                JsonFile.WriteAtomic(Path.Combine(temp, name), json.DeepClone());
-            if (Directory.Exists(target)) Directory.Delete(target);       // empty, checked above
-            Directory.Move(temp, target);
-        }
-        catch
+                JsonFile.WriteAtomic(Path.Combine(staging, name), json.DeepClone());
+        });
+    }
+
+    /// <summary>Torch tensors as outputs (owned when <paramref name="dispose"/>); a dtype error names the output directory.</summary>
+    static IEnumerable<OutputTensor> Outputs(string outDir, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors, bool dispose)
+    {
+        foreach (var (name, tensor) in tensors)
         {
-            try { Directory.Delete(temp, recursive: true); }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-            throw;
+            OutputTensor output;
+            try
+            {
+                output = OutputTensor.FromTensor(name, tensor, owned: dispose);
+            }
+            catch (MoePruneException e)
+            {
+                if (dispose) tensor.Dispose();
+                throw new MoePruneException($"{outDir}: {e.Message}", inner: e);
+            }
+            yield return output;
         }
     }
 
@@ -83,11 +92,11 @@ public static class CheckpointWriter
     }
 
     /// <summary>Groups tensors greedily into shards of at most maxShardBytes (a larger tensor gets a shard of its own).</summary>
-    static void WriteShards(string dir, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors, long maxShardBytes, bool disposeTensors)
+    static void WriteShards(string dir, IEnumerable<OutputTensor> tensors, long maxShardBytes)
     {
         var shardNames = new List<List<string>>();                         // tensor names per written shard
         var seen = new HashSet<string>();
-        var pending = new List<KeyValuePair<string, torch.Tensor>>();
+        var pending = new List<OutputTensor>();
         long pendingBytes = 0, totalBytes = 0;
 
         void Flush()
@@ -95,41 +104,37 @@ public static class CheckpointWriter
             string path = Path.Combine(dir, PartName(shardNames.Count));
             try
             {
-                SafetensorsWriter.Write(path, pending);
+                SafetensorsWriter.WriteOutputs(path, pending);
             }
             finally
             {
-                if (disposeTensors) foreach (var (_, t) in pending) t.Dispose();
+                foreach (var t in pending) t.Dispose();
             }
-            shardNames.Add(pending.Select(kv => kv.Key).ToList());
+            shardNames.Add(pending.Select(t => t.Name).ToList());
             pending.Clear();
             pendingBytes = 0;
         }
 
-        torch.Tensor? current = null;                                      // taken from the enumerator, not yet pending
+        OutputTensor? current = null;                                      // taken from the enumerator, not yet pending
         try
         {
-            foreach (var kv in tensors)
+            foreach (var tensor in tensors)
             {
-                current = kv.Value;
-                if (!seen.Add(kv.Key))
-                    throw new MoePruneException($"{dir}: tensor \"{kv.Key}\" is exported twice");
-                long bytes = SafetensorsWriter.ByteLength(kv.Value);
-                if (pending.Count > 0 && pendingBytes + bytes > maxShardBytes) Flush();
-                pending.Add(kv);
+                current = tensor;
+                if (!seen.Add(tensor.Name))
+                    throw new MoePruneException($"{dir}: tensor \"{tensor.Name}\" is exported twice");
+                if (pending.Count > 0 && pendingBytes + tensor.Bytes > maxShardBytes) Flush();
+                pending.Add(tensor);
                 current = null;
-                pendingBytes += bytes;
-                totalBytes += bytes;
+                pendingBytes += tensor.Bytes;
+                totalBytes += tensor.Bytes;
             }
             if (pending.Count > 0 || shardNames.Count == 0) Flush();
         }
         catch
         {
-            if (disposeTensors)                                              // tensors taken but never written
-            {
-                foreach (var (_, t) in pending) t.Dispose();
-                current?.Dispose();
-            }
+            foreach (var t in pending) t.Dispose();                         // taken but never written
+            current?.Dispose();
             throw;
         }
         NameShards(dir, shardNames, totalBytes);

@@ -2,8 +2,11 @@ using TorchSharp;
 
 namespace MoePrune.IO;
 
-/// <summary>The element types a safetensors file may hold that MoePrune reads and writes.</summary>
-public enum SafeDtype { F32, F16, BF16, I64, I32, I16, I8, U8, BOOL, F64 }
+/// <summary>
+/// The element types a safetensors file may hold that MoePrune reads and writes. U64 has no TorchSharp
+/// tensor type: it is written and read as a managed <c>ulong[]</c> only (<see cref="SafetensorsFile.ReadArray{T}(string)"/>).
+/// </summary>
+public enum SafeDtype { F32, F16, BF16, I64, I32, I16, I8, U8, BOOL, F64, U64 }
 
 /// <summary>Sizes, header spellings and TorchSharp equivalents of <see cref="SafeDtype"/>.</summary>
 public static class SafeDtypes
@@ -11,7 +14,7 @@ public static class SafeDtypes
     /// <summary>Bytes per element.</summary>
     public static int SizeOf(SafeDtype dtype) => dtype switch
     {
-        SafeDtype.F64 or SafeDtype.I64 => 8,
+        SafeDtype.F64 or SafeDtype.I64 or SafeDtype.U64 => 8,
         SafeDtype.F32 or SafeDtype.I32 => 4,
         SafeDtype.F16 or SafeDtype.BF16 or SafeDtype.I16 => 2,
         SafeDtype.I8 or SafeDtype.U8 or SafeDtype.BOOL => 1,
@@ -30,8 +33,22 @@ public static class SafeDtypes
         SafeDtype.I8 => torch.ScalarType.Int8,
         SafeDtype.U8 => torch.ScalarType.Byte,
         SafeDtype.BOOL => torch.ScalarType.Bool,
+        SafeDtype.U64 => throw new MoePruneException("dtype U64 has no tensor type here; read it as an array (SafetensorsFile.ReadArray<ulong>)"),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
     };
+
+    /// <summary>The safetensors dtype of a managed element type (double, float, long, ulong, int, short, sbyte, byte, bool).</summary>
+    public static SafeDtype FromElementType(Type type) =>
+        type == typeof(double) ? SafeDtype.F64
+        : type == typeof(float) ? SafeDtype.F32
+        : type == typeof(long) ? SafeDtype.I64
+        : type == typeof(ulong) ? SafeDtype.U64
+        : type == typeof(int) ? SafeDtype.I32
+        : type == typeof(short) ? SafeDtype.I16
+        : type == typeof(sbyte) ? SafeDtype.I8
+        : type == typeof(byte) ? SafeDtype.U8
+        : type == typeof(bool) ? SafeDtype.BOOL
+        : throw new ArgumentException($"no safetensors dtype for element type {type}", nameof(type));
 
     /// <summary>The safetensors dtype of a torch dtype; throws for types safetensors export does not support here.</summary>
     public static SafeDtype FromTorch(torch.ScalarType type) =>
@@ -64,7 +81,7 @@ public static class SafeDtypes
     {
         if (text is "F8_E4M3" or "F8_E5M2" or "F8_E8M0")
             throw new MoePruneException($"{file}: dtype {text} is not supported yet (FP8 checkpoints must be dequantized first)");
-        if (text is "U16" or "U32" or "U64" or "C64" or "F4" or "F6_E2M3" or "F6_E3M2")
+        if (text is "U16" or "U32" or "C64" or "F4" or "F6_E2M3" or "F6_E3M2")
             throw new MoePruneException($"{file}: dtype {text} is not supported (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})");
         // Enum.TryParse accepts numbers and other case; the header spelling must match exactly.
         foreach (var d in Enum.GetValues<SafeDtype>())

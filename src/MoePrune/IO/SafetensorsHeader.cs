@@ -17,6 +17,7 @@ sealed class SafetensorsHeader
     public required IReadOnlyList<TensorEntry> Entries { get; init; }     // sorted by data offset
     public required IReadOnlyDictionary<string, string> Metadata { get; init; }
     public required long DataStart { get; init; }                         // file offset of the data section
+    public required byte[] Json { get; init; }                            // the header bytes as stored (after the length)
 
     public static SafetensorsHeader Read(SafeFileHandle file, string path)
     {
@@ -36,7 +37,7 @@ sealed class SafetensorsHeader
         long dataStart = 8 + (long)headerLength;
         var (entries, metadata) = ParseJson(json, path);
         Validate(entries, fileLength - dataStart, path);
-        return new SafetensorsHeader { Entries = entries, Metadata = metadata, DataStart = dataStart };
+        return new SafetensorsHeader { Entries = entries, Metadata = metadata, DataStart = dataStart, Json = json };
     }
 
     static (List<TensorEntry>, Dictionary<string, string>) ParseJson(byte[] json, string path)

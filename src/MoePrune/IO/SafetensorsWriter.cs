@@ -8,6 +8,7 @@ namespace MoePrune.IO;
 /// Writes safetensors files the way Hugging Face loaders expect them: <c>__metadata__</c> with
 /// <c>"format": "pt"</c>, the header padded with spaces to a multiple of 8 bytes, tensor data packed
 /// back to back (no holes) in the order given. The file appears under its name only when complete.
+/// Tensors come as <see cref="OutputTensor"/>s (torch tensors, managed arrays, or bytes copied from a source).
 /// </summary>
 public static class SafetensorsWriter
 {
@@ -18,16 +19,36 @@ public static class SafetensorsWriter
     public static void Write(string path, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors,
                              IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var list = tensors.ToList();
-        var header = BuildHeader(list, metadata, path);
+        var outputs = new List<OutputTensor>();
+        foreach (var (name, tensor) in tensors)
+        {
+            try
+            {
+                outputs.Add(OutputTensor.FromTensor(name, tensor));
+            }
+            catch (MoePruneException e)
+            {
+                throw new MoePruneException($"{path}: {e.Message}", inner: e);
+            }
+        }
+        WriteOutputs(path, outputs, metadata);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="tensors"/> in order, pulling each one's bytes while writing (the caller keeps
+    /// ownership of the outputs). Use <see cref="OutputTensor.FromArray{T}"/> for small named arrays (statistics).
+    /// </summary>
+    public static void WriteOutputs(string path, IReadOnlyList<OutputTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var header = BuildHeader(tensors, metadata, path);
         AtomicFile.Write(path, stream =>
         {
             Span<byte> length = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
             stream.Write(length);
             stream.Write(header);
-            foreach (var (_, tensor) in list)
-                WriteData(stream, tensor);
+            foreach (var tensor in tensors)
+                tensor.WriteTo(stream);
         });
     }
 
@@ -35,7 +56,7 @@ public static class SafetensorsWriter
     public static long ByteLength(torch.Tensor tensor) => tensor.NumberOfElements * tensor.ElementSize;
 
     /// <summary>The header JSON, UTF-8, padded with spaces so that 8 + its length is a multiple of 8.</summary>
-    static byte[] BuildHeader(List<KeyValuePair<string, torch.Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata, string path)
+    static byte[] BuildHeader(IReadOnlyList<OutputTensor> tensors, IReadOnlyDictionary<string, string>? metadata, string path)
     {
         var names = new HashSet<string>();
         using var buffer = new MemoryStream();
@@ -48,41 +69,26 @@ public static class SafetensorsWriter
                 if (key != "format") json.WriteString(key, value);
             json.WriteEndObject();
             long offset = 0;
-            foreach (var (name, tensor) in tensors)
+            foreach (var tensor in tensors)
             {
-                if (name == "__metadata__" || !names.Add(name))
-                    throw new MoePruneException($"{path}: duplicate or reserved tensor name \"{name}\"");
-                if (!SafeDtypes.TryFromTorch(tensor.dtype, out var dtype))
-                    throw new MoePruneException(
-                        $"{path}: tensor \"{name}\" has dtype {tensor.dtype}, which cannot be written to safetensors (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})");
-                long bytes = ByteLength(tensor);
-                json.WriteStartObject(name);
-                json.WriteString("dtype", SafeDtypes.Name(dtype));
+                if (tensor.Name == "__metadata__" || !names.Add(tensor.Name))
+                    throw new MoePruneException($"{path}: duplicate or reserved tensor name \"{tensor.Name}\"");
+                json.WriteStartObject(tensor.Name);
+                json.WriteString("dtype", SafeDtypes.Name(tensor.Dtype));
                 json.WriteStartArray("shape");
-                foreach (long d in tensor.shape) json.WriteNumberValue(d);
+                foreach (long d in tensor.Shape) json.WriteNumberValue(d);
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
                 json.WriteNumberValue(offset);
-                json.WriteNumberValue(offset + bytes);
+                json.WriteNumberValue(offset + tensor.Bytes);
                 json.WriteEndArray();
                 json.WriteEndObject();
-                offset += bytes;
+                offset += tensor.Bytes;
             }
             json.WriteEndObject();
         }
         long padded = (buffer.Length + 7) / 8 * 8;
         while (buffer.Length < padded) buffer.WriteByte((byte)' ');
         return buffer.ToArray();
-    }
-
-    static void WriteData(Stream stream, torch.Tensor tensor)
-    {
-        if (tensor.device_type == DeviceType.CPU && tensor.is_contiguous())
-        {
-            TensorBytes.WriteToStream(stream, tensor);
-            return;
-        }
-        using var cpu = tensor.detach().cpu().contiguous();              // same shape and dtype, CPU, row-major
-        TensorBytes.WriteToStream(stream, cpu);
     }
 }

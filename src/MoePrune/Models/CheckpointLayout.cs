@@ -4,18 +4,34 @@ using static TorchSharp.torch;
 
 namespace MoePrune.Models;
 
-/// <summary>One checkpoint tensor and the parameters it fills: whole, or (fused layout) a slice per expert.</summary>
-public sealed record TensorPlacement(string DiskName, IReadOnlyList<(string Param, int Expert, long RowOffset, long Rows)> Targets, long[] ExpectedShape)
+/// <summary>One checkpoint tensor and the canonical tensors (the model's state-dict names) it holds: itself whole, or (fused layout) a slice per expert.</summary>
+public sealed record TensorPlacement(string DiskName, IReadOnlyList<PlacementTarget> Targets, long[] ExpectedShape)
 {
     /// <summary>A per-expert / plain tensor copied whole into one parameter.</summary>
     public bool IsWhole => Targets.Count == 1 && Targets[0].Expert < 0;
 }
 
 /// <summary>
+/// A canonical tensor inside a checkpoint tensor: all of it (<paramref name="Expert"/> −1), or rows
+/// [<paramref name="RowOffset"/>, <paramref name="RowOffset"/> + <paramref name="Rows"/>) of expert
+/// <paramref name="Expert"/>'s block of a fused [E, R, C] tensor, which are contiguous on disk.
+/// </summary>
+public sealed record PlacementTarget(string Param, int Expert, long RowOffset, long Rows)
+{
+    /// <summary>The canonical tensor's shape inside a disk tensor of <paramref name="diskShape"/>.</summary>
+    public long[] Shape(long[] diskShape) => Expert < 0 ? diskShape : [Rows, diskShape[2]];
+
+    /// <summary>Its first flat element inside a disk tensor of <paramref name="diskShape"/>.</summary>
+    public long ElementOffset(long[] diskShape) => Expert < 0 ? 0 : (Expert * diskShape[1] + RowOffset) * diskShape[2];
+}
+
+/// <summary>
 /// Maps checkpoint tensor names onto the model's state-dict keys, for both on-disk layouts: per-expert
 /// (the names the model uses) and transformers-v5 fused experts (<c>mlp.experts.gate_up_proj [E, 2I, H]</c>,
 /// gate rows first, and <c>mlp.experts.down_proj [E, H, I]</c>; Mixtral's fused form also renames
-/// <c>block_sparse_moe</c> to <c>mlp</c>). Strict: missing, unexpected and twice-stored names and wrong shapes are errors.
+/// <c>block_sparse_moe</c> to <c>mlp</c>). This is the one place that knows the fused names.
+/// <see cref="Place"/> needs only the config (tensor sources use it without building a model);
+/// <see cref="Plan"/> is strict: missing, unexpected and twice-stored names and wrong shapes are errors.
 /// </summary>
 public static partial class CheckpointLayout
 {
@@ -37,8 +53,13 @@ public static partial class CheckpointLayout
         var duplicates = new List<string>();
         foreach (var (name, entry) in disk.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
-            var placement = Place(name, config, parameters);
-            if (placement is null) { unexpected.Add(name); continue; }
+            var placement = Place(name, entry.Shape, config);
+            if (placement.IsWhole)
+            {
+                if (!parameters.TryGetValue(placement.Targets[0].Param, out var shape)) { unexpected.Add(name); continue; }
+                placement = placement with { ExpectedShape = shape };
+            }
+            else if (placement.Targets.Any(t => !parameters.ContainsKey(t.Param))) { unexpected.Add(name); continue; }
             if (!entry.Shape.SequenceEqual(placement.ExpectedShape))
                 badShapes.Add($"{name} [{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", placement.ExpectedShape)}]");
             foreach (var t in placement.Targets)
@@ -61,41 +82,42 @@ public static partial class CheckpointLayout
         return placements;
     }
 
-    private static TensorPlacement? Place(string name, MoeConfig config, Dictionary<string, long[]> parameters)
+    /// <summary>
+    /// The canonical tensors that checkpoint tensor <paramref name="name"/> (stored with <paramref name="diskShape"/>)
+    /// holds, from the config alone: per-expert slices of a fused tensor of a sparse layer, Mixtral's v5 <c>mlp.*</c>
+    /// renamed to <c>block_sparse_moe.*</c>, or the tensor itself under its own name. Whether that name is a
+    /// parameter of the model is for <see cref="Plan"/> to decide.
+    /// </summary>
+    public static TensorPlacement Place(string name, long[] diskShape, MoeConfig config)
     {
-        if (parameters.TryGetValue(name, out var shape))
-            return new TensorPlacement(name, [(name, -1, 0, 0)], shape);
         var fused = FusedName().Match(name);
-        if (fused.Success)
-        {
-            int layer = int.Parse(fused.Groups[1].Value);
-            if (layer >= config.NumHiddenLayers || !config.IsMoeLayer(layer)) return null;
-            return Fused(name, layer, fused.Groups[2].Value, config);
-        }
+        if (fused.Success && IsSparse(config, int.Parse(fused.Groups[1].Value)))
+            return Fused(name, int.Parse(fused.Groups[1].Value), fused.Groups[2].Value, config);
         // Mixtral in the v5 layout names the sparse block "mlp" (mlp.gate.weight).
         var mlp = MlpName().Match(name);
-        if (mlp.Success && config.Family.MoeModuleName != "mlp")
-        {
-            var renamed = $"model.layers.{mlp.Groups[1].Value}.{config.Family.MoeModuleName}.{mlp.Groups[2].Value}";
-            if (parameters.TryGetValue(renamed, out var s)) return new TensorPlacement(name, [(renamed, -1, 0, 0)], s);
-        }
-        return null;
+        if (mlp.Success && config.Family.MoeModuleName != "mlp" && IsSparse(config, int.Parse(mlp.Groups[1].Value)))
+            return Whole(name, $"model.layers.{mlp.Groups[1].Value}.{config.Family.MoeModuleName}.{mlp.Groups[2].Value}", diskShape);
+        return Whole(name, name, diskShape);
     }
+
+    private static bool IsSparse(MoeConfig config, int layer) => layer < config.NumHiddenLayers && config.IsMoeLayer(layer);
+
+    private static TensorPlacement Whole(string diskName, string param, long[] shape) => new(diskName, [new PlacementTarget(param, -1, 0, 0)], shape);
 
     private static TensorPlacement Fused(string name, int layer, string kind, MoeConfig config)
     {
         int experts = config.ExpertsInLayer(layer), inter = config.ExpertIntermediateSize, hidden = config.HiddenSize;
         var prefix = $"model.layers.{layer}.{config.Family.MoeModuleName}.experts.";
         var (gate, up, down) = config.Family.ExpertProjNames;
-        var targets = new List<(string, int, long, long)>();
+        var targets = new List<PlacementTarget>();
         for (int e = 0; e < experts; e++)
         {
             if (kind == "gate_up_proj")
             {
-                targets.Add(($"{prefix}{e}.{gate}.weight", e, 0, inter));      // rows [0, I) of [2I, H]
-                targets.Add(($"{prefix}{e}.{up}.weight", e, inter, inter));    // rows [I, 2I)
+                targets.Add(new($"{prefix}{e}.{gate}.weight", e, 0, inter));   // rows [0, I) of [2I, H]
+                targets.Add(new($"{prefix}{e}.{up}.weight", e, inter, inter)); // rows [I, 2I)
             }
-            else targets.Add(($"{prefix}{e}.{down}.weight", e, 0, hidden));    // whole [H, I]
+            else targets.Add(new($"{prefix}{e}.{down}.weight", e, 0, hidden)); // whole [H, I]
         }
         long[] shape = kind == "gate_up_proj" ? [experts, 2L * inter, hidden] : [experts, hidden, inter];
         return new TensorPlacement(name, targets, shape);

@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using MoePrune.IO;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -6,47 +7,58 @@ namespace MoePrune.Models;
 
 /// <summary>
 /// Builds a model from a Hugging Face checkpoint directory and loads its weights strictly (every parameter
-/// filled exactly once, no tensor left over, shapes as the config implies), per-expert or fused layout;
+/// filled exactly once, no tensor left over, shapes as the config implies), per-expert or fused layout,
+/// hashing every tensor's bytes as they are read for the model's <see cref="MoeForCausalLM.Fingerprint"/>;
 /// and writes a model back in the family's per-expert on-disk naming.
 /// </summary>
 public static class ModelLoader
 {
     /// <summary>Reads config.json and the safetensors of <paramref name="dir"/>.</summary>
     /// <param name="dtype">Compute/parameter dtype; the checkpoint's (<c>torch_dtype</c>) when null.</param>
-    public static MoeForCausalLM Load(string dir, ScalarType? dtype = null)
+    public static MoeForCausalLM Load(string dir, ScalarType? dtype = null) => Load(dir, dtype, fingerprint: true);
+
+    /// <summary>As <see cref="Load(string, ScalarType?)"/>; without <paramref name="fingerprint"/> nothing is hashed (benchmarks measure the difference).</summary>
+    internal static MoeForCausalLM Load(string dir, ScalarType? dtype, bool fingerprint)
     {
         using var checkpoint = CheckpointDirectory.Open(dir);
         var config = MoeConfig.Parse(checkpoint.Config, Path.Combine(dir, CheckpointDirectory.ConfigFile));
         var model = new MoeForCausalLM(config, dtype ?? CheckpointDtype(checkpoint, config));
+        var digests = fingerprint ? new TensorDigests() : null;
         try
         {
-            LoadWeights(model, checkpoint);
+            LoadWeights(model, checkpoint, digests);
+            if (digests is not null) model.Fingerprint = CheckpointFingerprint.Combine(checkpoint, digests);
         }
         catch
         {
             model.Dispose();
             throw;
         }
-        model.Fingerprint = CheckpointFingerprint.Compute(dir);
         model.eval();
         return model;
     }
 
-    /// <summary>Fills every parameter of <paramref name="model"/> from <paramref name="checkpoint"/> (strict).</summary>
-    public static void LoadWeights(MoeForCausalLM model, CheckpointDirectory checkpoint)
+    /// <summary>
+    /// Fills every parameter of <paramref name="model"/> from <paramref name="checkpoint"/> (strict), each checkpoint
+    /// tensor read once; with <paramref name="digests"/>, the bytes of each are hashed as they are read.
+    /// </summary>
+    public static void LoadWeights(MoeForCausalLM model, CheckpointDirectory checkpoint, TensorDigests? digests = null)
     {
         var plan = CheckpointLayout.Plan(model, checkpoint.Tensors, checkpoint.Dir);
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var hash = digests is null ? null : new XxHash128();
         using var noGrad = no_grad();
         foreach (var placement in plan)
         {
             if (placement.IsWhole)
             {
-                checkpoint.ReadInto(placement.DiskName, parameters[placement.Targets[0].Param]);
+                checkpoint.ReadInto(placement.DiskName, parameters[placement.Targets[0].Param], hash);
+                digests?.Add(placement.DiskName, hash!);
                 continue;
             }
             using var scope = NewDisposeScope();
-            var fused = checkpoint.Read(placement.DiskName);                 // (E, 2I, H) or (E, H, I), file dtype
+            var fused = checkpoint.Read(placement.DiskName, hash);           // (E, 2I, H) or (E, H, I), file dtype
+            digests?.Add(placement.DiskName, hash!);
             foreach (var (param, expert, offset, rows) in placement.Targets)
                 parameters[param].copy_(fused[expert].narrow(0, offset, rows)); // (I, H) / (H, I)
         }

@@ -67,10 +67,6 @@ public static class GlibcxxPatcher
             bytes[n.FlagsOffset] = (byte)(flags & 0xff);
             bytes[n.FlagsOffset + 1] = (byte)(flags >> 8);
         }
-        string tmp = destination + $".tmp-{Environment.ProcessId}";
-        File.WriteAllBytes(tmp, bytes);
-        if (!OperatingSystem.IsWindows())
-            File.SetUnixFileMode(tmp, File.GetUnixFileMode(source));
-        File.Move(tmp, destination, overwrite: true);
+        IO.AtomicFile.WriteBytes(destination, bytes, OperatingSystem.IsWindows() ? null : File.GetUnixFileMode(source));
     }
 }

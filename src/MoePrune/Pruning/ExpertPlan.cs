@@ -16,7 +16,7 @@ public sealed class ExpertPlan
 
     private readonly SortedDictionary<int, int[]> _named = [];                 // layer → kept or removed originals
     private readonly bool _namesKept;
-    private readonly SortedDictionary<int, SortedDictionary<int, ExpertTensors>> _replaced = [];
+    private readonly SortedDictionary<int, SortedDictionary<int, (ExpertTensors Tensors, int? DerivedFrom)>> _replaced = [];
 
     private ExpertPlan(bool namesKept) => _namesKept = namesKept;
 
@@ -39,11 +39,13 @@ public sealed class ExpertPlan
     /// <summary>
     /// Puts a custom expert into slot <paramref name="newSlot"/> (0-based, after removal) of <paramref name="layer"/>:
     /// gate/up (I, H), down (H, I), router row (H) or (1, H). The tensors are copied at Apply/Export time.
+    /// <paramref name="derivedFrom"/> is the original expert the slot records (<see cref="ExpertSlot.Original"/>): by
+    /// default the one the slot would hold, <see cref="ExpertSlot.NoOriginal"/> for a merge of several.
     /// </summary>
-    public void Replace(int layer, int newSlot, Tensor gateProj, Tensor upProj, Tensor downProj, Tensor routerRow)
+    public void Replace(int layer, int newSlot, Tensor gateProj, Tensor upProj, Tensor downProj, Tensor routerRow, int? derivedFrom = null)
     {
         if (!_replaced.TryGetValue(layer, out var slots)) _replaced[layer] = slots = [];
-        if (!slots.TryAdd(newSlot, new ExpertTensors(gateProj, upProj, downProj, routerRow)))
+        if (!slots.TryAdd(newSlot, (new ExpertTensors(gateProj, upProj, downProj, routerRow), derivedFrom)))
             throw new MoePruneException($"expert plan: layer {layer} slot {newSlot} is replaced twice");
     }
 
@@ -71,12 +73,14 @@ public sealed class ExpertPlan
             var originals = Originals(layer, n, hasSharedExpert, problems);
             slots[layer] = originals.Select(e => new ExpertSlot(e)).ToArray();
             if (!_replaced.TryGetValue(layer, out var custom)) continue;
-            foreach (var (slot, tensors) in custom)
+            foreach (var (slot, (tensors, derivedFrom)) in custom)
             {
                 if (slot < 0 || slot >= originals.Length)
                     problems.Add($"layer {layer}: replaced slot {slot} is outside 0..{originals.Length - 1}");
+                else if (derivedFrom is { } d && (d < ExpertSlot.NoOriginal || d >= n))
+                    problems.Add($"layer {layer}: slot {slot} derives from expert {d}, which does not exist ({n} experts)");
                 else
-                    slots[layer][slot] = new ExpertSlot(originals[slot], tensors);
+                    slots[layer][slot] = new ExpertSlot(derivedFrom ?? originals[slot], tensors);
             }
         }
         return (slots, problems);

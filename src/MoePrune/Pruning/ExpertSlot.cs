@@ -3,12 +3,26 @@ using static TorchSharp.torch;
 namespace MoePrune.Pruning;
 
 /// <summary>
-/// What one expert slot of a pruned layer holds: an original expert copied unchanged (<see cref="Original"/>
-/// ≥ 0), or custom tensors (e.g. a merged expert) with its own router row. A replaced slot keeps the
-/// original index it was derived from (−1 when none) for reports only.
+/// What one expert slot of a pruned layer holds: an original expert copied unchanged (<see cref="Custom"/> null,
+/// <see cref="Original"/> its index ≥ 0), or custom tensors (e.g. a merged expert) with its own router row. A custom
+/// slot records the original it was derived from, or <see cref="NoOriginal"/> (−1) when there is none (a merge of
+/// several experts); surgery never reads an original for a custom slot's expert or router row.
 /// </summary>
-public sealed record ExpertSlot(int Original, ExpertTensors? Custom = null)
+public sealed record ExpertSlot
 {
+    /// <summary>The <see cref="Original"/> of a custom slot that derives from no single original expert.</summary>
+    public const int NoOriginal = -1;
+
+    public ExpertSlot(int original, ExpertTensors? custom = null)
+    {
+        if (original < 0 && (custom is null || original != NoOriginal))
+            throw new ArgumentOutOfRangeException(nameof(original), original, "only a custom slot may have no original expert (−1)");
+        Original = original;
+        Custom = custom;
+    }
+
+    public int Original { get; }
+    public ExpertTensors? Custom { get; }
     public bool IsCustom => Custom is not null;
 }
 

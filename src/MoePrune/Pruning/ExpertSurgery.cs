@@ -10,8 +10,8 @@ namespace MoePrune.Pruning;
 /// key updated, surviving experts renumbered 0..E'−1 in their original order, router rows gathered in the
 /// same order; shared experts, dense layers, every other tensor and every other config key untouched.
 /// Every refusal (top-k larger than the experts left, a dense layer or a shared expert named, unequal
-/// counts without an explicit non-portable request, bad replacement shapes) happens in
-/// <see cref="Validate"/>, which <see cref="Apply"/> and <see cref="Export"/> run before anything else.
+/// counts without an explicit non-portable request, bad replacement shapes, a source lacking a tensor) happens
+/// before anything is built or written. Works on any <see cref="ITensorSource"/>: the live model or a checkpoint directory.
 /// </summary>
 public static class ExpertSurgery
 {
@@ -19,29 +19,22 @@ public static class ExpertSurgery
     public static void Validate(MoeConfig config, ExpertPlan plan, bool allowNonUniform) =>
         ResolvedExpertPlan.Resolve(config, plan, allowNonUniform);
 
-    /// <summary>The config the surgery produces (validated; expert count or per-layer counts patched).</summary>
-    public static MoeConfig ResultConfig(MoeConfig config, ExpertPlan plan, bool allowNonUniform = false) =>
-        ResolvedExpertPlan.Resolve(config, plan, allowNonUniform).Config;
-
     /// <summary>A new in-memory model (same dtype, no observers) with the plan applied. The input model is not changed.</summary>
     public static MoeForCausalLM Apply(MoeForCausalLM model, ExpertPlan plan, bool allowNonUniform = false)
     {
         var resolved = ResolvedExpertPlan.Resolve(model.Config, plan, allowNonUniform);
+        using var source = new ModelTensorSource(model);
+        var tensors = ExpertSurgeryTensors.Plan(source, resolved);
         var pruned = new MoeForCausalLM(resolved.Config, model.Dtype);
         try
         {
             var targets = pruned.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-            var filled = new HashSet<string>();
+            if (tensors.Count != targets.Count || tensors.Any(t => !targets.ContainsKey(t.Name)))
+                throw new InvalidOperationException("surgery produced tensors that do not match the pruned model's parameters");
             using var noGrad = no_grad();
-            foreach (var (name, tensor) in ExpertSurgeryTensors.Stream(model, resolved))
-                using (tensor)
-                {
-                    if (!targets.TryGetValue(name, out var target) || !filled.Add(name))
-                        throw new InvalidOperationException($"surgery produced an unexpected tensor {name}");
-                    target.copy_(tensor);
-                }
-            if (filled.Count != targets.Count)
-                throw new InvalidOperationException($"surgery left {targets.Count - filled.Count} parameters unfilled");
+            foreach (var t in tensors)
+                using (var value = t.Value())
+                    targets[t.Name].copy_(value);
         }
         catch
         {
@@ -53,20 +46,33 @@ public static class ExpertSurgery
     }
 
     /// <summary>
-    /// Writes the pruned checkpoint to <paramref name="outDir"/> without building it in memory: tensors are
-    /// streamed shard by shard from the live model (aliases for untouched tensors, one router at a time).
-    /// config.json is the source's with only the expert count changed (plus the dtype key when the model runs
-    /// in another dtype than the config names). <paramref name="extraFiles"/> (e.g. pruning.json) and the
-    /// tokenizer files of <paramref name="copyAuxFrom"/> land in the same atomically renamed directory.
+    /// Writes the pruned checkpoint to <paramref name="outDir"/> from the live model (see the
+    /// <see cref="Export(ITensorSource, ExpertPlan, ICheckpointSink, bool, IReadOnlyDictionary{string, JsonNode}?)"/>
+    /// overload): a Hugging Face directory with shards of at most <paramref name="maxShardBytes"/> and the tokenizer
+    /// files of <paramref name="copyAuxFrom"/>.
     /// </summary>
     public static void Export(MoeForCausalLM model, ExpertPlan plan, string outDir, bool allowNonUniform = false,
                               string? copyAuxFrom = null, long maxShardBytes = 5_000_000_000,
                               IReadOnlyDictionary<string, JsonNode>? extraFiles = null)
     {
-        var resolved = ResolvedExpertPlan.Resolve(model.Config, plan, allowNonUniform);
-        var json = resolved.Config.ToJson(model.Dtype == model.Config.Dtype ? null : model.Dtype);
-        CheckpointWriter.Write(outDir, json, ExpertSurgeryTensors.Stream(model, resolved), maxShardBytes, copyAuxFrom,
-                               disposeTensors: true, extraFiles: extraFiles);
+        using var source = new ModelTensorSource(model);
+        Export(source, plan, new SafetensorsCheckpointSink(outDir, maxShardBytes, copyAuxFrom), allowNonUniform, extraFiles);
+    }
+
+    /// <summary>
+    /// Writes the pruned checkpoint into <paramref name="sink"/> without building it: tensors stream from
+    /// <paramref name="source"/> one at a time (untouched tensors and surviving experts copied byte for byte, one
+    /// router tensor gathered at a time), so a checkpoint directory source is pruned shard to shard without ever
+    /// building the model. config.json is the source's with only the expert count changed (plus the dtype key when
+    /// the source holds another dtype than the config names). <paramref name="extraFiles"/> (e.g. pruning.json) land
+    /// in the same all-or-nothing output. The result is byte-identical whichever source holds the same tensors.
+    /// </summary>
+    public static void Export(ITensorSource source, ExpertPlan plan, ICheckpointSink sink, bool allowNonUniform = false,
+                              IReadOnlyDictionary<string, JsonNode>? extraFiles = null)
+    {
+        var resolved = ResolvedExpertPlan.Resolve(source.Config, plan, allowNonUniform);
+        var tensors = ExpertSurgeryTensors.Plan(source, resolved);
+        sink.Write(resolved.Config.ToJson(source.DtypeOverride), tensors.Select(t => t.ToOutput()), extraFiles);
     }
 
     /// <summary>A removal plan from kept-index lists, e.g. a selection's <c>Kept</c> per layer.</summary>

@@ -1,85 +1,133 @@
 using System.Text.RegularExpressions;
-using MoePrune.Models;
+using MoePrune.IO;
 using static TorchSharp.torch;
 
 namespace MoePrune.Pruning;
 
 /// <summary>
-/// The state dict of a pruned model, produced lazily from the original model and a resolved plan: every
-/// tensor that the plan does not touch is yielded as a detached alias of the live parameter (no copy);
-/// the routed experts of each sparse layer are yielded under their new slot numbers; the router is the
-/// original <c>gate.weight</c> with rows gathered in slot order and custom rows written in. Every yielded
-/// tensor is a fresh handle that the consumer disposes.
+/// One tensor of a pruned model: name, dtype and shape known up front; its values computed, or its bytes
+/// copied, only when asked. <see cref="Value"/> returns a handle the caller disposes; <see cref="WriteBytes"/>
+/// writes the stored bytes (untouched tensors and surviving experts are copied byte for byte from the source).
 /// </summary>
-internal static partial class ExpertSurgeryTensors
+internal sealed record SurgeryTensor(string Name, SafeDtype Dtype, long[] Shape, Func<Tensor> Value, Action<Stream> WriteBytes)
 {
-    [GeneratedRegex(@"^model\.layers\.(\d+)\.([A-Za-z_]+)\.(experts\.\d+\.|gate\.weight$)")]
-    private static partial Regex RoutedName();
+    public OutputTensor ToOutput() => new(Name, Dtype, Shape, WriteBytes);
+}
 
-    public static IEnumerable<KeyValuePair<string, Tensor>> Stream(MoeForCausalLM model, ResolvedExpertPlan plan)
+/// <summary>
+/// The state dict of a pruned model, planned from a tensor source and a resolved plan, in <see cref="TensorOrder"/>:
+/// every tensor the plan does not touch comes from the source unchanged; the routed experts of each sparse layer
+/// under their new slot numbers (surviving originals copied, custom experts converted to the source's dtype);
+/// each router tensor (<see cref="Models.Families.ModelFamily.RouterTensorNames"/>) with its rows gathered in slot
+/// order, custom slots' rows written in (the first router tensor takes <see cref="ExpertTensors.RouterRow"/>).
+/// Planning reads no tensor data and throws before anything is produced when the source lacks a tensor the plan needs.
+/// </summary>
+internal static class ExpertSurgeryTensors
+{
+    public static IReadOnlyList<SurgeryTensor> Plan(ITensorSource source, ResolvedExpertPlan plan)
     {
-        var moduleName = model.Config.Family.MoeModuleName;
-        var emitted = new HashSet<int>();
-        foreach (var (name, parameter) in model.named_parameters())
+        var config = source.Config;
+        string moe = config.Family.MoeModuleName;
+        var expertName = new Regex($@"^model\.layers\.(\d+)\.{Regex.Escape(moe)}\.experts\.(\d+)\.(.+)$");
+        var (gate, up, down) = config.Family.ExpertProjNames;
+        var projections = new[] { gate, up, down }.Select(p => p + ".weight").ToArray();
+        var routers = plan.Slots.Keys
+            .SelectMany(l => config.Family.RouterTensorNames.Select((r, k) => (Name: $"model.layers.{l}.{moe}.{r}", Layer: l, First: k == 0)))
+            .ToDictionary(r => r.Name);
+        var problems = new List<string>();
+        var result = new List<SurgeryTensor>();
+        foreach (var t in source.Tensors.Values)
         {
-            var m = RoutedName().Match(name);
-            if (!m.Success || m.Groups[2].Value != moduleName)
+            if (routers.TryGetValue(t.Name, out var router))
             {
-                yield return new(name, parameter.detach());                              // untouched, alias
+                if (t.Shape.Length == 0 || t.Shape[0] != config.ExpertsInLayer(router.Layer))
+                    problems.Add($"{t.Name} has shape [{string.Join(", ", t.Shape)}], expected one row per expert ({config.ExpertsInLayer(router.Layer)})");
+                else
+                    result.Add(Router(source, t, plan.Slots[router.Layer], router.First));
                 continue;
             }
-            int layer = int.Parse(m.Groups[1].Value);
-            var slots = plan.Slots[layer];
-            string prefix = $"model.layers.{layer}.{moduleName}.";
-            if (m.Groups[3].Value == "gate.weight")
+            var m = expertName.Match(t.Name);
+            if (m.Success && plan.Slots.ContainsKey(int.Parse(m.Groups[1].Value)))
             {
-                yield return new(prefix + "gate.weight", Router(parameter, slots, model.Dtype)); // (E', H)
-                continue;
+                if (!projections.Contains(m.Groups[3].Value)) problems.Add($"{t.Name} is not one of the expert projections {string.Join(", ", projections)}");
+                continue;                                                               // experts are planned per layer below
             }
-            if (!emitted.Add(layer)) continue;                                          // layer's experts already yielded
-            foreach (var item in Experts(model, layer, prefix, slots)) yield return item;
+            result.Add(new SurgeryTensor(t.Name, t.Dtype, t.Shape, () => source.Read(t.Name), s => source.CopyBytes(t.Name, s)));
         }
+        problems.AddRange(routers.Keys.Where(r => !source.Tensors.ContainsKey(r)).Select(r => $"{r} is missing"));
+        foreach (var (layer, slots) in plan.Slots)
+            result.AddRange(Experts(source, $"model.layers.{layer}.{moe}.experts.", projections, slots, problems));
+        if (problems.Count > 0)
+            throw new MoePruneException($"{source.Description}: cannot apply the expert plan, {problems.Count} problem(s): {MoePruneException.Summarize(problems, 3)}", problems);
+        result.Sort((a, b) => TensorOrder.Compare(a.Name, b.Name));
+        return result;
     }
 
-    /// <summary>The experts of one layer in slot order, with the family's projection names.</summary>
-    private static IEnumerable<KeyValuePair<string, Tensor>> Experts(MoeForCausalLM model, int layer, string prefix, ExpertSlot[] slots)
+    /// <summary>The experts of one layer in slot order: surviving originals copied, custom tensors in the dtype of the originals.</summary>
+    private static IEnumerable<SurgeryTensor> Experts(ITensorSource source, string prefix, string[] projections, ExpertSlot[] slots, List<string> problems)
     {
-        var view = model.Model.Layers[layer].Moe!;
-        var (gate, up, down) = model.Config.Family.ExpertProjNames;
+        var result = new List<SurgeryTensor>();
         for (int s = 0; s < slots.Length; s++)
-        {
-            var slot = slots[s];
-            string p = $"{prefix}experts.{s}.";
-            if (slot.Custom is { } c)
+            for (int p = 0; p < projections.Length; p++)
             {
-                yield return new(p + gate + ".weight", Copy(c.GateProj, model.Dtype));   // (I, H)
-                yield return new(p + up + ".weight", Copy(c.UpProj, model.Dtype));       // (I, H)
-                yield return new(p + down + ".weight", Copy(c.DownProj, model.Dtype));   // (H, I)
-                continue;
+                string name = $"{prefix}{s}.{projections[p]}";
+                var slot = slots[s];
+                if (slot.Custom is { } c)
+                {
+                    if (!source.Tensors.TryGetValue($"{prefix}0.{projections[p]}", out var like))
+                    {
+                        problems.Add($"{prefix}0.{projections[p]} is missing");
+                        continue;
+                    }
+                    var custom = p switch { 0 => c.GateProj, 1 => c.UpProj, _ => c.DownProj };     // (I, H) / (H, I)
+                    var dtype = SafeDtypes.ToTorch(like.Dtype);
+                    result.Add(new SurgeryTensor(name, like.Dtype, like.Shape, () => Copy(custom, dtype), Writer(() => Copy(custom, dtype))));
+                    continue;
+                }
+                string original = $"{prefix}{slot.Original}.{projections[p]}";
+                if (!source.Tensors.TryGetValue(original, out var t))
+                {
+                    problems.Add($"{original} is missing");
+                    continue;
+                }
+                result.Add(new SurgeryTensor(name, t.Dtype, t.Shape, () => source.Read(original), stream => source.CopyBytes(original, stream)));
             }
-            yield return new(p + gate + ".weight", view.GateProj(slot.Original).detach()); // (I, H) alias
-            yield return new(p + up + ".weight", view.UpProj(slot.Original).detach());     // (I, H) alias
-            yield return new(p + down + ".weight", view.DownProj(slot.Original).detach()); // (H, I) alias
-        }
+        return result;
     }
 
-    /// <summary>Router rows in slot order: original rows gathered, custom rows written in. (E', H)</summary>
-    private static Tensor Router(Tensor weight, ExpertSlot[] slots, ScalarType dtype)
+    /// <summary>A router tensor with rows in slot order: original rows gathered, custom rows written in. (E', ...)</summary>
+    private static SurgeryTensor Router(ITensorSource source, SourceTensor router, ExpertSlot[] slots, bool takesRouterRow)
+    {
+        Tensor Gather()
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            using var weight = source.Read(router.Name);                                // (E, ...) stored dtype
+            var order = tensor(slots.Select(s => s.IsCustom ? 0L : s.Original).ToArray()); // (E') int64, custom rows filled below
+            var rows = weight.index_select(0, order);                                    // (E', ...) new tensor
+            for (int s = 0; s < slots.Length; s++)
+                if (slots[s].Custom is { } c)
+                    rows[s].copy_(takesRouterRow ? c.RouterRow.detach().reshape(rows[s].shape)  // (...), converts dtype
+                                                 : weight[slots[s].Original]);           // validated: has an original
+            return rows.MoveToOuterDisposeScope();
+        }
+        long[] shape = [slots.Length, .. router.Shape[1..]];
+        return new SurgeryTensor(router.Name, router.Dtype, shape, Gather, Writer(Gather));
+    }
+
+    /// <summary>Writes the bytes of a freshly computed tensor and disposes it.</summary>
+    private static Action<Stream> Writer(Func<Tensor> compute) => stream =>
+    {
+        using var value = compute();
+        using var output = OutputTensor.FromTensor("", value);
+        output.WriteTo(stream);
+    };
+
+    /// <summary>A contiguous CPU copy of a caller's tensor in <paramref name="dtype"/> (the caller keeps ownership).</summary>
+    private static Tensor Copy(Tensor t, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var order = tensor(slots.Select(s => (long)s.Original).ToArray());             // (E') int64
-        var rows = weight.detach().index_select(0, order);                               // (E', H) new tensor
-        for (int s = 0; s < slots.Length; s++)
-            if (slots[s].Custom is { } c)
-                rows[s].copy_(c.RouterRow.detach().reshape(-1));                         // (H), converts dtype
-        return rows.to(dtype).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>A contiguous CPU copy of a caller's tensor in the model dtype (the caller keeps ownership).</summary>
-    private static Tensor Copy(Tensor t, ScalarType dtype)
-    {
-        using var noGrad = no_grad();
-        return t.detach().to(dtype, CPU, copy: true).contiguous();
+        return t.detach().to(dtype, CPU, copy: true).contiguous().MoveToOuterDisposeScope();
     }
 }

@@ -22,8 +22,8 @@ public static class PruneJob
     public static PruneResult Run(PruneRequest request, Action<ScoringProgress>? progress = null)
     {
         var spec = CheckRequest(request);
-        string hash = CheckpointFingerprint.Compute(request.ModelDir);
         using var model = ModelLoader.Load(request.ModelDir, request.Dtype);
+        string hash = model.Fingerprint!;
         var choice = request.KeepMapFile is { } keepMap
             ? FromKeepMap(model, keepMap)
             : spec!.Kind == CriterionKind.Naee

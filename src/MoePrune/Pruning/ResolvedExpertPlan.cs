@@ -27,7 +27,13 @@ public sealed class ResolvedExpertPlan
             if (layerSlots.Length < config.TopK)
                 problems.Add($"layer {layer} would keep {layerSlots.Length} experts, fewer than num_experts_per_tok = {config.TopK}");
             for (int s = 0; s < layerSlots.Length; s++)
-                if (layerSlots[s].Custom is { } custom) CheckShapes(config, layer, s, custom, problems);
+                if (layerSlots[s].Custom is { } custom)
+                {
+                    CheckShapes(config, layer, s, custom, problems);
+                    if (layerSlots[s].Original == ExpertSlot.NoOriginal && config.Family.RouterTensorNames.Count > 1)
+                        problems.Add($"layer {layer} slot {s}: a custom expert with no original has no row for router tensor(s) "
+                                     + string.Join(", ", config.Family.RouterTensorNames.Skip(1)));
+                }
         }
         var counts = slots.Values.Select(s => s.Length).Distinct().ToList();
         if (counts.Count > 1 && !allowNonUniform)

@@ -16,7 +16,7 @@ public static class OneShotMarkdown
 {
     /// <summary>Writes the rendered document atomically.</summary>
     public static void Write(string path, OneShotStudyResult result, StudyRunInfo run) =>
-        MoePrune.Data.AtomicTextFile.WriteText(path, Render(result, run));
+        MoePrune.IO.AtomicFile.WriteText(path, Render(result, run));
 
     public static string Render(OneShotStudyResult result, StudyRunInfo run)
     {

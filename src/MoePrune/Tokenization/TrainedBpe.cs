@@ -90,17 +90,5 @@ public sealed class TrainedBpe(IReadOnlyList<string> tokens, IReadOnlyList<(stri
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    static void WriteAtomically(string path, JsonObject json)
-    {
-        string temp = path + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            File.WriteAllText(temp, json.ToJsonString(Indented) + "\n");
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
+    static void WriteAtomically(string path, JsonObject json) => IO.AtomicFile.WriteText(path, json.ToJsonString(Indented) + "\n");
 }

@@ -27,7 +27,7 @@ public class SafetensorsWriterTests(ITestOutputHelper output)
         using var dir = new TempDir();
         var rng = new Random(7);
         var tensors = new List<KeyValuePair<string, torch.Tensor>>();
-        foreach (var dtype in Enum.GetValues<SafeDtype>())
+        foreach (var dtype in Enum.GetValues<SafeDtype>().Where(d => d != SafeDtype.U64))  // U64: arrays only (SafetensorsArrayTests)
         {
             tensors.Add(new($"{dtype}.matrix", RandomBits(dtype, [5, 7], rng)));
             tensors.Add(new($"{dtype}.scalar", RandomBits(dtype, [], rng)));
