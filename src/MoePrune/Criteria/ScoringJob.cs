@@ -1,4 +1,5 @@
 using MoePrune.Calibration;
+using MoePrune.Criteria.Statistics;
 using MoePrune.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,25 +10,25 @@ namespace MoePrune.Criteria;
 public sealed record ScoringProgress(long Tokens, long TotalTokens, string Source);
 
 /// <summary>
-/// The calibration pass and the scoring that follows it. <see cref="Collect"/> runs one forward over the
-/// calibration data (plus one backward of the summed next-token loss when a gradient criterion is asked
-/// for) with a <see cref="CriteriaCollector"/> attached, so every requested criterion's statistics come
-/// from the same pass; <see cref="Score"/> turns statistics and weights into a <see cref="ScoresReport"/>.
+/// The calibration pass: <see cref="Collect"/> runs one forward over the calibration data (plus one backward of
+/// the summed next-token loss when a gradient criterion is asked for) with a <see cref="CriteriaCollector"/>
+/// attached, so every requested criterion's statistics come from the same pass. Scoring them into a report is
+/// <c>Jobs.ScoreJob.Report</c>.
 /// </summary>
 public static class ScoringJob
 {
     public const int DefaultBatchSize = 8;
 
     /// <summary>True when some criterion reads calibration statistics (weight criteria and random do not).</summary>
-    public static bool NeedsCalibration(IEnumerable<CriterionSpec> criteria) => criteria.Any(NeedsStats);
+    public static bool NeedsCalibration(IEnumerable<CriterionSpec> criteria) => criteria.Any(c => c.Needs.ReadsStatistics);
 
-    /// <summary>All criteria and baselines with their default directions, except NAEE (a subset search, not a score).</summary>
+    /// <summary>All criteria and baselines with their default directions, except the subset selectors (naee: no per-expert score).</summary>
     public static IReadOnlyList<CriterionSpec> AllScores => Enum.GetValues<CriterionKind>()
-        .Where(k => k != CriterionKind.Naee).Select(CriterionSpec.Default).ToList();
+        .Where(k => !CriterionInfo.Needs(k).SelectsSubsets).Select(CriterionSpec.Default).ToList();
 
-    /// <summary>Parses <c>--criteria</c>: "all" or a comma-separated list.</summary>
-    public static IReadOnlyList<CriterionSpec> ParseCriteria(string text) =>
-        text.Trim().Equals("all", StringComparison.OrdinalIgnoreCase) ? AllScores : CriterionSpec.ParseList(text);
+    /// <summary>Parses a criteria list: "all" (<see cref="AllScores"/>) or comma-separated names.</summary>
+    public static IReadOnlyList<CriterionSpec> ParseCriteria(string text, string option = "criteria") =>
+        text.Trim().Equals("all", StringComparison.OrdinalIgnoreCase) ? AllScores : CriterionSpec.ParseList(text, option);
 
     /// <summary>
     /// One calibration pass. Sequences are batched <paramref name="batchSize"/> at a time within each
@@ -37,17 +38,20 @@ public static class ScoringJob
     /// The model's <c>requires_grad</c> flags and observers are restored afterwards.
     /// </summary>
     public static CriteriaStats Collect(MoeForCausalLM model, CalibrationSet data, IReadOnlyList<CriterionSpec> criteria,
-        int naeeTokens = 4096, int batchSize = DefaultBatchSize, Action<ScoringProgress>? progress = null)
+        int inputSampleRows = LayerInputSample.DefaultRows, int batchSize = DefaultBatchSize, Action<ScoringProgress>? progress = null)
     {
-        if (batchSize < 1) throw new MoePruneException($"--batch-size: {batchSize} must be at least 1");
-        if (data.Sequences.Count == 0) throw new MoePruneException($"--calib: '{data.Spec}' gave no calibration sequences");
-        var collector = new CriteriaCollector(criteria, model.Config.VocabSize, naeeTokens, data.Describe());
+        if (batchSize < 1) throw new MoePruneException($"calibration pass: batch size {batchSize} must be at least 1");
+        if (data.Sequences.Count == 0) throw new MoePruneException($"calibration: '{data.Spec}' gave no calibration sequences");
+        var collector = new CriteriaCollector(criteria, model.Config.VocabSize, inputSampleRows, data.Describe(), model.Fingerprint);
         var saved = model.named_parameters().Select(p => (p.parameter, p.parameter.requires_grad)).ToList();
         model.Observers.Add(collector);
         try
         {
-            foreach (var (name, p) in model.named_parameters())
-                p.requires_grad_(collector.WantsGradients && name.Contains(".experts.", StringComparison.Ordinal));
+            foreach (var (_, p) in model.named_parameters()) p.requires_grad_(false);
+            if (collector.WantsGradients)
+                foreach (var view in model.MoeLayers)                                      // the routed experts' weights only
+                    for (int e = 0; e < view.NumExperts; e++)
+                        foreach (var w in new[] { view.GateProj(e), view.UpProj(e), view.DownProj(e) }) w.requires_grad_(true);
             long done = 0;
             foreach (var group in data.Sequences.GroupBy(s => s.Source))
                 foreach (var chunk in group.Chunk(batchSize))
@@ -85,45 +89,13 @@ public static class ScoringJob
         nll.Sum.backward();
     }
 
-    /// <summary>
-    /// Scores every criterion (per source too, for statistics of a mix; gradient criteria only overall,
-    /// as per-source statistics keep no gradients) and runs the NAEE search when <c>naee</c> is requested.
-    /// </summary>
-    /// <param name="stats">Calibration statistics; null is allowed when only weight criteria and random are requested.</param>
-    /// <param name="naeeKeep">Experts NAEE keeps per layer (required with naee).</param>
-    public static ScoresReport Score(MoeForCausalLM model, CriteriaStats? stats, IReadOnlyList<CriterionSpec> criteria,
-        ScoresMetadata metadata, int seed = 0, int? naeeKeep = null, NaeeMode naeeMode = NaeeMode.Exhaustive)
-    {
-        if (stats is not null) CheckCovers(stats, criteria);
-        var views = model.MoeLayers;
-        var report = new ScoresReport { Metadata = metadata };
-        foreach (var spec in criteria.Where(c => c.Kind != CriterionKind.Naee))
-        {
-            var useStats = NeedsStats(spec) ? stats : null;
-            report.Add(CriteriaScorer.Score(spec, useStats, views, seed));
-            if (useStats is null || CriterionInfo.Group(spec.Kind) == CriterionGroup.Gradient) continue;
-            foreach (var source in useStats.Sources.Keys)
-                report.Add(CriteriaScorer.Score(spec, useStats.ForSource(source), views, seed), source);
-        }
-        if (criteria.Any(c => c.Kind == CriterionKind.Naee))
-        {
-            if (stats is null) throw new MoePruneException("criterion naee: needs calibration statistics, none were given");
-            int keep = naeeKeep ?? throw new MoePruneException("criterion naee: --naee-keep is required");
-            report.AddNaee(NaeeSearch.Search(views, stats, keep, naeeMode));
-        }
-        return report;
-    }
-
     /// <summary>Refuses statistics (e.g. from <c>--merge-stats</c>) that were not collected for a requested criterion.</summary>
     public static void CheckCovers(CriteriaStats stats, IEnumerable<CriterionSpec> criteria)
     {
         var collected = stats.Criteria.Select(c => CriterionSpec.Parse(c).Kind).ToHashSet();
-        var missing = criteria.Where(c => NeedsStats(c) && !collected.Contains(c.Kind)).Select(c => c.Name).ToList();
+        var missing = criteria.Where(c => c.Needs.ReadsStatistics && !collected.Contains(c.Kind)).Select(c => c.Name).ToList();
         if (missing.Count > 0)
             throw new MoePruneException(
                 $"statistics were collected for {MoePruneException.Summarize(stats.Criteria)}; they cannot score {MoePruneException.Summarize(missing)}", missing);
     }
-
-    private static bool NeedsStats(CriterionSpec c) =>
-        CriterionInfo.Group(c.Kind) != CriterionGroup.Weight && c.Kind != CriterionKind.Random;
 }
