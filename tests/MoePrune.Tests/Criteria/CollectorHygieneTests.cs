@@ -1,6 +1,7 @@
 using MoePrune.Criteria;
 using TorchSharp;
 using Xunit;
+using MoePrune.Criteria.Statistics;
 
 namespace MoePrune.Tests.Criteria;
 

@@ -1,5 +1,6 @@
 using MoePrune.Criteria;
 using Xunit;
+using MoePrune.Criteria.Statistics;
 
 namespace MoePrune.Tests.Criteria;
 

@@ -7,12 +7,14 @@ using MoePrune.IO;
 using MoePrune.Tests.IO;
 using Xunit;
 using Xunit.Abstractions;
+using MoePrune.Criteria.Statistics;
+using MoePrune.Jobs;
 
-namespace MoePrune.Tests.Scoring;
+namespace MoePrune.Tests.Jobs;
 
 /// <summary><c>score</c>: determinism, merged statistics equal one pass, per-source scores, metadata and the checkpoint hash.</summary>
 [Collection(MoePrune.Tests.Cli.ConsoleCollection.Name)]
-public class ScoreCommandTests(ITestOutputHelper output)
+public class ScoreJobTests(ITestOutputHelper output)
 {
     static double MaxRelDiff(double[] a, double[] b) =>
         a.Zip(b, (x, y) => Math.Abs(x - y) / Math.Max(1e-12, Math.Max(Math.Abs(x), Math.Abs(y)))).Max();
@@ -21,20 +23,20 @@ public class ScoreCommandTests(ITestOutputHelper output)
     public void ScoresAreDeterministicForAFixedSeed()
     {
         using var tmp = new TempDir();
-        var model = ScoringSupport.WriteModel(tmp["m"]);
-        var tokens = ScoringSupport.WriteTokens(tmp["a.txt"], 60);
+        var model = JobSupport.WriteModel(tmp["m"]);
+        var tokens = JobSupport.WriteTokens(tmp["a.txt"], 60);
         var progress = new List<ScoringProgress>();
-        ScoreResult Score(string outFile, int seed) => ScoringJobRunner.Run(new ScoreRequest
+        ScoreResult Score(string outFile, int seed) => ScoreJob.Run(new ScoreRequest
         {
-            ModelDir = model, OutFile = outFile, Calibration = $"tokens:{tokens}",
-            CalibrationSequences = 6, CalibrationLength = 16, Seed = seed, BatchSize = 4,
+            ModelDir = model, OutFile = outFile,
+            Calibration = new() { Spec = $"tokens:{tokens}", Sequences = 6, Length = 16, Seed = seed, BatchSize = 4 },
         }, progress.Add);
         Score(tmp["s1.json"], 0);
         Assert.Equal([64L, 96L], progress.Select(p => p.Tokens));                        // batches of 4 and 2 sequences × 16
         Assert.All(progress, p => Assert.Equal(96L, p.TotalTokens));
         Score(tmp["s2.json"], 0);
         Score(tmp["s3.json"], 1);
-        var (one, two, three) = (ScoringSupport.Values(tmp["s1.json"]), ScoringSupport.Values(tmp["s2.json"]), ScoringSupport.Values(tmp["s3.json"]));
+        var (one, two, three) = (JobSupport.Values(tmp["s1.json"]), JobSupport.Values(tmp["s2.json"]), JobSupport.Values(tmp["s3.json"]));
         Assert.Equal(19, one.Count);
         foreach (var (criterion, layers) in one)
             foreach (var (layer, values) in layers)
@@ -50,17 +52,17 @@ public class ScoreCommandTests(ITestOutputHelper output)
     public void MergedStatisticsThroughTheCliEqualOnePassOverEverything()
     {
         using var tmp = new TempDir();
-        var model = ScoringSupport.WriteModel(tmp["m"], seed: 2);
-        var a = ScoringSupport.WriteTokens(tmp["a.txt"], 50, seed: 1);
-        var b = ScoringSupport.WriteTokens(tmp["b.txt"], 50, seed: 2);
+        var model = JobSupport.WriteModel(tmp["m"], seed: 2);
+        var a = JobSupport.WriteTokens(tmp["a.txt"], 50, seed: 1);
+        var b = JobSupport.WriteTokens(tmp["b.txt"], 50, seed: 2);
         string[] common = ["--calib-len", "12", "--batch-size", "2", "--criteria", "all", "--json"];
-        Assert.Equal(0, ScoringSupport.Cli(["score", model, "--calib", $"tokens:{a}", "--calib-seqs", "4", "--out", tmp["a.json"], "--save-stats", tmp["a.st"], .. common]));
-        Assert.Equal(0, ScoringSupport.Cli(["score", model, "--calib", $"tokens:{b}", "--calib-seqs", "4", "--out", tmp["b.json"], "--save-stats", tmp["b.st"], .. common]));
-        Assert.Equal(0, ScoringSupport.Cli(["score", model, "--merge-stats", tmp["a.st"], tmp["b.st"], "--out", tmp["merged.json"], .. common]));
-        Assert.Equal(0, ScoringSupport.Cli(["score", model, "--calib", $"tokens:{a}=1,tokens:{b}=1", "--calib-seqs", "8", "--out", tmp["one.json"], .. common]));
+        Assert.Equal(0, JobSupport.Cli(["score", model, "--calib", $"tokens:{a}", "--calib-seqs", "4", "--out", tmp["a.json"], "--save-stats", tmp["a.st"], .. common]));
+        Assert.Equal(0, JobSupport.Cli(["score", model, "--calib", $"tokens:{b}", "--calib-seqs", "4", "--out", tmp["b.json"], "--save-stats", tmp["b.st"], .. common]));
+        Assert.Equal(0, JobSupport.Cli(["score", model, "--merge-stats", tmp["a.st"], tmp["b.st"], "--out", tmp["merged.json"], .. common]));
+        Assert.Equal(0, JobSupport.Cli(["score", model, "--calib", $"tokens:{a}=1,tokens:{b}=1", "--calib-seqs", "8", "--out", tmp["one.json"], .. common]));
 
-        var merged = ScoringSupport.Values(tmp["merged.json"]);
-        var one = ScoringSupport.Values(tmp["one.json"]);
+        var merged = JobSupport.Values(tmp["merged.json"]);
+        var one = JobSupport.Values(tmp["one.json"]);
         Assert.Equal(one.Keys.Order(), merged.Keys.Order());
         foreach (var (criterion, layers) in one)
             foreach (var (layer, values) in layers)
@@ -74,7 +76,7 @@ public class ScoreCommandTests(ITestOutputHelper output)
 
         // per-source scores of the mix are the scores of that source alone
         var mix = JsonNode.Parse(File.ReadAllText(tmp["one.json"]))!;
-        var aAlone = ScoringSupport.Values(tmp["a.json"]);
+        var aAlone = JobSupport.Values(tmp["a.json"]);
         foreach (var layer in new[] { "0", "1", "2" })
         {
             var perSource = mix["criteria"]!["min-ean"]!["sources"]!["tokens:a.txt"]![layer]!["values"]!.AsArray().Select(v => (double)v!);
@@ -88,12 +90,12 @@ public class ScoreCommandTests(ITestOutputHelper output)
     public void ScoresRecordCalibrationAndTheCheckpointFingerprint()
     {
         using var tmp = new TempDir();
-        var model = ScoringSupport.WriteModel(tmp["m"]);
-        var a = ScoringSupport.WriteTokens(tmp["a.txt"], 40);
-        Assert.Equal(0, ScoringSupport.Cli("score", model, "--calib", $"tokens:{a}", "--calib-seqs", "3", "--calib-len", "10",
+        var model = JobSupport.WriteModel(tmp["m"]);
+        var a = JobSupport.WriteTokens(tmp["a.txt"], 40);
+        Assert.Equal(0, JobSupport.Cli("score", model, "--calib", $"tokens:{a}", "--calib-seqs", "3", "--calib-len", "10",
                                            "--criteria", "min-ean,max-rwn", "--out", tmp["s.json"], "--json"));
         var meta = JsonNode.Parse(File.ReadAllText(tmp["s.json"]))!["metadata"]!;
-        Assert.Equal(IndependentHash(model), (string)meta["checkpoint_sha256"]!);
+        Assert.Equal(IndependentHash(model), (string)meta["checkpoint_fingerprint"]!);
         Assert.Equal(30L, (long)meta["tokens"]!);
         Assert.Equal($"tokens:{a}", (string)meta["calibration_data"]!["spec"]!);
         Assert.Equal(30L, (long)meta["calibration_data"]!["sources"]!["tokens:a.txt"]!["tokens"]!);

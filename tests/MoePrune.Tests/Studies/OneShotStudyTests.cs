@@ -3,11 +3,14 @@ using MoePrune.Models;
 using MoePrune.Pruning;
 using MoePrune.Reports;
 using MoePrune.Tests.IO;
-using MoePrune.Tests.Scoring;
+using MoePrune.Tests.Jobs;
 using Xunit;
 using Xunit.Abstractions;
+using MoePrune.Pruning.Selectors;
+using MoePrune.Jobs;
+using MoePrune.Studies;
 
-namespace MoePrune.Tests.Reports;
+namespace MoePrune.Tests.Studies;
 
 [Collection(MoePrune.Tests.Cli.ConsoleCollection.Name)]
 public class OneShotStudyTests(ITestOutputHelper output)
@@ -16,9 +19,9 @@ public class OneShotStudyTests(ITestOutputHelper output)
     public void RowPerplexityEqualsPruneThenPerplexityThroughTheLibrary()
     {
         using var tmp = new TempDir();
-        var model = ScoringSupport.WriteModel(tmp["m"], "mixtral");
-        var calib = ScoringSupport.WriteTokens(tmp["calib.txt"], 60, seed: 1);
-        var eval = ScoringSupport.WriteTokens(tmp["eval.txt"], 12, seed: 2);
+        var model = JobSupport.WriteModel(tmp["m"], "mixtral");
+        var calib = JobSupport.WriteTokens(tmp["calib.txt"], 60, seed: 1);
+        var eval = JobSupport.WriteTokens(tmp["eval.txt"], 12, seed: 2);
         var request = new OneShotStudyRequest
         {
             ModelDir = model, EvalTokensFile = eval, Calibration = $"tokens:{calib}",
@@ -37,7 +40,7 @@ public class OneShotStudyTests(ITestOutputHelper output)
             PruneJob.Run(new PruneRequest
             {
                 ModelDir = model, OutDir = outDir, Criterion = criterion, Selection = new SelectionRequest { Ratio = ratio },
-                Calibration = $"tokens:{calib}", CalibrationSequences = 6, CalibrationLength = 16, Seed = seed, BatchSize = 4,
+                Calibration = new() { Spec = $"tokens:{calib}", Sequences = 6, Length = 16, Seed = seed, BatchSize = 4 },
             });
             using var pruned = ModelLoader.Load(outDir);
             double expected = Perplexity.Evaluate(pruned, Perplexity.ReadTokenFile(eval)).Perplexity;
@@ -71,9 +74,9 @@ public class OneShotStudyTests(ITestOutputHelper output)
     {
         var request = new OneShotStudyRequest { ModelDir = "/nonexistent", Ratios = [0.5, 1.0] };
         var e = Assert.Throws<MoePruneException>(() => OneShotStudy.Run(request));
-        Assert.StartsWith("--ratios:", e.Message);
+        Assert.StartsWith("ratios:", e.Message);
         e = Assert.Throws<MoePruneException>(() => OneShotStudy.Run(request with { Ratios = [0.5], RandomSeeds = [1, 1] }));
-        Assert.StartsWith("--random-seeds:", e.Message);
+        Assert.StartsWith("random-seeds:", e.Message);
     }
 
     private static string Keys(IReadOnlyDictionary<int, int[]> kept) =>

@@ -4,7 +4,7 @@ using MoePrune.Native;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace MoePrune.Tests.Scoring;
+namespace MoePrune.Tests.Benchmarks;
 
 /// <summary>
 /// The scoring-throughput measurement on a tiny model (fast). With MOEPRUNE_BENCH_SCORING=1 it runs at the

@@ -1,19 +1,20 @@
 using System.Text.Json.Nodes;
 using MoePrune.Models;
 using MoePrune.Native;
+using MoePrune.Jobs;
 
-namespace MoePrune.Tests.Scoring;
+namespace MoePrune.Tests.Jobs;
 
 /// <summary>Tiny checkpoints, token files and the in-process CLI for the score/prune tests.</summary>
-static class ScoringSupport
+static class JobSupport
 {
     public const int Vocab = 64;
 
     /// <summary>A 3-layer tiny checkpoint (hidden 32, 8 experts of 24, top-2, vocab 64); for qwen2_moe layer 0 is dense.</summary>
-    public static string WriteModel(string dir, string family = "olmoe", int seed = 0)
+    public static string WriteModel(string dir, string family = "olmoe", int seed = 0, int experts = 8)
     {
         TorchNative.EnsureLoaded();
-        var json = TinyCheckpoint.Config(family, hidden: 32, layers: 3, experts: 8, topK: 2, expertSize: 24, vocab: Vocab);
+        var json = TinyCheckpoint.Config(family, hidden: 32, layers: 3, experts: experts, topK: 2, expertSize: 24, vocab: Vocab);
         if (family == "qwen2_moe") json["mlp_only_layers"] = new JsonArray(0);
         using var model = TinyCheckpoint.Random(json, seed);
         ModelLoader.Save(model, dir);
@@ -31,6 +32,12 @@ static class ScoringSupport
 
     /// <summary>Runs the CLI in this process (output captured; callers join the Console collection) and returns its exit code.</summary>
     public static int Cli(params string[] args) => MoePrune.Tests.Cli.InProcessCli.Run(args).Code;
+
+    /// <summary>Runs the CLI in this process; exit code, stdout and stderr.</summary>
+    public static (int Code, string Out, string Err) CliOutput(params string[] args) => MoePrune.Tests.Cli.InProcessCli.Run(args);
+
+    /// <summary>The non-empty lines of a captured stream.</summary>
+    public static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>criterion → layer → values of a scores.json (overall values only).</summary>
     public static Dictionary<string, Dictionary<string, double[]>> Values(string scoresJson)

@@ -6,8 +6,10 @@ using MoePrune.Tests.IO;
 using MoePrune.Tokenization;
 using Xunit;
 using Xunit.Abstractions;
+using MoePrune.Criteria.Statistics;
+using MoePrune.Jobs;
 
-namespace MoePrune.Tests.Scoring;
+namespace MoePrune.Tests.Jobs;
 
 /// <summary>The documented default mix and a weighted genre mix, read from the installed Brown and WordNet corpora.</summary>
 public class CorpusCalibrationTests(ITestOutputHelper output)
@@ -30,10 +32,10 @@ public class CorpusCalibrationTests(ITestOutputHelper output)
     {
         using var tmp = new TempDir();
         var model = ModelWithTokenizer(tmp);
-        var result = ScoringJobRunner.Run(new ScoreRequest
+        var result = ScoreJob.Run(new ScoreRequest
         {
             ModelDir = model, OutFile = tmp["d.json"], Criteria = CriterionSpec.ParseList("min-ean,min-euf"),
-            CalibrationSequences = 4, CalibrationLength = 32,
+            Calibration = new() { Sequences = 4, Length = 32 },
         });
         var meta = JsonNode.Parse(File.ReadAllText(tmp["d.json"]))!["metadata"]!;
         output.WriteLine(meta["calibration_data"]!.ToJsonString());
@@ -42,10 +44,10 @@ public class CorpusCalibrationTests(ITestOutputHelper output)
         Assert.Equal(64L, (long)meta["source_tokens"]!["wordnet"]!);
         Assert.Equal(["brown", "wordnet"], result.Report.Criteria["min-ean"].Sources!.Keys);
 
-        ScoringJobRunner.Run(new ScoreRequest
+        ScoreJob.Run(new ScoreRequest
         {
             ModelDir = model, OutFile = tmp["w.json"], Criteria = CriterionSpec.ParseList("min-euf"),
-            Calibration = "brown:news=2,brown:learned=1,wordnet=1", CalibrationSequences = 8, CalibrationLength = 16,
+            Calibration = new() { Spec = "brown:news=2,brown:learned=1,wordnet=1", Sequences = 8, Length = 16 },
         });
         var sources = JsonNode.Parse(File.ReadAllText(tmp["w.json"]))!["metadata"]!["calibration_data"]!["sources"]!;
         Assert.Equal(4, (int)sources["brown:news"]!["sequences"]!);
