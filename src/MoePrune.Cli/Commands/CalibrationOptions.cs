@@ -27,7 +27,7 @@ public sealed class CalibrationOptions
         Sequences = new Option<int>("--calib-seqs") { Description = "Calibration sequences", DefaultValueFactory = _ => CalibrationPacker.DefaultSequences },
         Length = new Option<int>("--calib-len") { Description = "Tokens per calibration sequence", DefaultValueFactory = _ => CalibrationPacker.DefaultLength },
         Seed = new Option<int>("--seed") { Description = "Seed of the calibration shuffle and the random baseline", DefaultValueFactory = _ => 0 },
-        BatchSize = new Option<int>("--batch-size") { Description = "Sequences per forward", DefaultValueFactory = _ => ScoringJob.DefaultBatchSize },
+        BatchSize = new Option<int>("--batch-size") { Description = "Sequences per forward", DefaultValueFactory = _ => CalibrationPass.DefaultBatchSize },
         InputSampleRows = new Option<int>("--naee-tokens")
         {
             Description = "MoE inputs per layer that NAEE keeps for its reconstruction error",

@@ -39,7 +39,7 @@ public static class ScoreCommand
             {
                 ModelDir = DefaultModel.Resolve(pr.GetValue(dir)),
                 OutFile = pr.GetValue(output)!,
-                Criteria = ScoringJob.ParseCriteria(pr.GetValue(criteria)!, names[OptionNames.Criteria]),
+                Criteria = CriterionSpec.ParseCriteria(pr.GetValue(criteria)!, names[OptionNames.Criteria]),
                 Calibration = calib.Bind(pr),
                 SaveStats = pr.GetValue(saveStats),
                 MergeStats = pr.GetValue(mergeStats) ?? [],

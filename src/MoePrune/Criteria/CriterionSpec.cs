@@ -35,6 +35,14 @@ public sealed record CriterionSpec(CriterionKind Kind, DropDirection Direction)
         return new CriterionSpec(kind, direction ?? CriterionInfo.DefaultDirection(kind));
     }
 
+    /// <summary>All criteria and baselines with their default directions, except the subset selectors (naee: no per-expert score).</summary>
+    public static IReadOnlyList<CriterionSpec> AllScores => Enum.GetValues<CriterionKind>()
+        .Where(k => !CriterionInfo.Needs(k).SelectsSubsets).Select(Default).ToList();
+
+    /// <summary>Parses a criteria list: "all" (<see cref="AllScores"/>) or comma-separated names.</summary>
+    public static IReadOnlyList<CriterionSpec> ParseCriteria(string text, string option = "criteria") =>
+        text.Trim().Equals("all", StringComparison.OrdinalIgnoreCase) ? AllScores : ParseList(text, option);
+
     /// <summary>Parses a comma-separated list ("min-ean,max-rwn"), rejecting duplicates.</summary>
     public static IReadOnlyList<CriterionSpec> ParseList(string text, string option = "criteria")
     {

@@ -16,7 +16,7 @@ public sealed record CalibrationSettings
     public int Sequences { get; init; } = CalibrationPacker.DefaultSequences;
     public int Length { get; init; } = CalibrationPacker.DefaultLength;
     public int Seed { get; init; }
-    public int BatchSize { get; init; } = ScoringJob.DefaultBatchSize;
+    public int BatchSize { get; init; } = CalibrationPass.DefaultBatchSize;
     public int InputSampleRows { get; init; } = LayerInputSample.DefaultRows;
 
     /// <summary>Checks the settings that need no model; <paramref name="names"/> spells them.</summary>
@@ -35,7 +35,7 @@ public sealed record CalibrationSettings
     {
         var data = CalibrationPacker.ForModel(tokenizerDir, Spec, Sequences, Length, Seed, model.Config.VocabSize);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var stats = ScoringJob.Collect(model, data, criteria, InputSampleRows, BatchSize, progress);
+        var stats = CalibrationPass.Collect(model, data, criteria, InputSampleRows, BatchSize, progress);
         return (stats, data.ToJson(), clock.Elapsed.TotalSeconds);
     }
 }

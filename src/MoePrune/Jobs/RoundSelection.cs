@@ -62,7 +62,7 @@ public static class RoundSelection
         var (stats, calibration) = Statistics(input, spec, progress);
         var found = NaeeSelector.Select(views, stats, spec.Selection);
         var report = new ScoresReport { Metadata = Metadata(input, stats, spec, calibration) };
-        report.Naee = new SortedDictionary<int, NaeeLayerReport>(found.Results.ToDictionary(kv => kv.Key, kv => kv.Value.ToReport()));
+        report.Naee = found.ToReport();
         return new RoundChoice(NaeeSelector.Method, found.Selections, null, report, calibration);
     }
 

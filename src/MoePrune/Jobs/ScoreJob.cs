@@ -18,7 +18,7 @@ public static class ScoreJob
     public static ScoreResult Run(ScoreRequest r, Action<ScoringProgress>? progress = null)
     {
         var names = r.Names;
-        bool needsStats = ScoringJob.NeedsCalibration(r.Criteria);
+        bool needsStats = r.Criteria.Any(c => c.Needs.ReadsStatistics);
         if (r.SaveStats is not null && !needsStats)
             throw new MoePruneException($"{names[OptionNames.SaveStats]}: the requested criteria read no calibration statistics");
         if (r.SaveStats is not null && r.MergeStats.Count > 0)
@@ -65,7 +65,7 @@ public static class ScoreJob
     public static ScoresReport Report(IReadOnlyList<IMoeLayerView> views, CriteriaStats? stats, IReadOnlyList<CriterionSpec> criteria,
         ScoresMetadata metadata, int seed = 0, SelectionRequest? subsets = null, NaeeMode mode = NaeeMode.Exhaustive)
     {
-        if (stats is not null) ScoringJob.CheckCovers(stats, criteria);
+        if (stats is not null) stats.CheckCovers(criteria);
         var report = new ScoresReport { Metadata = metadata };
         foreach (var spec in criteria)
         {
@@ -76,7 +76,7 @@ public static class ScoreJob
             {
                 var request = subsets ?? new SelectionRequest { Keep = NaeeSelector.DefaultKeep(views) };
                 var found = NaeeSelector.Select(views, stats!, request, mode);
-                report.Naee = new SortedDictionary<int, NaeeLayerReport>(found.Results.ToDictionary(kv => kv.Key, kv => kv.Value.ToReport()));
+                report.Naee = found.ToReport();
                 continue;
             }
             var useStats = needs.ReadsStatistics ? stats : null;

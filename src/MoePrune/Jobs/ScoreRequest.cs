@@ -9,7 +9,7 @@ public sealed record ScoreRequest
 {
     public required string ModelDir { get; init; }
     public required string OutFile { get; init; }
-    public IReadOnlyList<CriterionSpec> Criteria { get; init; } = ScoringJob.AllScores;
+    public IReadOnlyList<CriterionSpec> Criteria { get; init; } = CriterionSpec.AllScores;
     public CalibrationSettings Calibration { get; init; } = new();
     /// <summary>Writes the pass's statistics here (for a later <see cref="MergeStats"/>).</summary>
     public string? SaveStats { get; init; }

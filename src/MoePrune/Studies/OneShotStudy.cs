@@ -47,13 +47,13 @@ public static class OneShotStudy
             Name = s.Name, Group = CriterionInfo.Group(s.Kind).ToString().ToLowerInvariant(), SeedKind = "calibration",
         });
         var naeeRow = new StudyRow { Name = "naee", Group = "baseline", SeedKind = "calibration" };
-        var collect = ScoringJob.AllScores.Concat(request.Naee ? [CriterionSpec.Parse("naee")] : []).ToList();
+        var collect = CriterionSpec.AllScores.Concat(request.Naee ? [CriterionSpec.Parse("naee")] : []).ToList();
         foreach (int seed in request.CalibrationSeeds)
         {
             var data = CalibrationPacker.ForModel(request.ModelDir, request.Calibration, request.CalibrationSequences,
                                                   request.CalibrationLength, seed, model.Config.VocabSize);
             clock.Restart();
-            var stats = ScoringJob.Collect(model, data, collect, request.InputSampleRows, request.BatchSize);
+            var stats = CalibrationPass.Collect(model, data, collect, request.InputSampleRows, request.BatchSize);
             result.PassSeconds.Add(clock.Elapsed.TotalSeconds);
             result.CalibrationTokens = data.Tokens;
             result.CalibrationDescription = data.Describe();

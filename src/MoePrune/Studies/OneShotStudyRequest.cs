@@ -29,7 +29,7 @@ public sealed record OneShotStudyRequest
     public bool Naee { get; init; } = true;
     /// <summary>Rows of each layer's input sample (NAEE's reconstruction error).</summary>
     public int InputSampleRows { get; init; } = LayerInputSample.DefaultRows;
-    public int BatchSize { get; init; } = ScoringJob.DefaultBatchSize;
+    public int BatchSize { get; init; } = CalibrationPass.DefaultBatchSize;
     public OptionNames Names { get; init; } = OptionNames.Neutral;
 
     /// <summary>Option checks that need no model.</summary>

@@ -28,6 +28,16 @@ public sealed class CriteriaStats
     /// <summary>The criterion kinds the statistics were collected for.</summary>
     public IReadOnlySet<CriterionKind> CriterionKinds => Criteria.Select(c => CriterionSpec.Parse(c).Kind).ToHashSet();
 
+    /// <summary>Refuses statistics (e.g. merged from files) that were not collected for a requested criterion.</summary>
+    public void CheckCovers(IEnumerable<CriterionSpec> criteria)
+    {
+        var collected = CriterionKinds;
+        var missing = criteria.Where(c => c.Needs.ReadsStatistics && !collected.Contains(c.Kind)).Select(c => c.Name).ToList();
+        if (missing.Count > 0)
+            throw new MoePruneException(
+                $"statistics were collected for {MoePruneException.Summarize(Criteria)}; they cannot score {MoePruneException.Summarize(missing)}", missing);
+    }
+
     /// <summary>The statistics of one source, as a CriteriaStats that the scorer accepts.</summary>
     public CriteriaStats ForSource(string source)
     {

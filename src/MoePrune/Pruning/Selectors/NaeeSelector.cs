@@ -5,7 +5,11 @@ using MoePrune.Observation;
 namespace MoePrune.Pruning.Selectors;
 
 /// <summary>NAEE's subsets per layer and the selection they make.</summary>
-public sealed record NaeeSelection(SortedDictionary<int, NaeeLayerResult> Results, SortedDictionary<int, LayerSelection> Selections);
+public sealed record NaeeSelection(SortedDictionary<int, NaeeLayerResult> Results, SortedDictionary<int, LayerSelection> Selections)
+{
+    /// <summary>The scores file's <c>naee</c> section.</summary>
+    public SortedDictionary<int, NaeeLayerReport> ToReport() => new(Results.ToDictionary(kv => kv.Key, kv => kv.Value.ToReport()));
+}
 
 /// <summary>
 /// A subset selector beside <see cref="UniformSelector"/> and <see cref="GlobalBudgetSelector"/>: per layer it keeps

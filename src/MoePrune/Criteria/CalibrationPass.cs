@@ -15,20 +15,9 @@ public sealed record ScoringProgress(long Tokens, long TotalTokens, string Sourc
 /// attached, so every requested criterion's statistics come from the same pass. Scoring them into a report is
 /// <c>Jobs.ScoreJob.Report</c>.
 /// </summary>
-public static class ScoringJob
+public static class CalibrationPass
 {
     public const int DefaultBatchSize = 8;
-
-    /// <summary>True when some criterion reads calibration statistics (weight criteria and random do not).</summary>
-    public static bool NeedsCalibration(IEnumerable<CriterionSpec> criteria) => criteria.Any(c => c.Needs.ReadsStatistics);
-
-    /// <summary>All criteria and baselines with their default directions, except the subset selectors (naee: no per-expert score).</summary>
-    public static IReadOnlyList<CriterionSpec> AllScores => Enum.GetValues<CriterionKind>()
-        .Where(k => !CriterionInfo.Needs(k).SelectsSubsets).Select(CriterionSpec.Default).ToList();
-
-    /// <summary>Parses a criteria list: "all" (<see cref="AllScores"/>) or comma-separated names.</summary>
-    public static IReadOnlyList<CriterionSpec> ParseCriteria(string text, string option = "criteria") =>
-        text.Trim().Equals("all", StringComparison.OrdinalIgnoreCase) ? AllScores : CriterionSpec.ParseList(text, option);
 
     /// <summary>
     /// One calibration pass. Sequences are batched <paramref name="batchSize"/> at a time within each
@@ -87,15 +76,5 @@ public static class ScoringJob
         var logits = model.Logits(ids);                                                   // (B, L, V)
         var nll = CausalLMLoss.Compute(logits, ids);                                       // () fp32 summed next-token NLL
         nll.Sum.backward();
-    }
-
-    /// <summary>Refuses statistics (e.g. from <c>--merge-stats</c>) that were not collected for a requested criterion.</summary>
-    public static void CheckCovers(CriteriaStats stats, IEnumerable<CriterionSpec> criteria)
-    {
-        var collected = stats.Criteria.Select(c => CriterionSpec.Parse(c).Kind).ToHashSet();
-        var missing = criteria.Where(c => c.Needs.ReadsStatistics && !collected.Contains(c.Kind)).Select(c => c.Name).ToList();
-        if (missing.Count > 0)
-            throw new MoePruneException(
-                $"statistics were collected for {MoePruneException.Summarize(stats.Criteria)}; they cannot score {MoePruneException.Summarize(missing)}", missing);
     }
 }
