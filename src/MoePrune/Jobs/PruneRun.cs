@@ -6,11 +6,7 @@ using static TorchSharp.torch;
 
 namespace MoePrune.Jobs;
 
-/// <summary>
-/// Several pruning rounds on one checkpoint, each on the model the previous round left (iterative pruning;
-/// with a fine-tune hook, lottery pruning), optionally recorded in a resumable <see cref="RunFolder"/> and
-/// exported at the end with a <c>pruning.json</c> that lists every round.
-/// </summary>
+/// <summary>What <see cref="PruneRun.Run"/> does: the rounds, where to keep them and where to export.</summary>
 public sealed record PruneRunRequest
 {
     public required string ModelDir { get; init; }
@@ -28,6 +24,13 @@ public sealed record PruneRunRequest
 /// <summary>The final record (also written as pruning.json when exported), lineage and every round's record.</summary>
 public sealed record PruneRunResult(JsonObject Record, ExpertLineage Lineage, IReadOnlyList<JsonObject> Rounds);
 
+/// <summary>
+/// Several pruning rounds on one checkpoint, each on the model the previous round left (iterative pruning;
+/// with a fine-tune hook, lottery pruning), optionally recorded in a resumable <see cref="RunFolder"/> and
+/// exported at the end with a <c>pruning.json</c> that lists every round. A resumed run continues after
+/// its last finished round, from the round's saved model or (no fine-tuning) the original model with the
+/// lineage's experts kept, and ends with the same tensors as an uninterrupted run.
+/// </summary>
 public static class PruneRun
 {
     public static PruneRunResult Run(PruneRunRequest r, RoundHooks? hooks = null, Action<ScoringProgress>? progress = null)

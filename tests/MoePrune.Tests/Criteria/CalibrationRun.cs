@@ -1,7 +1,6 @@
 using MoePrune.Criteria;
 using TorchSharp;
 using static TorchSharp.torch;
-using MoePrune.Criteria.Statistics;
 
 namespace MoePrune.Tests.Criteria;
 

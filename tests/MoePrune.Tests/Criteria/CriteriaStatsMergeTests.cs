@@ -1,8 +1,7 @@
 using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
 using Xunit;
 using Xunit.Abstractions;
-using MoePrune.Criteria.Statistics;
-using MoePrune.Pruning.Selectors;
 
 namespace MoePrune.Tests.Criteria;
 

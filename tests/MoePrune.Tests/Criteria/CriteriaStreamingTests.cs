@@ -1,7 +1,7 @@
 using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
 using Xunit;
 using Xunit.Abstractions;
-using MoePrune.Criteria.Statistics;
 
 namespace MoePrune.Tests.Criteria;
 

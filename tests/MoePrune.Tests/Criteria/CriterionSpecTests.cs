@@ -1,7 +1,6 @@
 using MoePrune.Criteria;
-using Xunit;
-using MoePrune.Criteria.Statistics;
 using MoePrune.Pruning.Selectors;
+using Xunit;
 
 namespace MoePrune.Tests.Criteria;
 

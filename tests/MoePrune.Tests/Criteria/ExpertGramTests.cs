@@ -1,7 +1,6 @@
 using MoePrune.Criteria;
 using TorchSharp;
 using Xunit;
-using MoePrune.Criteria.Statistics;
 
 namespace MoePrune.Tests.Criteria;
 

@@ -1,11 +1,11 @@
 using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
 using MoePrune.Observation;
+using MoePrune.Pruning.Selectors;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
-using MoePrune.Criteria.Statistics;
-using MoePrune.Pruning.Selectors;
 
 namespace MoePrune.Tests.Criteria;
 

@@ -1,6 +1,5 @@
 using MoePrune.Criteria;
 using Xunit;
-using MoePrune.Criteria.Statistics;
 
 namespace MoePrune.Tests.Criteria;
 

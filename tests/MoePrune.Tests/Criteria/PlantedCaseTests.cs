@@ -1,9 +1,9 @@
 using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
 using MoePrune.Pruning;
+using MoePrune.Pruning.Selectors;
 using Xunit;
 using Xunit.Abstractions;
-using MoePrune.Criteria.Statistics;
-using MoePrune.Pruning.Selectors;
 
 namespace MoePrune.Tests.Criteria;
 

@@ -1,13 +1,12 @@
 using System.Text.Json.Nodes;
 using MoePrune.Criteria;
+using MoePrune.Jobs;
 using MoePrune.Models;
 using MoePrune.Native;
 using MoePrune.Tests.IO;
 using MoePrune.Tokenization;
 using Xunit;
 using Xunit.Abstractions;
-using MoePrune.Criteria.Statistics;
-using MoePrune.Jobs;
 
 namespace MoePrune.Tests.Jobs;
 

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using MoePrune.Models;
 using MoePrune.Native;
-using MoePrune.Jobs;
 
 namespace MoePrune.Tests.Jobs;
 

@@ -2,13 +2,13 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using MoePrune.Criteria;
 using MoePrune.IO;
+using MoePrune.Jobs;
 using MoePrune.Models;
 using MoePrune.Pruning;
 using MoePrune.Tests.IO;
 using MoePrune.Tests.Pruning;
 using Xunit;
 using Xunit.Abstractions;
-using MoePrune.Jobs;
 using static TorchSharp.torch;
 
 namespace MoePrune.Tests.Jobs;

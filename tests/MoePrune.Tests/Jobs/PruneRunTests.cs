@@ -148,6 +148,24 @@ public class PruneRunTests(ITestOutputHelper output)
         AssertSameTensors(tmp["a"], tmp["b"]);
     }
 
+    [Fact]
+    public void ARoundLeavesNoTensorsBehind()
+    {
+        using var model = TinyCheckpoint.Random(SurgerySupport.Config("mixtral"), seed: 3);
+        var spec = new RoundSpec { Criterion = CriterionSpec.Parse("max-rwn"), Selection = new SelectionRequest { Drop = 2 } };
+        var input = new RoundInput(1, model, ExpertLineage.Identity(model.MoeLayers), "unused");
+        using (PruneRound.Run(input, spec)) { }                                           // warm-up (lazy native state)
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        double? ppl = null;
+        var hooks = new RoundHooks { Evaluate = r => { ppl = r.Model.MoeLayers.Sum(l => l.NumExperts); return null; } };
+        using (var round = PruneRound.Run(input, spec, hooks))
+            Assert.True(round.IsBuilt);
+        using (var round = PruneRound.Run(input, spec))
+            Assert.False(round.IsBuilt);
+        Assert.Equal(3 * 6, ppl);
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
     static void AssertSameTensors(string a, string b)
     {
         Assert.Equal(File.ReadAllBytes(Path.Combine(a, "model.safetensors")), File.ReadAllBytes(Path.Combine(b, "model.safetensors")));

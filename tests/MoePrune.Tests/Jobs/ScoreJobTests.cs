@@ -4,11 +4,10 @@ using System.Text;
 using System.Text.Json.Nodes;
 using MoePrune.Criteria;
 using MoePrune.IO;
+using MoePrune.Jobs;
 using MoePrune.Tests.IO;
 using Xunit;
 using Xunit.Abstractions;
-using MoePrune.Criteria.Statistics;
-using MoePrune.Jobs;
 
 namespace MoePrune.Tests.Jobs;
 

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using MoePrune.Criteria;
 using MoePrune.Criteria.Statistics;
 using MoePrune.IO;
 using MoePrune.Tests.IO;

@@ -1,8 +1,7 @@
 using MoePrune.Criteria;
 using MoePrune.Pruning;
-using Xunit;
-using MoePrune.Criteria.Statistics;
 using MoePrune.Pruning.Selectors;
+using Xunit;
 
 namespace MoePrune.Tests.Pruning;
 

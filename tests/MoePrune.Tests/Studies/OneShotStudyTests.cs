@@ -1,14 +1,13 @@
 using MoePrune.Evaluation;
+using MoePrune.Jobs;
 using MoePrune.Models;
 using MoePrune.Pruning;
 using MoePrune.Reports;
+using MoePrune.Studies;
 using MoePrune.Tests.IO;
 using MoePrune.Tests.Jobs;
 using Xunit;
 using Xunit.Abstractions;
-using MoePrune.Pruning.Selectors;
-using MoePrune.Jobs;
-using MoePrune.Studies;
 
 namespace MoePrune.Tests.Studies;
 

@@ -1,5 +1,5 @@
-using MoePrune.Observation;
 using System.Runtime.InteropServices;
+using MoePrune.Observation;
 using TorchSharp;
 
 namespace MoePrune.Criteria.Statistics;
