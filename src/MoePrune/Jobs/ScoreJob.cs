@@ -26,6 +26,13 @@ public static class ScoreJob
         r.Calibration.Check(names);
         using var model = ModelLoader.Load(r.ModelDir, r.Dtype);
         string fingerprint = model.Fingerprint ?? IO.CheckpointFingerprint.Compute(r.ModelDir);
+        var subsets = new SelectionRequest
+        {
+            Keep = r.SubsetKeep ?? NaeeSelector.DefaultKeep(model.MoeLayers),
+            Names = names.With(OptionNames.Keep, names[OptionNames.SubsetKeep]),
+        };
+        if (r.Criteria.Any(c => c.Needs.SelectsSubsets))                                  // before the calibration pass
+            NaeeSelector.Check(NaeeSelector.Shapes(model.MoeLayers), subsets);
         CriteriaStats? stats = null;
         JsonObject? calibration = null;
         double seconds = 0;
@@ -45,11 +52,6 @@ public static class ScoreJob
         metadata.CheckpointFingerprint = fingerprint;
         metadata.Dtype = DtypeNames.ToConfigName(model.Dtype);
         metadata.CalibrationData = calibration;
-        var subsets = new SelectionRequest
-        {
-            Keep = r.SubsetKeep ?? NaeeSelector.DefaultKeep(model.MoeLayers),
-            Names = names.With(OptionNames.Keep, names[OptionNames.SubsetKeep]),
-        };
         var report = Report(model.MoeLayers, stats, r.Criteria, metadata, r.Calibration.Seed, subsets);
         if (r.SaveStats is not null) CriteriaStatsFile.Save(stats!, r.SaveStats);
         report.Save(r.OutFile);

@@ -107,6 +107,26 @@ public class ScoreJobTests(ITestOutputHelper output)
         Assert.NotEqual(before, CheckpointFingerprint.Compute(model));
     }
 
+    [Fact]
+    public void ANaeeKeptCountOutsideTheLayersIsRefusedBeforeThePass()
+    {
+        using var tmp = new TempDir();
+        var model = JobSupport.WriteModel(tmp["m"]);
+        var a = JobSupport.WriteTokens(tmp["a.txt"], 40);
+        var progress = new List<ScoringProgress>();
+        var ex = Assert.Throws<MoePruneException>(() => ScoreJob.Run(new ScoreRequest
+        {
+            ModelDir = model, OutFile = tmp["s.json"], Criteria = CriterionSpec.ParseList("naee"), SubsetKeep = 1,
+            Calibration = new() { Spec = $"tokens:{a}", Sequences = 3, Length = 10 },
+        }, progress.Add));
+        Assert.Equal("subset-keep: 1 is outside [top-k 2, 8 experts] for layer 0", ex.Message);
+        Assert.Empty(progress);
+        Assert.False(File.Exists(tmp["s.json"]));
+        var (code, _, stderr) = JobSupport.CliOutput("score", model, "--criteria", "naee", "--naee-keep", "9", "--out", tmp["s.json"]);
+        Assert.Equal(1, code);
+        Assert.Equal("error: --naee-keep: 9 is outside [top-k 2, 8 experts] for layer 0", Assert.Single(JobSupport.Lines(stderr)));
+    }
+
     /// <summary>The documented recipe, written out here: config bytes, then per shard name, NUL, size, header.</summary>
     static string IndependentHash(string dir)
     {
