@@ -16,11 +16,15 @@ public sealed class StatisticWriter(string prefix, List<KeyValuePair<string, Ten
 
     public void Size(string key, long value) => Sizes[key] = value;
 
-    public void Doubles(string part, double[] values, params long[] shape) => Add(part, torch.tensor(values, Shape(values.Length, shape)));
+    /// <summary>Adds <paramref name="values"/> as an F64 tensor of <paramref name="shape"/> (flat when none is given).</summary>
+    public void Doubles(string part, double[] values, params long[] shape) =>
+        Add(part, torch.tensor(values, Shape(values.Length, shape)));                      // (shape) fp64 copy
 
-    public void Floats(string part, float[] values, params long[] shape) => Add(part, torch.tensor(values, Shape(values.Length, shape)));
+    public void Floats(string part, float[] values, params long[] shape) =>
+        Add(part, torch.tensor(values, Shape(values.Length, shape)));                      // (shape) fp32 copy
 
-    public void Longs(string part, long[] values, params long[] shape) => Add(part, torch.tensor(values, Shape(values.Length, shape)));
+    public void Longs(string part, long[] values, params long[] shape) =>
+        Add(part, torch.tensor(values, Shape(values.Length, shape)));                      // (shape) int64 copy
 
     private static long[] Shape(long length, long[] shape) => shape.Length == 0 ? [length] : shape;
 
