@@ -1,10 +1,12 @@
 using System.CommandLine;
 using MoePrune.Calibration;
 using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
+using MoePrune.Jobs;
 
 namespace MoePrune.Cli.Commands;
 
-/// <summary>The calibration options shared by <c>score</c> and <c>prune</c>.</summary>
+/// <summary>The calibration options shared by <c>score</c>, <c>prune</c> and <c>study</c>.</summary>
 public sealed class CalibrationOptions
 {
     public required Option<string> Spec { get; init; }
@@ -12,6 +14,7 @@ public sealed class CalibrationOptions
     public required Option<int> Length { get; init; }
     public required Option<int> Seed { get; init; }
     public required Option<int> BatchSize { get; init; }
+    public required Option<int> InputSampleRows { get; init; }
 
     public static CalibrationOptions Create() => new()
     {
@@ -24,21 +27,33 @@ public sealed class CalibrationOptions
         Sequences = new Option<int>("--calib-seqs") { Description = "Calibration sequences", DefaultValueFactory = _ => CalibrationPacker.DefaultSequences },
         Length = new Option<int>("--calib-len") { Description = "Tokens per calibration sequence", DefaultValueFactory = _ => CalibrationPacker.DefaultLength },
         Seed = new Option<int>("--seed") { Description = "Seed of the calibration shuffle and the random baseline", DefaultValueFactory = _ => 0 },
-        BatchSize = new Option<int>("--batch-size") { Description = "Sequences per forward", DefaultValueFactory = _ => ScoringJob.DefaultBatchSize },
+        BatchSize = new Option<int>("--batch-size") { Description = "Sequences per forward", DefaultValueFactory = _ => CalibrationPass.DefaultBatchSize },
+        InputSampleRows = new Option<int>("--naee-tokens")
+        {
+            Description = "MoE inputs per layer that NAEE keeps for its reconstruction error",
+            DefaultValueFactory = _ => LayerInputSample.DefaultRows,
+        },
     };
 
-    public static Option<int> NaeeTokens() => new("--naee-tokens")
-    {
-        Description = "MoE inputs per layer that NAEE keeps for its reconstruction error",
-        DefaultValueFactory = _ => 4096,
-    };
-
-    public void AddTo(Command cmd)
+    /// <summary>Adds every option except the seed (for commands with their own seed list) when <paramref name="withSeed"/> is false.</summary>
+    public void AddTo(Command cmd, bool withSeed = true)
     {
         cmd.Options.Add(Spec);
         cmd.Options.Add(Sequences);
         cmd.Options.Add(Length);
-        cmd.Options.Add(Seed);
+        if (withSeed) cmd.Options.Add(Seed);
         cmd.Options.Add(BatchSize);
+        cmd.Options.Add(InputSampleRows);
     }
+
+    /// <summary>The parsed settings.</summary>
+    public CalibrationSettings Bind(ParseResult pr) => new()
+    {
+        Spec = pr.GetValue(Spec)!,
+        Sequences = pr.GetValue(Sequences),
+        Length = pr.GetValue(Length),
+        Seed = pr.GetValue(Seed),
+        BatchSize = pr.GetValue(BatchSize),
+        InputSampleRows = pr.GetValue(InputSampleRows),
+    };
 }

@@ -1,38 +1,31 @@
 using System.CommandLine;
+using MoePrune.Jobs;
 
 namespace MoePrune.Cli.Commands;
 
 /// <summary>Arguments and options shared by commands that read a model directory.</summary>
 public static class ModelOptions
 {
-    public static Argument<string> ModelDir() => new("model-dir")
+    /// <summary>
+    /// The model directory argument, optional; commands resolve it with <see cref="DefaultModel.Resolve(string?)"/>,
+    /// which gives a one-line error when it is omitted and no default model is installed.
+    /// </summary>
+    public static Argument<string?> OptionalModelDir() => new("model-dir")
     {
-        Description = "Hugging Face model directory (config.json + safetensors)",
-    };
-
-    /// <summary>The model directory argument, optional: <see cref="DefaultModelDir"/> when omitted.</summary>
-    public static Argument<string> ModelDirOrDefault() => new("model-dir")
-    {
-        Description = "Hugging Face model directory (default: models/default, the shipped pretrained model)",
+        Description = $"Hugging Face model directory (default: {DefaultModel.RelativeDir}, the shipped pretrained model)",
         Arity = ArgumentArity.ZeroOrOne,
-        DefaultValueFactory = _ => DefaultModelDir(),
     };
 
     /// <summary>
-    /// <c>models/default</c> under the current directory when it exists, else under the nearest ancestor of the
-    /// program's folder that has one (the repository), else the relative path (so the error names it).
+    /// The model directory argument with the default model (<see cref="DefaultModel.Find()"/>) as its default value;
+    /// when none is installed the default is the relative path, so that loading names it.
     /// </summary>
-    public static string DefaultModelDir()
+    public static Argument<string> ModelDirOrDefault() => new("model-dir")
     {
-        const string relative = "models/default";
-        if (Directory.Exists(relative)) return relative;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
-        }
-        return relative;
-    }
+        Description = $"Hugging Face model directory (default: {DefaultModel.RelativeDir}, the shipped pretrained model)",
+        Arity = ArgumentArity.ZeroOrOne,
+        DefaultValueFactory = _ => DefaultModel.Find() ?? DefaultModel.RelativeDir,
+    };
 
     public static Option<string?> Dtype() => new("--dtype")
     {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using MoePrune.Jobs;
 using MoePrune.Models;
 using MoePrune.Pruning;
 
@@ -14,30 +15,30 @@ public static class PruneCommand
 {
     public static Command Create()
     {
-        var dir = ScoreCommand.OptionalModelDir();
+        var dir = ModelOptions.OptionalModelDir();
         var criterion = new Option<string?>("--criterion") { Description = "Criterion to drop by (min-ean, max-rwn, reap, naee, …)" };
         var drop = new Option<int?>("--drop") { Description = "Experts to remove per layer" };
         var keep = new Option<int?>("--keep") { Description = "Experts to keep per layer" };
         var ratio = new Option<double?>("--ratio") { Description = "Fraction of experts to remove per layer, in [0, 1)" };
         var output = new Option<string>("--out") { Description = "Output checkpoint directory (must not exist or be empty)", Required = true };
-        var scores = new Option<string?>("--scores") { Description = "Take the criterion's values from this scores.json (same checkpoint)" };
+        var scores = new Option<string?>("--scores") { Description = "Take the criterion's values (or naee's subsets) from this scores.json (same checkpoint)" };
         var keepMap = new Option<string?>("--keep-map") { Description = "JSON: decoder-layer index -> kept original expert indices" };
         var global = new Option<bool>("--global") { Description = "Spread the same total over layers by normalised score (non-uniform export)" };
         var protect = new Option<string?>("--protect") { Description = "Experts never removed: LAYER:EXPERT,…" };
         var calib = CalibrationOptions.Create();
-        var naeeTokens = CalibrationOptions.NaeeTokens();
         var dtype = ModelOptions.Dtype();
         var cmd = new Command("prune", "Remove experts and write a standard Hugging Face checkpoint with pruning.json")
         {
-            dir, criterion, drop, keep, ratio, output, scores, keepMap, global, protect, naeeTokens, dtype,
+            dir, criterion, drop, keep, ratio, output, scores, keepMap, global, protect, dtype,
         };
         calib.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             bool json = pr.GetValue(GlobalOptions.Json);
+            var names = CliOptionNames.Map;
             var request = new PruneRequest
             {
-                ModelDir = PruneJobDefaults.ResolveModelDir(pr.GetValue(dir)),
+                ModelDir = DefaultModel.Resolve(pr.GetValue(dir)),
                 OutDir = pr.GetValue(output)!,
                 Criterion = pr.GetValue(criterion),
                 ScoresFile = pr.GetValue(scores),
@@ -45,17 +46,13 @@ public static class PruneCommand
                 Selection = new SelectionRequest
                 {
                     Drop = pr.GetValue(drop), Keep = pr.GetValue(keep), Ratio = pr.GetValue(ratio),
-                    Global = pr.GetValue(global), Protect = SelectionRequest.ParseProtect(pr.GetValue(protect)),
+                    Global = pr.GetValue(global), Protect = SelectionRequest.ParseProtect(pr.GetValue(protect), names),
                 },
-                Calibration = pr.GetValue(calib.Spec)!,
-                CalibrationSequences = pr.GetValue(calib.Sequences),
-                CalibrationLength = pr.GetValue(calib.Length),
-                Seed = pr.GetValue(calib.Seed),
-                BatchSize = pr.GetValue(calib.BatchSize),
-                NaeeTokens = pr.GetValue(naeeTokens),
+                Calibration = calib.Bind(pr),
                 Dtype = DtypeNames.ParseOption(pr.GetValue(dtype)),
+                Names = names,
             };
-            var result = ScoreCommandOutput.WithProgress(json, progress => PruneJob.Run(request, progress));
+            var result = CalibrationProgress.Run(json, progress => PruneJob.Run(request, progress));
             if (json)
             {
                 CliRunner.PrintJson(new JsonObject

@@ -3,31 +3,9 @@ using Spectre.Console;
 
 namespace MoePrune.Cli.Commands;
 
-/// <summary>Terminal output of <c>score</c> and <c>prune</c>: a progress bar on stderr and ranked tables per layer.</summary>
+/// <summary>Terminal output of <c>score</c>: ranked tables per layer and NAEE's subsets.</summary>
 public static class ScoreCommandOutput
 {
-    /// <summary>
-    /// Runs <paramref name="work"/> with a Spectre progress bar on stderr when stderr is a terminal and no
-    /// JSON was asked for; otherwise runs it silently.
-    /// </summary>
-    public static T WithProgress<T>(bool json, Func<Action<ScoringProgress>?, T> work)
-    {
-        if (json || Console.IsErrorRedirected) return work(null);
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        return console.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                ProgressTask? task = null;
-                return work(p =>
-                {
-                    task ??= ctx.AddTask("calibration", maxValue: p.TotalTokens);
-                    task.Description = $"calibration [grey]{Markup.Escape(p.Source)}[/]";
-                    task.Value = p.Tokens;
-                });
-            });
-    }
-
     /// <summary>One table per layer: a row per criterion, its experts in drop order (first dropped on the left).</summary>
     public static void PrintRankings(ScoresReport report)
     {

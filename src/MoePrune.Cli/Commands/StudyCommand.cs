@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using MoePrune.IO;
+using MoePrune.Jobs;
 using MoePrune.Reports;
+using MoePrune.Studies;
 using TorchSharp;
 
 namespace MoePrune.Cli.Commands;
@@ -23,7 +25,7 @@ public static class StudyCommand
 
     private static Command OneShot()
     {
-        var dir = ModelOptions.ModelDirOrDefault();
+        var dir = ModelOptions.OptionalModelDir();
         var ratios = new Option<string>("--ratios") { Description = "Comma-separated fractions of experts dropped per layer", DefaultValueFactory = _ => "0.25,0.5" };
         var calibSeeds = new Option<string>("--calib-seeds") { Description = "Calibration seeds (one scoring pass each)", DefaultValueFactory = _ => "0,1,2" };
         var randomSeeds = new Option<string>("--random-seeds") { Description = "Seeds of the random baseline", DefaultValueFactory = _ => "0,1,2,3,4" };
@@ -35,9 +37,9 @@ public static class StudyCommand
         var markdown = new Option<string?>("--markdown") { Description = "Markdown report to write (e.g. docs/RESULTS.md)" };
         var threads = new Option<int>("--threads") { Description = "Torch CPU threads", DefaultValueFactory = _ => 1 };
         var calib = CalibrationOptions.Create();
-        var naeeTokens = CalibrationOptions.NaeeTokens();
         var cmd = new Command("one-shot", "One-shot dropping: all criteria x directions x ratios, validation perplexity")
-            { dir, ratios, calibSeeds, randomSeeds, evalSeqs, evalTokens, dense, noNaee, outFile, markdown, calib.Spec, calib.Sequences, calib.Length, calib.BatchSize, naeeTokens, threads };
+            { dir, ratios, calibSeeds, randomSeeds, evalSeqs, evalTokens, dense, noNaee, outFile, markdown, threads };
+        calib.AddTo(cmd, withSeed: false);
         cmd.SetAction(pr =>
         {
             string loadBefore = LoadAverage();
@@ -45,17 +47,18 @@ public static class StudyCommand
             torch.set_num_threads(pr.GetValue(threads));
             var request = new OneShotStudyRequest
             {
-                ModelDir = pr.GetValue(dir)!, DenseModelDir = pr.GetValue(dense),
+                ModelDir = DefaultModel.Resolve(pr.GetValue(dir)), DenseModelDir = pr.GetValue(dense),
                 Ratios = ParseList(pr.GetValue(ratios)!, "--ratios", s => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)),
                 CalibrationSeeds = ParseList(pr.GetValue(calibSeeds)!, "--calib-seeds", s => int.Parse(s, CultureInfo.InvariantCulture)),
                 RandomSeeds = ParseList(pr.GetValue(randomSeeds)!, "--random-seeds", s => int.Parse(s, CultureInfo.InvariantCulture)),
                 EvalSequencesPerGenre = pr.GetValue(evalSeqs), EvalTokensFile = pr.GetValue(evalTokens),
-                Naee = !pr.GetValue(noNaee), NaeeTokens = pr.GetValue(naeeTokens),
+                Naee = !pr.GetValue(noNaee), InputSampleRows = pr.GetValue(calib.InputSampleRows),
                 Calibration = pr.GetValue(calib.Spec)!, CalibrationSequences = pr.GetValue(calib.Sequences),
                 CalibrationLength = pr.GetValue(calib.Length), BatchSize = pr.GetValue(calib.BatchSize),
+                Names = CliOptionNames.Map,
             };
             var result = OneShotStudy.Run(request, line => Console.Error.WriteLine(line));
-            var json = result.ToJson();
+            var json = OneShotJson.Render(result);
             JsonFile.WriteAtomic(pr.GetValue(outFile)!, json);
             string command = "./moeprune " + string.Join(" ", pr.Tokens.Select(t => t.Value));
             var run = new StudyRunInfo(command,

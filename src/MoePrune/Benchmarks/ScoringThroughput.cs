@@ -16,7 +16,7 @@ public sealed record ScoringThroughputResult(long Tokens, double ForwardTokensPe
 
 /// <summary>
 /// Measures the cost of scoring against the model's own forward, in the same dtype and batching:
-/// (1) a plain no-grad forward over the calibration data; (2) <see cref="ScoringJob.Collect"/> with every
+/// (1) a plain no-grad forward over the calibration data; (2) <see cref="CalibrationPass.Collect"/> with every
 /// forward-only criterion (routing, activation, REAP, NAEE sample); (3) the same with every criterion,
 /// the gradient ones included (forward + backward). Each is timed once after one warm-up batch.
 /// </summary>
@@ -27,18 +27,18 @@ public static class ScoringThroughput
         .Where(k => CriterionInfo.Group(k) is not (CriterionGroup.Weight or CriterionGroup.Gradient) && k != CriterionKind.Random)
         .Select(CriterionSpec.Default).ToList();
 
-    public static ScoringThroughputResult Measure(MoeForCausalLM model, CalibrationSet data, int batchSize = ScoringJob.DefaultBatchSize)
+    public static ScoringThroughputResult Measure(MoeForCausalLM model, CalibrationSet data, int batchSize = CalibrationPass.DefaultBatchSize)
     {
         var warm = new CalibrationSet
         {
             Spec = data.Spec, SequenceLength = data.SequenceLength, Seed = data.Seed,
             Sequences = data.Sequences.Take(batchSize).ToList(), Sources = data.Sources,
         };
-        ScoringJob.Collect(model, warm, ScoringJob.AllScores, batchSize: batchSize);
+        CalibrationPass.Collect(model, warm, CriterionSpec.AllScores, batchSize: batchSize);
         double plain = Time(() => PlainForward(model, data, batchSize));
-        double forward = Time(() => ScoringJob.Collect(model, data, ForwardOnlyCriteria, batchSize: batchSize));
-        var all = ScoringJob.AllScores.Append(CriterionSpec.Parse("naee")).ToList();
-        double everything = Time(() => ScoringJob.Collect(model, data, all, batchSize: batchSize));
+        double forward = Time(() => CalibrationPass.Collect(model, data, ForwardOnlyCriteria, batchSize: batchSize));
+        var all = CriterionSpec.AllScores.Append(CriterionSpec.Parse("naee")).ToList();
+        double everything = Time(() => CalibrationPass.Collect(model, data, all, batchSize: batchSize));
         return new ScoringThroughputResult(data.Tokens, data.Tokens / plain, data.Tokens / forward, data.Tokens / everything);
     }
 

@@ -2,20 +2,24 @@ namespace MoePrune.Criteria;
 
 /// <summary>
 /// A criterion and the direction it drops in: parsed from "min-ean", "max-rwn", "ean" (default direction),
-/// "random", "frequency", "reap", "naee". The canonical name is always "min-…" or "max-…" except for "naee".
+/// "random", "frequency", "reap", "naee". The canonical name is "min-…" or "max-…", except for a subset
+/// selector (naee), which has no direction.
 /// </summary>
 public sealed record CriterionSpec(CriterionKind Kind, DropDirection Direction)
 {
-    public string Name => Kind == CriterionKind.Naee
-        ? "naee"
+    /// <summary>What the criterion reads (<see cref="CriterionInfo.Needs"/>).</summary>
+    public CriterionNeeds Needs => CriterionInfo.Needs(Kind);
+
+    public string Name => Needs.SelectsSubsets
+        ? CriterionInfo.Name(Kind)
         : $"{(Direction == DropDirection.Min ? "min" : "max")}-{CriterionInfo.Name(Kind)}";
 
     public override string ToString() => Name;
 
     public static CriterionSpec Default(CriterionKind kind) => new(kind, CriterionInfo.DefaultDirection(kind));
 
-    /// <summary>Parses one criterion name; <paramref name="option"/> names the option in the error message.</summary>
-    public static CriterionSpec Parse(string text, string option = "--criterion")
+    /// <summary>Parses one criterion name; <paramref name="option"/> names the setting in the error message.</summary>
+    public static CriterionSpec Parse(string text, string option = "criterion")
     {
         var s = text.Trim().ToLowerInvariant();
         DropDirection? direction = null;
@@ -26,13 +30,21 @@ public sealed record CriterionSpec(CriterionKind Kind, DropDirection Direction)
             var known = string.Join(", ", Enum.GetValues<CriterionKind>().Select(CriterionInfo.Name));
             throw new MoePruneException($"{option}: unknown criterion '{text}' (known: {known}, optionally prefixed min- or max-)");
         }
-        if (kind == CriterionKind.Naee && direction is not null)
-            throw new MoePruneException($"{option}: '{text}': naee selects subsets by reconstruction error and takes no min-/max- prefix");
+        if (CriterionInfo.Needs(kind).SelectsSubsets && direction is not null)
+            throw new MoePruneException($"{option}: '{text}': {CriterionInfo.Name(kind)} selects subsets of experts and takes no min-/max- prefix");
         return new CriterionSpec(kind, direction ?? CriterionInfo.DefaultDirection(kind));
     }
 
+    /// <summary>All criteria and baselines with their default directions, except the subset selectors (naee: no per-expert score).</summary>
+    public static IReadOnlyList<CriterionSpec> AllScores => Enum.GetValues<CriterionKind>()
+        .Where(k => !CriterionInfo.Needs(k).SelectsSubsets).Select(Default).ToList();
+
+    /// <summary>Parses a criteria list: "all" (<see cref="AllScores"/>) or comma-separated names.</summary>
+    public static IReadOnlyList<CriterionSpec> ParseCriteria(string text, string option = "criteria") =>
+        text.Trim().Equals("all", StringComparison.OrdinalIgnoreCase) ? AllScores : ParseList(text, option);
+
     /// <summary>Parses a comma-separated list ("min-ean,max-rwn"), rejecting duplicates.</summary>
-    public static IReadOnlyList<CriterionSpec> ParseList(string text, string option = "--criteria")
+    public static IReadOnlyList<CriterionSpec> ParseList(string text, string option = "criteria")
     {
         var specs = text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(t => Parse(t, option)).ToList();
         if (specs.Count == 0)

@@ -1,3 +1,4 @@
+using MoePrune.Criteria.Statistics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,16 +10,17 @@ namespace MoePrune.Criteria;
 /// </summary>
 public static class GradientCriteria
 {
-    public static double[] Score(CriterionKind kind, LayerStats s)
+    public static double[] Score(CriterionKind kind, LayerStats stats)
     {
-        if (!s.HasGradients)
-            throw new MoePruneException($"criterion {CriterionInfo.Name(kind)}: layer {s.LayerIndex} statistics have no gradients; call AccumulateGradients after backward()");
+        var s = stats.Find<GradientSums>(GradientSums.Kind);
+        if (s is not { HasValues: true })
+            throw new MoePruneException($"criterion {CriterionInfo.Name(kind)}: layer {stats.LayerIndex} statistics have no gradients; call AccumulateGradients after backward()");
         using var scope = torch.NewDisposeScope();
         int n = s.NumExperts;
         return kind switch
         {
-            CriterionKind.Egs => ExpertGram.SimilaritySums(ExpertGram.Compute(n, [s.GradSum![0].LongLength],
-                (e, _, start, length) => torch.tensor(s.GradSum![e].AsSpan((int)start, (int)length).ToArray()))),
+            CriterionKind.Egs => ExpertGram.SimilaritySums(ExpertGram.Compute(n, [s.Sums![0].LongLength],
+                (e, _, start, length) => torch.tensor(s.Sums![e].AsSpan((int)start, (int)length).ToArray()))),
             CriterionKind.Egn => Each(n, e => Flat(s, e).to(ScalarType.Float64).norm().item<double>()),
             CriterionKind.Ege => Each(n, e => Entropy(s, e)),
             CriterionKind.Ego => Each(n, e => Outliers(s, e)),
@@ -27,15 +29,15 @@ public static class GradientCriteria
     }
 
     /// <summary>(3·I·H) the expert's accumulated gradient, fp32.</summary>
-    private static Tensor Flat(LayerStats s, int e) => torch.tensor(s.GradSum![e]);
+    private static Tensor Flat(GradientSums s, int e) => torch.tensor(s.Sums![e]);
 
     /// <summary>
     /// EGE: Σ_j log max(σ_j, floor) over hidden units j, σ_j the population std of the 3·I gradient
     /// entries that touch hidden unit j (column j of ∂gate and ∂up, row j of ∂down).
     /// </summary>
-    private static double Entropy(LayerStats s, int e)
+    private static double Entropy(GradientSums s, int e)
     {
-        long i = s.GradIntermediateSize, h = s.GradHiddenSize;
+        long i = s.IntermediateSize, h = s.HiddenSize;
         var g = Flat(s, e).to(ScalarType.Float64);                                          // (3·I·H)
         var gate = g[..(int)(i * h)].reshape(i, h);                                         // (I, H)
         var up = g[(int)(i * h)..(int)(2 * i * h)].reshape(i, h);                           // (I, H)
@@ -45,7 +47,7 @@ public static class GradientCriteria
     }
 
     /// <summary>EGO: entries of W^g_p outside μ ± 3σ, μ and σ (population) over all of W^g_p's entries.</summary>
-    private static double Outliers(LayerStats s, int e)
+    private static double Outliers(GradientSums s, int e)
     {
         var g = Flat(s, e).to(ScalarType.Float64);                                          // (3·I·H)
         var mu = g.mean();                                                                   // () mean of all entries

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using MoePrune.Criteria.Statistics;
 
 namespace MoePrune.Criteria;
 
@@ -14,7 +15,7 @@ public sealed class ScoresMetadata
     [JsonPropertyName("seed")] public int Seed { get; set; }
     [JsonPropertyName("created_utc")] public string CreatedUtc { get; set; } = "";
     /// <summary>Fingerprint of the scored checkpoint (<c>MoePrune.IO.CheckpointFingerprint</c>).</summary>
-    [JsonPropertyName("checkpoint_sha256")] public string? CheckpointSha256 { get; set; }
+    [JsonPropertyName("checkpoint_fingerprint")] public string? CheckpointFingerprint { get; set; }
     /// <summary>Compute dtype of the calibration pass ("float32", "bfloat16", …).</summary>
     [JsonPropertyName("dtype")] public string? Dtype { get; set; }
     /// <summary>Calibration spec, sizes, seed and per-source use (<c>MoePrune.Calibration.CalibrationSet.ToJson</c>).</summary>
@@ -25,6 +26,7 @@ public sealed class ScoresMetadata
         var m = new ScoresMetadata { Model = model, Seed = seed, CreatedUtc = DateTime.UtcNow.ToString("o") };
         if (stats is null) return m;
         m.Calibration = stats.Calibration;
+        m.CheckpointFingerprint = stats.CheckpointFingerprint;
         m.Tokens = stats.Tokens;
         foreach (var (source, layers) in stats.Sources)
             m.SourceTokens[source] = layers.Count == 0 ? 0 : layers.First().Value.Tokens;
@@ -46,11 +48,17 @@ public sealed class LayerReport
     [JsonPropertyName("values")] public double[] Values { get; set; } = [];
 }
 
+/// <summary>A subset of kept experts (ascending expert indices) and its reconstruction error.</summary>
+public sealed record ExpertSubset(
+    [property: JsonPropertyName("experts")] int[] Experts,
+    [property: JsonPropertyName("error")] double Error);
+
+/// <summary>One layer's NAEE subsets: the kept count searched, the best subset and every subset evaluated.</summary>
 public sealed class NaeeLayerReport
 {
     [JsonPropertyName("keep")] public int Keep { get; set; }
     [JsonPropertyName("mode")] public string Mode { get; set; } = "";
     [JsonPropertyName("input_rows")] public int InputRows { get; set; }
-    [JsonPropertyName("best")] public NaeeSubset Best { get; set; } = new([], 0);
-    [JsonPropertyName("evaluated")] public SortedDictionary<int, List<NaeeSubset>> Evaluated { get; set; } = [];
+    [JsonPropertyName("best")] public ExpertSubset Best { get; set; } = new([], 0);
+    [JsonPropertyName("evaluated")] public SortedDictionary<int, List<ExpertSubset>> Evaluated { get; set; } = [];
 }

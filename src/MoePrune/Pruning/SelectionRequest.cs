@@ -1,12 +1,13 @@
 namespace MoePrune.Pruning;
 
-/// <summary>An expert that selection must keep (<c>--protect L:E</c>).</summary>
+/// <summary>An expert that selection must keep (<c>L:E</c>).</summary>
 public readonly record struct ProtectedExpert(int Layer, int Expert);
 
 /// <summary>
 /// How many experts to remove: exactly one of <see cref="Drop"/> (per layer), <see cref="Keep"/> (per
 /// layer) or <see cref="Ratio"/> (⌊E·ratio⌋ per layer). With <see cref="Global"/> the same total is
-/// removed, but spread over layers by comparing per-layer-normalised scores.
+/// removed, but spread over layers by comparing per-layer-normalised scores. <see cref="Names"/> spells the
+/// settings in error messages.
 /// </summary>
 public sealed record SelectionRequest
 {
@@ -15,25 +16,32 @@ public sealed record SelectionRequest
     public double? Ratio { get; init; }
     public bool Global { get; init; }
     public IReadOnlyList<ProtectedExpert> Protect { get; init; } = [];
+    public OptionNames Names { get; init; } = OptionNames.Neutral;
 
     /// <summary>Experts removed from a layer of <paramref name="numExperts"/> experts by the per-layer rule.</summary>
     public int DropsFor(int numExperts)
     {
         int given = (Drop is null ? 0 : 1) + (Keep is null ? 0 : 1) + (Ratio is null ? 0 : 1);
         if (given != 1)
-            throw new MoePruneException("selection: give exactly one of --drop, --keep, --ratio");
+            throw new MoePruneException($"selection: give exactly one of {Names.OneOf(OptionNames.Drop, OptionNames.Keep, OptionNames.Ratio)}");
         if (Drop is { } d)
-            return d >= 0 ? d : throw new MoePruneException($"--drop: {d} must not be negative");
+            return d >= 0 ? d : throw new MoePruneException($"{Names[OptionNames.Drop]}: {d} must not be negative");
         if (Keep is { } k)
             return numExperts - k;
         double r = Ratio!.Value;
         if (!(r >= 0 && r < 1))
-            throw new MoePruneException($"--ratio: {r} must be in [0, 1)");
+            throw new MoePruneException($"{Names[OptionNames.Ratio]}: {r} must be in [0, 1)");
         return (int)Math.Floor(numExperts * r + 1e-9);
     }
 
+    /// <summary>Experts kept in a layer of <paramref name="numExperts"/> experts by the per-layer rule.</summary>
+    public int KeepFor(int numExperts) => numExperts - DropsFor(numExperts);
+
+    /// <summary>Checks the settings that need no model (exactly one count, ranges).</summary>
+    public void Check() => DropsFor(int.MaxValue / 2);
+
     /// <summary>Parses "L:E[,L:E…]" (e.g. "3:7,10:0").</summary>
-    public static IReadOnlyList<ProtectedExpert> ParseProtect(string? text)
+    public static IReadOnlyList<ProtectedExpert> ParseProtect(string? text, OptionNames? names = null)
     {
         if (string.IsNullOrWhiteSpace(text)) return [];
         var result = new List<ProtectedExpert>();
@@ -41,7 +49,7 @@ public sealed record SelectionRequest
         {
             var parts = item.Split(':');
             if (parts.Length != 2 || !int.TryParse(parts[0], out int l) || !int.TryParse(parts[1], out int e) || l < 0 || e < 0)
-                throw new MoePruneException($"--protect: '{item}' is not LAYER:EXPERT (e.g. 3:7)");
+                throw new MoePruneException($"{(names ?? OptionNames.Neutral)[OptionNames.Protect]}: '{item}' is not LAYER:EXPERT (e.g. 3:7)");
             result.Add(new ProtectedExpert(l, e));
         }
         return result;

@@ -1,4 +1,5 @@
 using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
 using TorchSharp;
 using Xunit;
 
@@ -16,6 +17,33 @@ public class CollectorHygieneTests
         long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         for (int i = 0; i < 5; i++) collector.OnRouting(ev);
         Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void PerSourceCollectingAndTheStatisticsFileDoNotLeakTensors()
+    {
+        var rng = new Random(3);
+        var ev = SyntheticEvents.Create(0, 4, [1, 2, 3], [[0, 1], [2, 3], [1, 2]], (_, _) => SyntheticEvents.Random(rng, 8), 8);
+        var criteria = CalibrationRun.AllCriteria.Where(c => CriterionInfo.Group(c.Kind) != CriterionGroup.Gradient).ToList();
+        var collector = new CriteriaCollector(criteria, 5, inputSampleRows: 4) { CurrentSource = "web" };
+        collector.OnRouting(ev);
+        var path = Path.Combine(Path.GetTempPath(), $"moeprune-leak-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            CriteriaStatsFile.Save(collector.Stats, path);
+            CriteriaStatsFile.Load(path);
+            long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            for (int i = 0; i < 3; i++) collector.OnRouting(ev);
+            CriteriaStatsFile.Save(collector.Stats, path);
+            var loaded = CriteriaStatsFile.Load(path);
+            Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            Assert.Equal(12, loaded.Sources["web"][0].Tokens);
+            Assert.Equal(4, CriteriaStatsMergeTests.Sample(loaded.Layers[0]).Rows);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -51,13 +52,13 @@ public class CriteriaStatsMergeTests(ITestOutputHelper output)
         a.RunBatch(11, gradients: false);
         var b = new CalibrationRun([CriterionSpec.Parse("naee")], naeeTokens: 25);
         b.RunBatch(12, gradients: false);
-        var sa = a.Collector.Stats.Layers[0];
-        var sb = b.Collector.Stats.Layers[0];
-        var merged = CriteriaStats.Merge(a.Collector.Stats, b.Collector.Stats).Layers[0];
-        int h = sa.NaeeHidden;
-        Assert.Equal(Math.Min(25, sa.NaeeRows + sb.NaeeRows), merged.NaeeRows);
-        var expected = sa.NaeeInputs!.Take(sa.NaeeRows * h).Concat(sb.NaeeInputs!.Take(sb.NaeeRows * h)).Take(merged.NaeeRows * h);
-        Assert.Equal(expected, merged.NaeeInputs!.Take(merged.NaeeRows * h));
+        var sa = Sample(a.Collector.Stats.Layers[0]);
+        var sb = Sample(b.Collector.Stats.Layers[0]);
+        var merged = Sample(CriteriaStats.Merge(a.Collector.Stats, b.Collector.Stats).Layers[0]);
+        int h = sa.HiddenSize;
+        Assert.Equal(Math.Min(25, sa.Rows + sb.Rows), merged.Rows);
+        var expected = sa.Data.ToArray().Concat(sb.Data.ToArray()).Take(merged.Rows * h);
+        Assert.Equal(expected, merged.Data.ToArray());
     }
 
     [Fact]
@@ -67,12 +68,15 @@ public class CriteriaStatsMergeTests(ITestOutputHelper output)
         var path = Path.Combine(Path.GetTempPath(), $"moeprune-stats-{Guid.NewGuid():N}.safetensors");
         try
         {
+            stats.CheckpointFingerprint = "0123456789abcdef";
             CriteriaStatsFile.Save(stats, path);
-            Assert.False(File.Exists(path + ".tmp-" + Environment.ProcessId));
+            Assert.Single(Directory.EnumerateFiles(Path.GetDirectoryName(path)!, "*" + Path.GetFileName(path) + "*"));
             var loaded = CriteriaStatsFile.Load(path);
             output.WriteLine($"{new FileInfo(path).Length} bytes");
             Assert.Equal(stats.Criteria, loaded.Criteria);
             Assert.Equal(stats.Calibration, loaded.Calibration);
+            Assert.Equal("0123456789abcdef", loaded.CheckpointFingerprint);
+            Assert.Equal(stats.ExpertCounts, loaded.ExpertCounts);
             Assert.Equal(stats.Sources.Keys, loaded.Sources.Keys);
             foreach (var (index, s) in stats.Layers)
                 AssertLayerEqual(s, loaded.Layers[index], 0, 0);
@@ -106,38 +110,49 @@ public class CriteriaStatsMergeTests(ITestOutputHelper output)
         Assert.Throws<MoePruneException>(() => CriteriaScorer.Score(CriterionSpec.Parse("ean"), routingOnly, null));
     }
 
-    /// <summary>Asserts equality (exact for counts/bitsets, within tolerances for sums); returns the largest sum difference.</summary>
+    internal static LayerInputSample Sample(LayerStats s) => s.Find<LayerInputSample>(LayerInputSample.Kind)!;
+
+    /// <summary>Asserts equality (exact for counts/bitsets/samples, within tolerances for sums); returns the largest sum difference.</summary>
     internal static double AssertLayerEqual(LayerStats a, LayerStats b, double sumTol, double gradTol)
     {
+        Assert.Equal(a.Parts.Keys, b.Parts.Keys);
         Assert.Equal(a.Tokens, b.Tokens);
-        Assert.Equal(a.Count, b.Count);
-        Assert.Equal(a.CoSelect, b.CoSelect);
-        Assert.Equal(a.HasTokenSets, b.HasTokenSets);
-        if (a.HasTokenSets)
-            for (int e = 0; e < a.NumExperts; e++) Assert.Equal(a.TokenSets![e], b.TokenSets![e]);
-        double max = 0;
-        if (a.HasActivations)
+        Assert.Equal(a.Routing.Count, b.Routing.Count);
+        Assert.Equal(a.Routing.CoSelect, b.Routing.CoSelect);
+        if (a.Find<TokenSets>(TokenSets.Kind) is { } ta)
         {
-            Assert.Equal(a.Outliers, b.Outliers);
-            foreach (var (x, y) in new[] { (a.SumY!, b.SumY!), (a.SumY2!, b.SumY2!), (a.SumUnit!, b.SumUnit!), (a.SumNorm!, b.SumNorm!), (a.SumGateNorm!, b.SumGateNorm!) })
-                for (int i = 0; i < x.Length; i++)
+            var tb = b.Find<TokenSets>(TokenSets.Kind)!;
+            Assert.Equal(ta.VocabSize, tb.VocabSize);
+            for (int e = 0; e < a.NumExperts; e++) Assert.Equal(ta.Bits[e], tb.Bits[e]);
+        }
+        double max = 0;
+        if (a.Find<ActivationSums>(ActivationSums.Kind) is { } x)
+        {
+            var y = b.Find<ActivationSums>(ActivationSums.Kind)!;
+            Assert.Equal(x.Outliers, y.Outliers);
+            foreach (var (p, q) in new[] { (x.SumY, y.SumY), (x.SumY2, y.SumY2), (x.SumUnit, y.SumUnit), (x.SumNorm, y.SumNorm), (x.SumGateNorm, y.SumGateNorm) })
+                for (int i = 0; i < p.Length; i++)
                 {
-                    double d = Math.Abs(x[i] - y[i]);
+                    double d = Math.Abs(p[i] - q[i]);
                     max = Math.Max(max, d);
-                    Assert.True(d <= sumTol * Math.Max(1, Math.Abs(x[i])), $"layer {a.LayerIndex} sum {i}: {x[i]} vs {y[i]}");
+                    Assert.True(d <= sumTol * Math.Max(1, Math.Abs(p[i])), $"layer {a.LayerIndex} sum {i}: {p[i]} vs {q[i]}");
                 }
         }
-        Assert.Equal(a.HasGradients, b.HasGradients);
-        if (a.HasGradients)
+        if (a.Find<GradientSums>(GradientSums.Kind) is { } ga)
         {
-            Assert.Equal(a.GradSteps, b.GradSteps);
-            for (int e = 0; e < a.NumExperts; e++)
-                for (int i = 0; i < a.GradSum![e].Length; i++)
-                    Assert.True(Math.Abs(a.GradSum[e][i] - b.GradSum![e][i]) <= gradTol * Math.Max(1, Math.Abs(a.GradSum[e][i])));
+            var gb = b.Find<GradientSums>(GradientSums.Kind)!;
+            Assert.Equal(ga.Steps, gb.Steps);
+            Assert.Equal(ga.HasValues, gb.HasValues);
+            for (int e = 0; ga.HasValues && e < a.NumExperts; e++)
+                for (int i = 0; i < ga.Sums![e].Length; i++)
+                    Assert.True(Math.Abs(ga.Sums[e][i] - gb.Sums![e][i]) <= gradTol * Math.Max(1, Math.Abs(ga.Sums[e][i])));
         }
-        Assert.Equal(a.NaeeRows, b.NaeeRows);
-        if (a.HasNaee)
-            Assert.Equal(a.NaeeInputs!.Take(a.NaeeRows * a.NaeeHidden), b.NaeeInputs!.Take(b.NaeeRows * b.NaeeHidden));
+        if (a.Find<LayerInputSample>(LayerInputSample.Kind) is { } sa)
+        {
+            var sb = Sample(b);
+            Assert.Equal((sa.Capacity, sa.HiddenSize, sa.Rows), (sb.Capacity, sb.HiddenSize, sb.Rows));
+            Assert.Equal(sa.Data.ToArray(), sb.Data.ToArray());
+        }
         return max;
     }
 }

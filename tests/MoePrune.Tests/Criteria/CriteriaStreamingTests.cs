@@ -1,4 +1,5 @@
 using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -62,7 +63,7 @@ public class CriteriaStreamingTests(CalibrationFixture fixture, ITestOutputHelpe
         Assert.Equal(naive, stats.Tokens);
         Assert.True(naive < 3 * 3 * 7, "some positions should have been padding");
         Assert.Equal(stats.Tokens, stats.Sources["web"][0].Tokens + stats.Sources["code"][0].Tokens);
-        Assert.Equal(3, stats.Layers[0].GradSteps);
+        Assert.Equal(3, stats.Layers[0].Find<GradientSums>(GradientSums.Kind)!.Steps);
     }
 
     [Fact]

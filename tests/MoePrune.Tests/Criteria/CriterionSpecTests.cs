@@ -1,4 +1,5 @@
 using MoePrune.Criteria;
+using MoePrune.Pruning.Selectors;
 using Xunit;
 
 namespace MoePrune.Tests.Criteria;
@@ -42,7 +43,7 @@ public class CriterionSpecTests
     public void UnknownNamesAreRefused(string text)
     {
         var ex = Assert.Throws<MoePruneException>(() => CriterionSpec.Parse(text));
-        Assert.StartsWith("--criterion", ex.Message);
+        Assert.StartsWith("criterion:", ex.Message);
     }
 
     [Fact]
@@ -62,10 +63,7 @@ public class CriterionSpecTests
         scores.Layers[4] = new LayerScores(4, 2, [1e-300, 2, 3]);
         report.Add(scores);
         report.Add(scores, "web");
-        report.AddNaee(new Dictionary<int, NaeeLayerResult>
-        {
-            [0] = new() { LayerIndex = 0, Keep = 2, Mode = NaeeMode.Greedy, InputRows = 7, Best = new NaeeSubset([0, 2], 0.125) },
-        });
+        report.Naee = new() { [0] = new NaeeLayerResult { LayerIndex = 0, Keep = 2, Mode = NaeeMode.Greedy, InputRows = 7, Best = new ExpertSubset([0, 2], 0.125) }.ToReport() };
         var path = Path.Combine(Path.GetTempPath(), $"moeprune-scores-{Guid.NewGuid():N}.json");
         try
         {
@@ -77,7 +75,9 @@ public class CriterionSpecTests
             Assert.Equal(scores.Layers[4].Values, back.Layer(4).Values);
             Assert.Equal(scores.Layers[0].Values, loaded.ToScores("max-rwn", "web").Layer(0).Values);
             Assert.Equal([0, 2], loaded.Naee![0].Best.Experts);
-            Assert.Throws<MoePruneException>(() => loaded.ToScores("min-ean"));
+            var missing = Assert.Throws<MoePruneException>(() => loaded.ToScores("min-ean"));
+            Assert.StartsWith(path + ": no criterion min-ean (have: max-rwn, naee)", missing.Message);
+            Assert.Throws<MoePruneException>(() => loaded.ToScores("naee"));
         }
         finally
         {
@@ -86,14 +86,16 @@ public class CriterionSpecTests
     }
 }
 
-public class ScoresReportBuilderTests
+public class ScoresReportTests
 {
     [Fact]
     public void BuildsOverallPerSourceAndNaeeSections()
     {
         var criteria = CriterionSpec.ParseList("min-ean,max-rwn,max-ets,min-ege,naee");
         var run = new CalibrationRun(criteria, naeeTokens: 16).RunThree();
-        var report = ScoresReportBuilder.Build(criteria, run.Collector.Stats, run.Layers, "tiny", naeeKeep: 4);
+        var stats = run.Collector.Stats;
+        var report = MoePrune.Jobs.ScoreJob.Report(run.Layers, stats, criteria, ScoresMetadata.From(stats, "tiny", 0),
+            subsets: new MoePrune.Pruning.SelectionRequest { Keep = 4 });
         Assert.Equal(["max-ets", "max-rwn", "min-ean", "min-ege"], report.Criteria.Keys);
         Assert.Equal(["code", "web"], report.Criteria["min-ean"].Sources!.Keys);
         Assert.Null(report.Criteria["max-rwn"].Sources);
@@ -103,6 +105,7 @@ public class ScoresReportBuilderTests
         Assert.Equal(run.Collector.Stats.Tokens, report.Metadata.Tokens);
         Assert.Equal(report.Metadata.Tokens, report.Metadata.SourceTokens.Values.Sum());
         Assert.Equal(4, report.Naee![0].Best.Experts.Length);
-        Assert.Throws<MoePruneException>(() => ScoresReportBuilder.Build(criteria, run.Collector.Stats, run.Layers, "tiny"));
+        Assert.Equal(3, MoePrune.Jobs.ScoreJob.Report(run.Layers, stats, criteria, ScoresMetadata.From(stats, "tiny", 0)).Naee![0].Best.Experts.Length); // default: half of 6
+        Assert.Throws<MoePruneException>(() => MoePrune.Jobs.ScoreJob.Report(run.Layers, null, criteria, new ScoresMetadata()));
     }
 }

@@ -1,5 +1,7 @@
 using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
 using MoePrune.Observation;
+using MoePrune.Pruning.Selectors;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
@@ -20,8 +22,8 @@ public class NaeeSearchTests(ITestOutputHelper output)
     {
         var run = Collect(naeeTokens: 30);
         var view = run.Layers[0];
-        var stats = run.Collector.Stats.Layers[0];
-        Assert.Equal(30, stats.NaeeRows);
+        var stats = Sample(run.Collector.Stats.Layers[0]);
+        Assert.Equal(30, stats.Rows);
         var inputs = Rows(stats);
         var result = NaeeSearch.SearchLayer(view, stats, keep: 3, NaeeMode.Exhaustive);
 
@@ -50,11 +52,12 @@ public class NaeeSearchTests(ITestOutputHelper output)
     public void StoredInputsAreTheFirstRowsSeen()
     {
         var run = Collect(naeeTokens: 10);
-        var stats = run.Collector.Stats.Layers[0];
-        Assert.Equal(10, stats.NaeeRows);
-        var large = Collect(naeeTokens: 4096).Collector.Stats.Layers[0];
-        Assert.True(large.NaeeRows > 10 && large.NaeeRows == large.Tokens);
-        Assert.Equal(large.NaeeInputs!.Take(10 * stats.NaeeHidden), stats.NaeeInputs!.Take(10 * stats.NaeeHidden));
+        var stats = Sample(run.Collector.Stats.Layers[0]);
+        Assert.Equal(10, stats.Rows);
+        var largeStats = Collect(naeeTokens: 4096).Collector.Stats.Layers[0];
+        var large = Sample(largeStats);
+        Assert.True(large.Rows > 10 && large.Rows == largeStats.Tokens);
+        Assert.Equal(large.Data.ToArray().Take(10 * stats.HiddenSize), stats.Data.ToArray());
     }
 
     [Fact]
@@ -62,7 +65,7 @@ public class NaeeSearchTests(ITestOutputHelper output)
     {
         var run = Collect(naeeTokens: 30);
         var view = run.Layers[1];
-        var stats = run.Collector.Stats.Layers[1];
+        var stats = Sample(run.Collector.Stats.Layers[1]);
         var g5 = NaeeSearch.SearchLayer(view, stats, 5, NaeeMode.Greedy);
         var e5 = NaeeSearch.SearchLayer(view, stats, 5, NaeeMode.Exhaustive);
         Assert.Equal(e5.Best.Experts, g5.Best.Experts);
@@ -81,7 +84,7 @@ public class NaeeSearchTests(ITestOutputHelper output)
     public void ProtectedExpertsStayInTheSubset()
     {
         var run = Collect(naeeTokens: 20);
-        var stats = run.Collector.Stats.Layers[0];
+        var stats = Sample(run.Collector.Stats.Layers[0]);
         var plain = NaeeSearch.SearchLayer(run.Layers[0], stats, 3, NaeeMode.Exhaustive);
         int outside = Enumerable.Range(0, 6).First(e => !plain.Best.Experts.Contains(e));
         var kept = NaeeSearch.SearchLayer(run.Layers[0], stats, 3, NaeeMode.Exhaustive, protect: [outside]);
@@ -93,9 +96,8 @@ public class NaeeSearchTests(ITestOutputHelper output)
     public void ExhaustiveRefusesAboveTheCap()
     {
         var view = new FakeMoeLayer(0, 16, 2, 8, 4, seed: 1);
-        var stats = new LayerStats(0, 16, 2);
-        stats.EnableNaee(4, 8);
-        stats.NaeeRows = 4;
+        var stats = new LayerInputSample(0, 4, 8);
+        stats.Append(new float[4 * 8], 4);
         var ex = Assert.Throws<MoePruneException>(() => NaeeSearch.SearchLayer(view, stats, 8, NaeeMode.Exhaustive));
         output.WriteLine(ex.Message);
         Assert.Contains("12870", ex.Message);
@@ -106,8 +108,10 @@ public class NaeeSearchTests(ITestOutputHelper output)
         Assert.Throws<MoePruneException>(() => NaeeSearch.SearchLayer(view, stats, 1, NaeeMode.Greedy));
     }
 
-    private static double[][] Rows(LayerStats s) => Enumerable.Range(0, s.NaeeRows)
-        .Select(i => s.NaeeInputs!.Skip(i * s.NaeeHidden).Take(s.NaeeHidden).Select(v => (double)v).ToArray()).ToArray();
+    private static LayerInputSample Sample(LayerStats s) => CriteriaStatsMergeTests.Sample(s);
+
+    private static double[][] Rows(LayerInputSample s) => Enumerable.Range(0, s.Rows)
+        .Select(i => s.Data.ToArray().Skip(i * s.HiddenSize).Take(s.HiddenSize).Select(v => (double)v).ToArray()).ToArray();
 
     /// <summary>Softmax over kept experts → top-k → renormalise → Σ g·down(silu(gate x)·up x), in double.</summary>
     private double[] NaiveMoe(IMoeLayerView v, double[] x, bool[] keep)

@@ -1,5 +1,7 @@
 using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
 using MoePrune.Pruning;
+using MoePrune.Pruning.Selectors;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -20,7 +22,7 @@ public class PlantedCaseTests(CalibrationFixture fixture, ITestOutputHelper outp
         var ean = CriteriaScorer.Score(CriterionSpec.Parse("min-ean"), run.Collector.Stats, run.Layers);
         var ewn = CriteriaScorer.Score(CriterionSpec.Parse("min-ewn"), null, run.Layers);
         output.WriteLine($"EAN {string.Join(", ", ean.Layer(0).Values)}; EWN {string.Join(", ", ewn.Layer(0).Values)}");
-        Assert.True(run.Collector.Stats.Layers[0].Count[4] > 0, "the planted expert must be routed");
+        Assert.True(run.Collector.Stats.Layers[0].Routing.Count[4] > 0, "the planted expert must be routed");
         Assert.Equal([4], DropOne(ean, 0));
         Assert.Equal([4], DropOne(ewn, 0));
     }
@@ -72,8 +74,8 @@ public class PlantedCaseTests(CalibrationFixture fixture, ITestOutputHelper outp
         var collector = new CriteriaCollector(all, 25);
         collector.OnRouting(ev);
         var stats = collector.Stats;
-        Assert.Equal(0, stats.Layers[0].Count[4]);
-        Assert.Equal(1, stats.Layers[0].Count[2]);
+        Assert.Equal(0, stats.Layers[0].Routing.Count[4]);
+        Assert.Equal(1, stats.Layers[0].Routing.Count[2]);
         Assert.Equal([4], DropOne(CriteriaScorer.Score(CriterionSpec.Parse("min-euf"), stats, null), 0));
         Assert.Equal([4], DropOne(CriteriaScorer.Score(CriterionSpec.Parse("min-evtc"), stats, null), 0));
         double floorSum = h * Math.Log(StatsCriteria.StdFloor);
@@ -97,7 +99,7 @@ public class PlantedCaseTests(CalibrationFixture fixture, ITestOutputHelper outp
         foreach (var name in new[] { "min-ege", "max-egs", "min-egn", "min-ego" })
         {
             // expert 0 of layer 0 gets its gradient zeroed: as if it had never been routed
-            Array.Clear(run.Collector.Stats.Layers[0].GradSum![0]);
+            Array.Clear(run.Collector.Stats.Layers[0].Find<GradientSums>(GradientSums.Kind)!.Sums![0]);
             var v = CriteriaScorer.Score(CriterionSpec.Parse(name), run.Collector.Stats, null).Layer(0).Values;
             Assert.All(v, x => Assert.True(double.IsFinite(x)));
             double expected = name == "min-ege" ? run.Layers[0].HiddenSize * Math.Log(StatsCriteria.StdFloor) : 0.0;

@@ -1,5 +1,6 @@
 using MoePrune.Criteria;
 using MoePrune.Pruning;
+using MoePrune.Pruning.Selectors;
 using Xunit;
 
 namespace MoePrune.Tests.Pruning;
@@ -79,21 +80,48 @@ public class ExpertSelectionTests
     }
 
     [Fact]
-    public void NaeeSubsetBecomesTheSelection()
+    public void StoredNaeeSubsetBecomesTheSelectionOnlyAtItsKeptCount()
     {
-        var r = new NaeeLayerResult { LayerIndex = 3, Keep = 2, Mode = NaeeMode.Exhaustive, InputRows = 1, Best = new NaeeSubset([1, 4], 0.5) };
-        var s = ExpertSelection.FromNaee(new Dictionary<int, NaeeLayerResult> { [3] = r }, new Dictionary<int, int> { [3] = 5 })[3];
+        var r = new NaeeLayerResult { LayerIndex = 3, Keep = 2, Mode = NaeeMode.Exhaustive, InputRows = 1, Best = new ExpertSubset([1, 4], 0.5) };
+        var stored = new Dictionary<int, NaeeLayerReport> { [3] = r.ToReport() };
+        var layers = new Dictionary<int, (int, int)> { [3] = (5, 2) };
+        var s = NaeeSelector.FromReport(stored, layers, new SelectionRequest { Keep = 2 }, "s.json")[3];
         Assert.Equal([1, 4], s.Kept);
         Assert.Equal([0, 2, 3], s.Removed);
+        Assert.Equal([1, 4], NaeeSelector.FromReport(stored, layers, new SelectionRequest { Drop = 3, Protect = [new(3, 4)] }, "s.json")[3].Kept);
+        foreach (var (request, expected) in new (SelectionRequest, string)[]
+        {
+            (new() { Keep = 3 }, "s.json: layer 3: naee searched subsets of 2 experts, this selection keeps 3"),
+            (new() { Keep = 2, Protect = [new(3, 0)] }, "s.json: layer 3: the stored naee subset leaves out protected expert(s) 0"),
+            (new() { Keep = 2, Global = true }, "global: naee chooses each layer's subset itself"),
+        })
+        {
+            var ex = Assert.Throws<MoePruneException>(() => NaeeSelector.FromReport(stored, layers, request, "s.json"));
+            Assert.StartsWith(expected, ex.Message);
+        }
+        var other = Assert.Throws<MoePruneException>(() => NaeeSelector.FromReport(stored, new Dictionary<int, (int, int)> { [2] = (5, 2) }, new() { Keep = 2 }, "s.json"));
+        Assert.StartsWith("s.json: naee subsets cover layers 3, not layer 2", other.Message);
+    }
+
+    [Fact]
+    public void ErrorsSpellSettingsAsTheCallerNamesThem()
+    {
+        var names = new OptionNames(new Dictionary<string, string> { [OptionNames.Drop] = "--drop", [OptionNames.Keep] = "--keep" });
+        var neutral = Assert.Throws<MoePruneException>(() => ExpertSelection.Select(Scores("min-ean", (2, A)), new SelectionRequest { Drop = -1 }));
+        Assert.StartsWith("drop: -1 must not be negative", neutral.Message);
+        var cli = Assert.Throws<MoePruneException>(() => ExpertSelection.Select(Scores("min-ean", (2, A)), new SelectionRequest { Drop = -1, Names = names }));
+        Assert.StartsWith("--drop: -1 must not be negative", cli.Message);
+        var none = Assert.Throws<MoePruneException>(() => new SelectionRequest { Names = names }.Check());
+        Assert.Equal("selection: give exactly one of --drop, --keep or ratio", none.Message);
     }
 
     [Theory]
-    [InlineData(6, null, null, false, null, "--drop")]
+    [InlineData(6, null, null, false, null, "drop:")]
     [InlineData(5, null, null, false, null, "top-k")]
-    [InlineData(null, 1, null, false, null, "--keep")]
-    [InlineData(null, 7, null, false, null, "--keep")]
-    [InlineData(null, null, 1.0, false, null, "--ratio")]
-    [InlineData(-1, null, null, false, null, "--drop")]
+    [InlineData(null, 1, null, false, null, "keep:")]
+    [InlineData(null, 7, null, false, null, "keep:")]
+    [InlineData(null, null, 1.0, false, null, "ratio:")]
+    [InlineData(-1, null, null, false, null, "drop:")]
     [InlineData(2, 3, null, false, null, "exactly one")]
     [InlineData(null, null, null, false, null, "exactly one")]
     [InlineData(1, null, null, false, "9:0", "no MoE layer 9")]

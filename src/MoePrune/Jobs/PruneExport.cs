@@ -1,0 +1,38 @@
+using System.Text.Json.Nodes;
+using MoePrune.Models;
+using MoePrune.Pruning;
+
+namespace MoePrune.Jobs;
+
+/// <summary>
+/// Writes the result of the last round as a standard Hugging Face checkpoint with <c>pruning.json</c> inside:
+/// streamed from the round's parent with its plan when the pruned model was never built (no copy in memory),
+/// else from the built model as it is (after any fine-tuning).
+/// </summary>
+public static class PruneExport
+{
+    public const string RecordFile = "pruning.json";
+
+    public static void Write(RoundContext last, string outDir, string sourceDir, JsonObject record)
+    {
+        var extra = new Dictionary<string, JsonNode> { [RecordFile] = record };
+        if (last.IsBuilt)
+            WriteModel(last.Model, outDir, sourceDir, extra);
+        else
+            ExpertSurgery.Export(last.Parent, last.Plan, outDir, last.Spec.NonUniform, copyAuxFrom: sourceDir, extraFiles: extra);
+    }
+
+    /// <summary>Writes <paramref name="model"/> unchanged (its own expert counts, uniform or not).</summary>
+    public static void WriteModel(MoeForCausalLM model, string outDir, string? copyAuxFrom, IReadOnlyDictionary<string, JsonNode>? extraFiles = null) =>
+        ExpertSurgery.Export(model, ExpertPlan.Keep(new Dictionary<int, IReadOnlyList<int>>()), outDir, allowNonUniform: true,
+                             copyAuxFrom: copyAuxFrom, extraFiles: extraFiles);
+
+    /// <summary>Refuses an output directory that exists and is not empty, or is a file (before any work).</summary>
+    public static void CheckOutDir(string outDir)
+    {
+        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+            throw new MoePruneException($"{outDir}: output directory exists and is not empty");
+        if (File.Exists(outDir))
+            throw new MoePruneException($"{outDir}: output path is an existing file");
+    }
+}

@@ -1,0 +1,40 @@
+using MoePrune.Criteria;
+using MoePrune.Pruning;
+using static TorchSharp.torch;
+
+namespace MoePrune.Jobs;
+
+/// <summary>
+/// What <see cref="PruneJob.Run"/> does: prune <see cref="ModelDir"/> into <see cref="OutDir"/> either by a
+/// criterion (scored now, or read from <see cref="ScoresFile"/>) with a <see cref="Selection"/>, or by an
+/// explicit <see cref="KeepMapFile"/>.
+/// </summary>
+public sealed record PruneRequest
+{
+    public required string ModelDir { get; init; }
+    public required string OutDir { get; init; }
+    /// <summary>Criterion name ("min-ean", "naee", …); exactly one of it and <see cref="KeepMapFile"/>.</summary>
+    public string? Criterion { get; init; }
+    /// <summary>A <c>scores.json</c> of the same checkpoint to take the criterion's values (or naee's subsets) from.</summary>
+    public string? ScoresFile { get; init; }
+    /// <summary>JSON object: decoder-layer index → kept original expert indices.</summary>
+    public string? KeepMapFile { get; init; }
+    public SelectionRequest Selection { get; init; } = new();
+    public CalibrationSettings Calibration { get; init; } = new();
+    /// <summary>Compute dtype of the model (and of the written checkpoint); the checkpoint's when null.</summary>
+    public ScalarType? Dtype { get; init; }
+    public OptionNames Names { get; init; } = OptionNames.Neutral;
+
+    /// <summary>The request as the one round of a prune (criterion parsed; checks that need no model done).</summary>
+    public RoundSpec ToRound()
+    {
+        var spec = new RoundSpec
+        {
+            Criterion = Criterion is null ? null : CriterionSpec.Parse(Criterion, Names[OptionNames.Criterion]),
+            ScoresFile = ScoresFile, KeepMapFile = KeepMapFile,
+            Selection = Selection with { Names = Names }, Calibration = Calibration, Names = Names,
+        };
+        spec.Check();
+        return spec;
+    }
+}

@@ -1,0 +1,138 @@
+using System.Text.Json.Nodes;
+using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
+using MoePrune.Pruning;
+using MoePrune.Pruning.Selectors;
+
+namespace MoePrune.Jobs;
+
+/// <summary>
+/// The choosing step of a round, on the round's current model: a keep-map (original indices, mapped to current
+/// slots through the lineage), a subset selector (naee: searched now, or read from a scores file), or a
+/// criterion's scores (computed now, or read from a scores file of the same checkpoint) with a uniform or
+/// global selection. Every check that needs no calibration runs before the calibration pass.
+/// </summary>
+public static class RoundSelection
+{
+    public const string KeepMapMethod = "keep-map";
+
+    public static RoundChoice Choose(RoundInput input, RoundSpec spec, Action<ScoringProgress>? progress = null)
+    {
+        if (spec.KeepMapFile is { } file) return FromKeepMap(input, file);
+        return spec.Criterion!.Needs.SelectsSubsets ? FromSubsets(input, spec, progress) : FromScores(input, spec, progress);
+    }
+
+    private static RoundChoice FromKeepMap(RoundInput input, string path)
+    {
+        var model = input.Model;
+        var map = new Dictionary<int, IReadOnlyList<int>>();
+        foreach (var (layer, originals) in PruneJobKeepMap.Load(path))
+            map[layer] = input.Lineage.Layers.Contains(layer) ? originals.Select(o => Slot(input, path, layer, o)).ToList() : originals;
+        ExpertSurgery.Validate(model.Config, ExpertPlan.Keep(map), allowNonUniform: true);
+        var selections = new SortedDictionary<int, LayerSelection>();
+        foreach (var view in model.MoeLayers)
+        {
+            var kept = map.TryGetValue(view.LayerIndex, out var k) ? k : Enumerable.Range(0, view.NumExperts).ToList();
+            selections[view.LayerIndex] = LayerSelection.FromRemoved(view.LayerIndex, view.NumExperts,
+                Enumerable.Range(0, view.NumExperts).Except(kept));
+        }
+        return new RoundChoice(KeepMapMethod, selections, null, null, null);
+    }
+
+    /// <summary>The current slot of an original expert named by a keep-map (unchanged when out of range: surgery reports it).</summary>
+    private static int Slot(RoundInput input, string path, int layer, int original)
+    {
+        if (original < 0 || original >= input.Lineage.OriginalCount(layer)) return original;
+        int slot = input.Lineage.SlotOf(layer, original);
+        return slot >= 0 ? slot
+            : throw new MoePruneException($"{path}: layer {layer}: expert {original} was removed in an earlier round");
+    }
+
+    private static RoundChoice FromSubsets(RoundInput input, RoundSpec spec, Action<ScoringProgress>? progress)
+    {
+        var views = input.Model.MoeLayers;
+        var layers = NaeeSelector.Shapes(views);
+        NaeeSelector.Check(layers, spec.Selection);
+        if (spec.ScoresFile is { } file)
+        {
+            var stored = CheckedScores(input, spec, file);
+            var selections = NaeeSelector.FromReport(stored.Naee, layers, spec.Selection, file);
+            return new RoundChoice(NaeeSelector.Method, selections, null, stored, Clone(stored.Metadata.CalibrationData));
+        }
+        var (stats, calibration) = Statistics(input, spec, progress);
+        var found = NaeeSelector.Select(views, stats, spec.Selection);
+        var report = new ScoresReport { Metadata = Metadata(input, stats, spec, calibration) };
+        report.Naee = found.ToReport();
+        return new RoundChoice(NaeeSelector.Method, found.Selections, null, report, calibration);
+    }
+
+    private static RoundChoice FromScores(RoundInput input, RoundSpec spec, Action<ScoringProgress>? progress)
+    {
+        var criterion = spec.Criterion!;
+        Preflight(input, criterion, spec.Selection);
+        CriterionScores scores;
+        ScoresReport report;
+        JsonObject? calibration;
+        if (spec.ScoresFile is { } file)
+        {
+            report = CheckedScores(input, spec, file);
+            scores = report.ToScores(criterion.Name);
+            calibration = Clone(report.Metadata.CalibrationData);
+        }
+        else
+        {
+            CriteriaStats? stats = null;
+            calibration = null;
+            if (criterion.Needs.ReadsStatistics) (stats, calibration) = Statistics(input, spec, progress);
+            scores = CriteriaScorer.Score(criterion, stats, input.Model.MoeLayers, spec.Calibration.Seed);
+            report = new ScoresReport { Metadata = Metadata(input, stats, spec, calibration) };
+            report.Add(scores);
+        }
+        var selections = ExpertSelection.Select(scores, spec.Selection);
+        return new RoundChoice(ExpertSelection.Method(spec.Selection), selections, scores, report, calibration);
+    }
+
+    /// <summary>Runs the selection on all-zero scores so that bad counts or protected experts fail before the calibration pass.</summary>
+    private static void Preflight(RoundInput input, CriterionSpec criterion, SelectionRequest selection)
+    {
+        var zeros = new CriterionScores { Spec = criterion, Drops = DropDirection.Min };
+        foreach (var view in input.Model.MoeLayers)
+            zeros.Layers[view.LayerIndex] = new LayerScores(view.LayerIndex, view.TopK, new double[view.NumExperts]);
+        ExpertSelection.Select(zeros, selection);
+    }
+
+    /// <summary>The statistics given with the input, or one calibration pass on the round's model for its criterion.</summary>
+    private static (CriteriaStats Stats, JsonObject? Calibration) Statistics(RoundInput input, RoundSpec spec, Action<ScoringProgress>? progress)
+    {
+        if (input.Statistics is { } given) return (given, null);
+        var (stats, data, _) = spec.Calibration.Collect(input.Model, input.SourceDir, [spec.Criterion!], progress);
+        return (stats, data);
+    }
+
+    /// <summary>A scores file of the round's model as loaded: refused when its fingerprint is missing or differs.</summary>
+    private static ScoresReport CheckedScores(RoundInput input, RoundSpec spec, string file)
+    {
+        var report = ScoresReport.Load(file);
+        string? scored = report.Metadata.CheckpointFingerprint;
+        string? current = input.Model.Fingerprint;
+        if (current is null)
+            throw new MoePruneException($"{file}: scores apply to a checkpoint as loaded; round {input.Round} scores its own in-memory model");
+        if (scored is null)
+            throw new MoePruneException($"{file}: the scores carry no checkpoint fingerprint (written by an older MoePrune?); score this checkpoint again");
+        if (scored != current)
+            throw new MoePruneException(
+                $"{file}: scores were computed on checkpoint {CriteriaStats.Short(scored)}, but {input.SourceDir} is checkpoint {CriteriaStats.Short(current)}");
+        return report;
+    }
+
+    private static ScoresMetadata Metadata(RoundInput input, CriteriaStats? stats, RoundSpec spec, JsonObject? calibration)
+    {
+        var m = ScoresMetadata.From(stats, Path.GetFullPath(input.SourceDir), spec.Calibration.Seed);
+        m.CheckpointFingerprint = input.Model.Fingerprint;
+        m.Dtype = Models.DtypeNames.ToConfigName(input.Model.Dtype);
+        m.CalibrationData = Clone(calibration);
+        return m;
+    }
+
+    private static JsonObject? Clone(JsonObject? o) => o?.DeepClone().AsObject();
+}
