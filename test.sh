@@ -5,6 +5,10 @@ set -uo pipefail
 cd "$(dirname "$0")"
 results="$(pwd)/.build/test-results"
 rm -rf "$results"; mkdir -p "$results"
+# TorchSharp 0.107 makes temporary Scalars (e.g. the alpha of every tensor addition) whose finalizers can free
+# them while libtorch still reads them (dotnet/TorchSharp#1434); a 256 MiB gen-0 budget makes garbage
+# collections, and so that race, rare. MoePrune's own code keeps its Scalars alive (Native/Scalars.cs, MP0001).
+export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x10000000}"
 dotnet test tests/MoePrune.Tests/MoePrune.Tests.csproj -c Release --nologo \
   --logger "console;verbosity=minimal" --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@"
 rc=$?

@@ -3,6 +3,7 @@ using MoePrune.Models;
 using MoePrune.Observation;
 using TorchSharp;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Benchmarks;
 
@@ -38,8 +39,8 @@ public static class ForwardBenchmark
         foreach (var (name, p) in layer.named_parameters())
         {
             using var scope = NewDisposeScope();
-            if (name.EndsWith("layernorm.weight", StringComparison.Ordinal)) p.fill_(1.0);
-            else p.copy_(randn(p.shape, generator: generator) / Math.Sqrt(p.shape[^1]));  // p.shape, fp32 → dtype
+            if (name.EndsWith("layernorm.weight", StringComparison.Ordinal)) p.fill_(Scalars.Of(1.0));
+            else p.copy_(randn(p.shape, generator: generator) / Scalars.Of(Math.Sqrt(p.shape[^1])));  // p.shape, fp32 → dtype
         }
         layer.eval();
         return layer;
@@ -52,7 +53,7 @@ public static class ForwardBenchmark
         using var inference = inference_mode();
         var x = randn([1, tokens, shape.Hidden], generator: new Generator((ulong)seed + 1)).to(dtype); // (1, T, H)
         using var positions = new PositionEmbeddings(tokens, CPU);                                     // RoPE tables made once, in the warm-up
-        var tokenIds = withTokenIds ? arange(tokens, ScalarType.Int64) : null;                         // (T)
+        var tokenIds = withTokenIds ? arange(Scalars.Of(tokens), ScalarType.Int64) : null;                         // (T)
         var input = new DecoderLayerInput(x, positions, null, null, tokenIds);
         var seconds = new double[reps + 1];                                                           // [0] is the warm-up
         for (int i = 0; i <= reps; i++)

@@ -1,6 +1,7 @@
 using MoePrune.IO;
 using MoePrune.Models;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Benchmarks;
 
@@ -97,7 +98,7 @@ public static class LoadMemory
                                                vocab: 1024, dtype: ScalarType.BFloat16);
         using var model = new MoeForCausalLM(MoeConfig.Parse(json, "big benchmark config"));
         using (no_grad())
-            foreach (var p in model.parameters()) p.fill_(0.01);
+            foreach (var p in model.parameters()) p.fill_(Scalars.Of(0.01));
         long total = model.parameters().Sum(p => p.numel() * 2);
         ModelLoader.Save(model, dir, maxShardBytes: total / shards + (1L << 26));
     }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Criteria;
 
@@ -36,9 +37,9 @@ internal static class ExpertGram
     public static double[] SimilaritySums(Tensor gram)
     {
         using var scope = torch.NewDisposeScope();
-        var norms = gram.diagonal().clamp_min(0).sqrt();                                    // (E) ‖x_p‖
+        var norms = gram.diagonal().clamp_min(Scalars.Of(0)).sqrt();                                    // (E) ‖x_p‖
         var denom = norms.unsqueeze(1) * norms.unsqueeze(0);                                // (E, E) ‖x_p‖·‖x_q‖
-        var cos = torch.where(denom > 0, gram / denom, torch.zeros_like(gram));             // (E, E)
+        var cos = torch.where(denom > Scalars.Of(0), gram / denom, torch.zeros_like(gram));             // (E, E)
         return TensorData.Doubles(cos.sum(1) - cos.diagonal());                             // (E) row sum minus self
     }
 }

@@ -1,6 +1,7 @@
 using MoePrune.Criteria.Statistics;
 using TorchSharp;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Criteria;
 
@@ -43,7 +44,7 @@ public static class GradientCriteria
         var up = g[(int)(i * h)..(int)(2 * i * h)].reshape(i, h);                           // (I, H)
         var down = g[(int)(2 * i * h)..].reshape(h, i).t();                                 // (I, H) transposed from (H, I)
         var std = torch.cat([gate, up, down]).std(0L, unbiased: false);                      // (H) per hidden unit
-        return std.clamp_min(StatsCriteria.StdFloor).log().sum().item<double>();
+        return std.clamp_min(Scalars.Of(StatsCriteria.StdFloor)).log().sum().item<double>();
     }
 
     /// <summary>EGO: entries of W^g_p outside μ ± 3σ, μ and σ (population) over all of W^g_p's entries.</summary>
@@ -52,7 +53,7 @@ public static class GradientCriteria
         var g = Flat(s, e).to(ScalarType.Float64);                                          // (3·I·H)
         var mu = g.mean();                                                                   // () mean of all entries
         var sigma = g.std(unbiased: false);                                                  // () population std of all entries
-        return (g - mu).abs().gt(sigma * 3).sum().item<long>();
+        return (g - mu).abs().gt(sigma * Scalars.Of(3)).sum().item<long>();
     }
 
     private static double[] Each(int n, Func<int, double> f) => Enumerable.Range(0, n).Select(f).ToArray();

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Training;
 
@@ -23,11 +24,11 @@ public static class AnswerTokenWeights
         {
             var match = ones(b, t - m + 1, ScalarType.Bool, ids.device);              // (B, T-m+1) marker starts here
             for (int j = 0; j < m; j++)
-                match = match.logical_and(ids.narrow(1, j, t - m + 1).eq(marker[j])); // token j of the marker
+                match = match.logical_and(ids.narrow(1, j, t - m + 1).eq(Scalars.Of(marker[j]))); // token j of the marker
             ends.narrow(1, m - 1, t - m + 1).copy_(match);                             // shift to the marker's last token
         }
         var w = ones(b, t, ScalarType.Float32, ids.device);                           // (B, T)
-        w.masked_fill_(ends, weight);
+        w.masked_fill_(ends, Scalars.Of(weight));
         return w.MoveToOuterDisposeScope();
     }
 }

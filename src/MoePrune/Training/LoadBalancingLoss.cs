@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Training;
 
@@ -30,7 +31,7 @@ public static class LoadBalancingLoss
         var expertMask = nn.functional.one_hot(selected, experts).to(ScalarType.Float32); // (L·N', k, E)
         var tokensPerExpert = expertMask.mean([0]);                                   // (k, E)
         var probPerExpert = probs.mean([0]);                                          // (E)
-        var loss = (tokensPerExpert * probPerExpert.unsqueeze(0)).sum() * experts;    // () fp32
+        var loss = (tokensPerExpert * probPerExpert.unsqueeze(0)).sum() * Scalars.Of(experts);    // () fp32
         return loss.MoveToOuterDisposeScope();
     }
 

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MoePrune.Evaluation;
 using MoePrune.Models;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Training;
 
@@ -101,7 +102,7 @@ public sealed class Trainer(TrainerOptions options, string? workDir = null)
             var batch = data.Read(cursor, Options.BatchSize);                           // (B, T) ids, optional mask and weights
             position = batch.NextPosition;
             var terms = TrainingLoss.Compute(model, batch, Options.Loss, teacher);      // () fp32 each
-            (terms.Loss / accumulation).backward();
+            (terms.Loss / Scalars.Of(accumulation)).backward();
             ce += terms.CrossEntropy.item<float>() / accumulation;
             sum += terms.Loss.item<float>() / accumulation;
             if (terms.Distillation is not null) distill += terms.Distillation.item<float>() / accumulation;

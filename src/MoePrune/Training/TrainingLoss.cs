@@ -1,5 +1,6 @@
 using MoePrune.Models;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Training;
 
@@ -30,7 +31,7 @@ public static class TrainingLoss
         if (batch.TargetWeights is null && teacherLogits is null)
         {
             var nll = CausalLMLoss.Compute(output.Logits, batch.InputIds, batch.AttentionMask); // fused sum, () fp32
-            crossEntropy = objective = nll.Sum / nll.Count;
+            crossEntropy = objective = nll.Sum / Scalars.Of(nll.Count);
         }
         else
         {
@@ -38,21 +39,21 @@ public static class TrainingLoss
             var weights = batch.TargetWeights is null
                 ? rows.Valid.to(ScalarType.Float32)                                     // (B·T) 1 at counted rows
                 : batch.TargetWeights.reshape(-1).to(ScalarType.Float32) * rows.Valid; // (B·T) 0 at rows without target
-            var counted = weights.gt(0);                                                // (B·T) bool
+            var counted = weights.gt(Scalars.Of(0));                                                // (B·T) bool
             long count = counted.sum().item<long>();
             if (count == 0) throw new MoePruneException("training batch: no row has a target with a positive weight");
-            Tensor Normalize(Tensor sum) => spec.Normalization == TargetNormalization.RowMean ? sum / count : sum / weights.sum(); // () fp32
-            crossEntropy = (rows.Nll * counted.to(ScalarType.Float32)).sum() / count;   // () fp32
+            Tensor Normalize(Tensor sum) => spec.Normalization == TargetNormalization.RowMean ? sum / Scalars.Of(count) : sum / weights.sum(); // () fp32
+            crossEntropy = (rows.Nll * counted.to(ScalarType.Float32)).sum() / Scalars.Of(count);   // () fp32
             objective = Normalize((rows.Nll * weights).sum());                          // () fp32
             if (teacherLogits is not null)
                 distillation = Normalize((DistillationLoss.Rows(output.Logits, teacherLogits) * weights).sum()); // () fp32
         }
 
         Tensor? loss = null;
-        if (spec.CrossEntropy != 0) loss = spec.CrossEntropy == 1 ? objective : spec.CrossEntropy * objective;
+        if (spec.CrossEntropy != 0) loss = spec.CrossEntropy == 1 ? objective : Scalars.Of(spec.CrossEntropy) * objective;
         if (distillation is not null && spec.Distillation != 0)
         {
-            var term = spec.Distillation == 1 ? distillation : spec.Distillation * distillation;
+            var term = spec.Distillation == 1 ? distillation : Scalars.Of(spec.Distillation) * distillation;
             loss = loss is null ? term : loss + term;
         }
         Tensor? aux = null, z = null;
@@ -62,12 +63,12 @@ public static class TrainingLoss
             aux = spec.AuxPerLayer
                 ? LoadBalancingLoss.ComputePerLayer(output.RouterLogits!, model.Config.TopK) // () fp32
                 : LoadBalancingLoss.Compute(output.RouterLogits!, model.Config.TopK);       // () fp32
-            loss = loss! + spec.AuxLossCoef * aux;
+            loss = loss! + Scalars.Of(spec.AuxLossCoef) * aux;
         }
         if (sparse && spec.ZLossCoef != 0)
         {
             z = RouterZLoss.Compute(output.RouterLogits!);                              // () fp32
-            loss = loss! + spec.ZLossCoef * z;
+            loss = loss! + Scalars.Of(spec.ZLossCoef) * z;
         }
         return new LossTerms(loss!, crossEntropy, distillation, aux, z);
     }

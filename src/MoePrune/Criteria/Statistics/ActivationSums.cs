@@ -1,6 +1,7 @@
 using MoePrune.Observation;
 using TorchSharp;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Criteria.Statistics;
 
@@ -64,16 +65,16 @@ public sealed class ActivationSums : ILayerStatistic
             if (rows.shape[0] != y.shape[0])
                 throw new MoePruneException($"layer {ev.LayerIndex} expert {e}: {y.shape[0]} output rows for {rows.shape[0]} routed tokens");
             var norms = y.norm(dim: 1);                                                      // (n_e) ‖y‖₂ per token
-            var inv = torch.where(norms > 0, norms.reciprocal(), torch.zeros_like(norms));   // (n_e) 1/‖y‖, 0 for zero rows
+            var inv = torch.where(norms > Scalars.Of(0), norms.reciprocal(), torch.zeros_like(norms));   // (n_e) 1/‖y‖, 0 for zero rows
             var colSums = torch.stack([torch.ones_like(norms), inv]).mm(y);                  // (2, H) Σy, Σ y/‖y‖
             var squares = y.norm(dim: 0).square();                                           // (H) Σy²
 
             var gates = ev.ExpertGates[e].detach().to(ScalarType.Float64);                   // (n_e) applied gates
             var denom = rowSum.index_select(0, rows);                                        // (n_e) Σ top-k gates of those tokens
-            var renorm = torch.where(denom > 0, gates / denom, torch.zeros_like(gates));     // (n_e) g̃
-            var mu = y.sum(1L, keepdim: true) / h;                                           // (n_e, 1) per-token mean over H
-            var variance = (norms.square().unsqueeze(1) / h - mu.square()).clamp_min(0);     // (n_e, 1) E[y²] − μ², population
-            var sigma3 = variance.sqrt() * 3;                                                // (n_e, 1) 3σ per token
+            var renorm = torch.where(denom > Scalars.Of(0), gates / denom, torch.zeros_like(gates));     // (n_e) g̃
+            var mu = y.sum(1L, keepdim: true) / Scalars.Of(h);                                           // (n_e, 1) per-token mean over H
+            var variance = (norms.square().unsqueeze(1) / Scalars.Of(h) - mu.square()).clamp_min(Scalars.Of(0));     // (n_e, 1) E[y²] − μ², population
+            var sigma3 = variance.sqrt() * Scalars.Of(3);                                                // (n_e, 1) 3σ per token
             var outliers = y.gt(mu + sigma3).sum() + y.lt(mu - sigma3).sum();                // () entries outside μ ± 3σ
             var scalars = TensorData.Doubles(torch.stack([norms.sum(), (renorm * norms).sum(), outliers.to(ScalarType.Float64)])); // (3)
 

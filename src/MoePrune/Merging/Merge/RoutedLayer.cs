@@ -1,5 +1,6 @@
 using MoePrune.Models;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Merging.Merge;
 
@@ -21,12 +22,12 @@ public static class RoutedLayer
         var output = zeros(x.shape[0], x.shape[1], ScalarType.Float32, x.device);                    // (N, H) fp32
         for (int e = 0; e < experts.Count; e++)
         {
-            var hit = decision.Indices.eq(e);                                                       // (N, k) bool
+            var hit = decision.Indices.eq(Scalars.Of(e));                                                       // (N, k) bool
             var rows = hit.nonzero().select(1, 0);                                                  // (n_e) token of each hit
             if (rows.shape[0] == 0) continue;
             var gates = decision.Weights.masked_select(hit).unsqueeze(1);                          // (n_e, 1) same order
             var ye = experts[e].Forward(x.index_select(0, rows)).to(ScalarType.Float32) * gates;   // (n_e, H)
-            output = output.index_add(0, rows, ye, 1);                                                // (N, H)
+            output = output.index_add(0, rows, ye, Scalars.Of(1));                                                // (N, H)
         }
         return output.MoveToOuterDisposeScope();
     }

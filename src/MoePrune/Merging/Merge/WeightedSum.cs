@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Merging.Merge;
 
@@ -11,8 +12,8 @@ public static class WeightedSum
         using var scope = NewDisposeScope();
         var sum = zeros(parts[0].shape, ScalarType.Float64, parts[0].device);                      // part shape fp64
         for (int i = 0; i < parts.Count; i++)
-            if (alpha[i] != 0) sum.add_(parts[i].to(ScalarType.Float64), alpha: alpha[i]);
-        if (scale != 1) sum.mul_(scale);
+            if (alpha[i] != 0) sum.add_(parts[i].to(ScalarType.Float64), alpha: Scalars.Of(alpha[i]));
+        if (scale != 1) sum.mul_(Scalars.Of(scale));
         return sum.to(parts[0].dtype).MoveToOuterDisposeScope();                                   // part shape
     }
 

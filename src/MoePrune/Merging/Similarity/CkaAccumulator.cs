@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Merging.Similarity;
 
@@ -58,20 +59,20 @@ public sealed class CkaAccumulator : IExpertOutputAccumulator
         Tensor hsic;                                                                          // (E, E)
         if (Options.Estimator == HsicEstimator.Unbiased)
         {
-            var kt = k * (1 - eye(_rows, dtype: k.dtype, device: k.device)).unsqueeze(0);                       // (E, m, m) zero diagonals
+            var kt = k * (Scalars.Of(1) - eye(_rows, dtype: k.dtype, device: k.device)).unsqueeze(0);                       // (E, m, m) zero diagonals
             var flat = kt.reshape(NumExperts, -1);                                            // (E, m²)
             var trace = flat.matmul(flat.t());                                                // (E, E) tr(K̃_i K̃_j)
             var sums = flat.sum(1);                                                           // (E) 1ᵀK̃1
             var rowSums = kt.sum(2);                                                          // (E, m) K̃1
-            hsic = (trace + sums.unsqueeze(1) * sums.unsqueeze(0) / ((m - 1) * (m - 2))
-                    - rowSums.matmul(rowSums.t()) * (2 / (m - 2))) / (m * (m - 3));          // (E, E)
+            hsic = (trace + sums.unsqueeze(1) * sums.unsqueeze(0) / (Scalars.Of((m - 1) * (m - 2)))
+                    - rowSums.matmul(rowSums.t()) * (Scalars.Of(2 / (m - 2)))) / (Scalars.Of(m * (m - 3)));          // (E, E)
         }
         else
         {
             var centered = k - k.mean([1], keepdim: true) - k.mean([2], keepdim: true)
                            + k.mean([1, 2], keepdim: true);                                   // (E, m, m) HKH
             var flat = centered.reshape(NumExperts, -1);                                      // (E, m²)
-            hsic = flat.matmul(flat.t()) / ((m - 1) * (m - 1));                               // (E, E)
+            hsic = flat.matmul(flat.t()) / (Scalars.Of((m - 1) * (m - 1)));                               // (E, E)
         }
         var values = hsic.to(ScalarType.Float64).contiguous().data<double>().ToArray();      // (E·E)
         for (int i = 0; i < _hsic.Length; i++) _hsic[i] += values[i];

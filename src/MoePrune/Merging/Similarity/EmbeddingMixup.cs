@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Merging.Similarity;
 
@@ -30,7 +31,7 @@ public static class EmbeddingMixup
             lambda[i] = (float)rng.NextDouble();
         }
         var l = tensor(lambda, device: inputs.device).to(inputs.dtype).unsqueeze(1);                                 // (extra, 1)
-        var mixed = l * inputs.index_select(0, tensor(a, device: inputs.device)) + (1 - l) * inputs.index_select(0, tensor(b, device: inputs.device)); // (extra, H)
+        var mixed = l * inputs.index_select(0, tensor(a, device: inputs.device)) + (Scalars.Of(1) - l) * inputs.index_select(0, tensor(b, device: inputs.device)); // (extra, H)
         return cat([inputs, mixed], 0).MoveToOuterDisposeScope();                             // (N + extra, H)
     }
 }

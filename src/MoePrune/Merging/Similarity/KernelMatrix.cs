@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Merging.Similarity;
 
@@ -20,13 +21,13 @@ public static class KernelMatrix
         if (kernel == CkaKernel.Linear) return gram.MoveToOuterDisposeScope();
         var norms = gram.diagonal();                                                          // (m)
         long m = z.shape[0];
-        var offDiagonal = 1 - eye(m, dtype: dtype, device: z.device);                         // (m, m)
-        var d2 = (norms.unsqueeze(1) + norms.unsqueeze(0) - 2 * gram).clamp_min(0) * offDiagonal; // (m, m)
+        var offDiagonal = Scalars.Of(1) - eye(m, dtype: dtype, device: z.device);                         // (m, m)
+        var d2 = (norms.unsqueeze(1) + norms.unsqueeze(0) - Scalars.Of(2) * gram).clamp_min(Scalars.Of(0)) * offDiagonal; // (m, m)
         var upper = ones(m, m, ScalarType.Bool, z.device).triu(1);                                     // (m, m)
         var pairs = d2.masked_select(upper);                                                  // (m(m−1)/2)
         double sigma2 = pairs.numel() == 0 ? 0 : pairs.median().ToDouble();
         if (sigma2 <= 0 && pairs.numel() > 0) sigma2 = pairs.mean().ToDouble();
         if (sigma2 <= 0) return ones(m, m, dtype, z.device).MoveToOuterDisposeScope();        // (m, m)
-        return d2.div(-2 * sigma2).exp_().MoveToOuterDisposeScope();                          // (m, m)
+        return d2.div(Scalars.Of(-2 * sigma2)).exp_().MoveToOuterDisposeScope();                          // (m, m)
     }
 }

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Merging.Similarity;
 
@@ -74,7 +75,7 @@ public static class WeightSimilarity
             var g = gate.matmul(x);                                                           // (I)
             var u = up.matmul(x);                                                             // (I)
             var sig = g.sigmoid();                                                            // (I)
-            var dsilu = sig * (1 + g * (1 - sig));                                            // (I) silu′(g)
+            var dsilu = sig * (Scalars.Of(1) + g * (Scalars.Of(1) - sig));                                            // (I) silu′(g)
             inner = (dsilu * u).unsqueeze(1) * gate + (g * sig).unsqueeze(1) * up;           // (I, H)
         }
         var down = w.DownProj.narrow(0, start, count).to(dtype);                              // (c, I)

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using MoePrune.Models.Families;
 using TorchSharp;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Models;
 
@@ -84,13 +85,13 @@ public static class TinyCheckpoint
             using var scope = NewDisposeScope();
             Tensor value;                                                              // p.shape, fp32
             if (name.EndsWith("norm.weight", StringComparison.Ordinal))
-                value = 1 + 0.1 * randn(p.shape, generator: generator);
+                value = Scalars.Of(1) + Scalars.Of(0.1) * randn(p.shape, generator: generator);
             else if (name.EndsWith(".bias", StringComparison.Ordinal))
-                value = 0.02 * randn(p.shape, generator: generator);
+                value = Scalars.Of(0.02) * randn(p.shape, generator: generator);
             else if (name.EndsWith("embed_tokens.weight", StringComparison.Ordinal))
                 value = randn(p.shape, generator: generator);
             else
-                value = randn(p.shape, generator: generator) / Math.Sqrt(p.shape[^1]);
+                value = randn(p.shape, generator: generator) / Scalars.Of(Math.Sqrt(p.shape[^1]));
             p.copy_(value);
         }
     }

@@ -1,6 +1,7 @@
 using MoePrune.Models.Families;
 using TorchSharp;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Models;
 
@@ -67,9 +68,9 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
         }
         if (_clip is double c)
         {
-            q = q.clamp(-c, c);
-            k = k.clamp(-c, c);
-            v = v.clamp(-c, c);
+            q = q.clamp(Scalars.Of(-c), Scalars.Of(c));
+            k = k.clamp(Scalars.Of(-c), Scalars.Of(c));
+            v = v.clamp(Scalars.Of(-c), Scalars.Of(c));
         }
         q = q.view(b, t, _heads, _headDim);                              // (B, T, nh, hd)
         k = k.view(b, t, _kvHeads, _headDim);                            // (B, T, kv, hd)

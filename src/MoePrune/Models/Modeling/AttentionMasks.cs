@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Models;
 
@@ -20,10 +21,10 @@ public static class AttentionMasks
         bool windowActive = slidingWindow is int w && w < keyLen;
         if (pastLen == 0 && keyValid is null && !windowActive) return null;
         using var scope = NewDisposeScope();
-        var q = arange(pastLen, keyLen, ScalarType.Int64, device).unsqueeze(1);        // (T, 1) query slots
-        var k = arange(keyLen, ScalarType.Int64, device).unsqueeze(0);                  // (1, S)
+        var q = arange(Scalars.Of(pastLen), Scalars.Of(keyLen), ScalarType.Int64, device).unsqueeze(1);        // (T, 1) query slots
+        var k = arange(Scalars.Of(keyLen), ScalarType.Int64, device).unsqueeze(0);                  // (1, S)
         var allowed = k.le(q);                                                          // (T, S) causal
-        if (windowActive) allowed = allowed.logical_and(k.gt(q - slidingWindow!.Value)); // (T, S)
+        if (windowActive) allowed = allowed.logical_and(k.gt(q - Scalars.Of(slidingWindow!.Value))); // (T, S)
         var mask = allowed.unsqueeze(0).unsqueeze(0).expand(batch, 1, queryLen, keyLen); // (B, 1, T, S)
         if (keyValid is not null)
         {

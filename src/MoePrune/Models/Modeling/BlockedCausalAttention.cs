@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Models;
 
@@ -23,7 +24,7 @@ public static class BlockedCausalAttention
     {
         using var scope = NewDisposeScope();
         long b = q.shape[0], nh = q.shape[1], t = q.shape[2], hd = q.shape[3], kv = k.shape[1], rep = nh / kv;
-        var qs = (q * (1.0 / Math.Sqrt(hd))).reshape(b, kv, rep, t, hd);                   // (B, kv, rep, T, hd)
+        var qs = (q * (Scalars.Of(1.0 / Math.Sqrt(hd)))).reshape(b, kv, rep, t, hd);                   // (B, kv, rep, T, hd)
         var above = ones(blockSize, blockSize, ScalarType.Bool, q.device).triu(1);         // (n, n) true above the diagonal
         var blocks = new List<Tensor>();
         for (long i0 = 0; i0 < t; i0 += blockSize)
@@ -32,7 +33,7 @@ public static class BlockedCausalAttention
             var qb = qs.narrow(3, i0, n).reshape(b, kv, rep * n, hd);                      // (B, kv, rep·n, hd)
             var scores = matmul(qb, k.narrow(2, 0, keys).transpose(-1, -2))               // (B, kv, rep·n, keys)
                          .view(b, kv, rep, n, keys);                                       // (B, kv, rep, n, keys)
-            scores.narrow(-1, i0, n).masked_fill_(above.narrow(0, 0, n).narrow(1, 0, n), double.NegativeInfinity);
+            scores.narrow(-1, i0, n).masked_fill_(above.narrow(0, 0, n).narrow(1, 0, n), Scalars.Of(double.NegativeInfinity));
             var probs = scores.softmax(-1).view(b, kv, rep * n, keys);                     // (B, kv, rep·n, keys)
             blocks.Add(matmul(probs, v.narrow(2, 0, keys)).view(b, kv, rep, n, hd));       // (B, kv, rep, n, hd)
         }

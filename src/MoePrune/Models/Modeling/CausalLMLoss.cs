@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Models;
 
@@ -21,7 +22,7 @@ public static class CausalLMLoss
         var predicted = logits.to(ScalarType.Float32).reshape(b * t, v);               // (B·T, V) fp32, a view
         var targets = ShiftedTargets(inputIds, attentionMask);                          // (B·T) int64
         var sum = nn.functional.cross_entropy(predicted, targets, ignore_index: -100, reduction: nn.Reduction.Sum); // () fp32
-        long count = targets.ne(-100).sum().item<long>();
+        long count = targets.ne(Scalars.Of(-100)).sum().item<long>();
         return new NllSum(sum.MoveToOuterDisposeScope(), count);
     }
 
@@ -50,12 +51,12 @@ public static class CausalLMLoss
     static Tensor ShiftedTargets(Tensor inputIds, Tensor? attentionMask)
     {
         long b = inputIds.shape[0], t = inputIds.shape[1];
-        var ignored = full(b, 1, -100L, ScalarType.Int64, inputIds.device);              // (B, 1)
+        var ignored = full(b, 1, Scalars.Of(-100L), ScalarType.Int64, inputIds.device);              // (B, 1)
         var targets = cat([inputIds.narrow(1, 1, t - 1), ignored], 1);                  // (B, T) next token or −100
         if (attentionMask is not null)
         {
             var valid = attentionMask.narrow(1, 1, t - 1).to(ScalarType.Bool);          // (B, T-1) target is real
-            targets.narrow(1, 0, t - 1).masked_fill_(valid.logical_not(), -100);        // ignored targets
+            targets.narrow(1, 0, t - 1).masked_fill_(valid.logical_not(), Scalars.Of(-100));        // ignored targets
         }
         return targets.reshape(-1);                                                     // (B·T)
     }

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Models;
 
@@ -25,7 +26,7 @@ public sealed class ExpertGroups
         long k = decision.Indices.shape[1];
         var flatExperts = decision.Indices.reshape(-1);                             // (N·k) int64
         var (_, order) = flatExperts.sort(0, false, true);                          // (N·k) stable by expert
-        var rows = order.div(k, RoundingMode.floor);                               // (N·k) token of each slot
+        var rows = order.div(Scalars.Of(k), RoundingMode.floor);                               // (N·k) token of each slot
         var inverse = order.argsort();                                              // (N·k) slot of each assignment
         var gates = decision.Weights.reshape(-1).index_select(0, order);            // (N·k) fp32
         var counts = flatExperts.bincount(null, numExperts).data<long>().ToArray(); // (E) on the host

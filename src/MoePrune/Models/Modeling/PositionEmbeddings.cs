@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Models;
 
@@ -18,7 +19,7 @@ public sealed class PositionEmbeddings : IDisposable
     public PositionEmbeddings(long seqLen, Device device, long offset = 0, Tensor? positionIds = null)
     {
         _positions = positionIds is null
-            ? arange(offset, offset + seqLen, ScalarType.Int64, device).DetachFromDisposeScope()    // (T)
+            ? arange(Scalars.Of(offset), Scalars.Of(offset + seqLen), ScalarType.Int64, device).DetachFromDisposeScope()    // (T)
             : positionIds.to(ScalarType.Int64).alias().DetachFromDisposeScope();                    // (B, T)
     }
 
@@ -41,7 +42,7 @@ public sealed class PositionEmbeddings : IDisposable
         using var scope = NewDisposeScope();
         var mask = attentionMask.to(ScalarType.Int64);                            // (B, S)
         // python: position_ids = attention_mask.long().cumsum(-1) - 1; position_ids.masked_fill_(attention_mask == 0, 1)
-        var ids = (mask.cumsum(-1) - 1).masked_fill(mask.eq(0), 1);               // (B, S)
+        var ids = (mask.cumsum(-1) - Scalars.Of(1)).masked_fill(mask.eq(Scalars.Of(0)), Scalars.Of(1));               // (B, S)
         return ids.MoveToOuterDisposeScope();
     }
 

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Models;
 
@@ -21,7 +22,7 @@ public sealed record RotaryEmbedding(int HeadDim, double Theta)
     public (Tensor Cos, Tensor Sin) Compute(Tensor positions, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        var exponent = arange(0, HeadDim, 2, ScalarType.Int64, positions.device).to(ScalarType.Float32) / HeadDim; // (d/2)
+        var exponent = arange(Scalars.Of(0), Scalars.Of(HeadDim), Scalars.Of(2), ScalarType.Int64, positions.device).to(ScalarType.Float32) / Scalars.Of(HeadDim); // (d/2)
         var invFreq = pow(Theta, exponent).reciprocal();                                                         // (d/2) fp32
         // python: freqs = (inv_freq_expanded.float() @ position_ids_expanded.float()).transpose(1, 2)
         var freqs = positions.to(ScalarType.Float32).unsqueeze(-1) * invFreq;                                    // (…, T, d/2)

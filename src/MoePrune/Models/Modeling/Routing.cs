@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Models;
 
@@ -35,7 +36,7 @@ public sealed class SoftmaxTopKRouting(int topK, bool renormalize) : IRoutingStr
         using var scope = NewDisposeScope();
         var logits = routerLogits.to(ScalarType.Float32);                           // (N, E) fp32
         if (expertMask is not null)
-            logits = logits.masked_fill(expertMask.logical_not(), double.NegativeInfinity);
+            logits = logits.masked_fill(expertMask.logical_not(), Scalars.Of(double.NegativeInfinity));
         // python: routing_weights = F.softmax(router_logits, dim=1, dtype=torch.float)
         var probs = logits.softmax(-1);                                             // (N, E) fp32
         var (weights, indices) = probs.topk(TopK, -1);                              // (N, k), (N, k)

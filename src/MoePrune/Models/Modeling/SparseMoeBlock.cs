@@ -2,6 +2,7 @@ using MoePrune.Observation;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Models;
 
@@ -80,7 +81,7 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
         var logits = _gate.forward(x);                                             // (N, E) model dtype
         var decision = _gate.Route(logits, ExpertMask);                            // (N, k) fp32, (N, k) int64
         Tensor? tokenIds = null;                                                   // (N) int64, only when observed
-        if (_observers.Count > 0) tokenIds = input.TokenIds ?? full(x.shape[0], -1L, ScalarType.Int64, x.device);
+        if (_observers.Count > 0) tokenIds = input.TokenIds ?? full(x.shape[0], Scalars.Of(-1L), ScalarType.Int64, x.device);
         var y = Dispatch(x, decision, tokenIds, logits);                           // (N, H)
         return new MoeBlockOutput(y.MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using MoePrune.Models;
 using static TorchSharp.torch;
+using MoePrune.Native;
 
 namespace MoePrune.Training.Pretrain;
 
@@ -42,7 +43,7 @@ public static class PretrainModelFactory
             using var scope = NewDisposeScope();
             var value = p.Roles == ParameterRole.Norms
                 ? ones(p.Parameter.shape)                                                // p.shape fp32
-                : std * randn(p.Parameter.shape, generator: generator);                  // p.shape fp32
+                : Scalars.Of(std) * randn(p.Parameter.shape, generator: generator);                  // p.shape fp32
             p.Parameter.copy_(value);
         }
         return model;
