@@ -26,6 +26,20 @@ public sealed class OptionNames(IReadOnlyDictionary<string, string> names)
     public const string RandomSeeds = "random-seeds";
     public const string EvalSequences = "eval-sequences";
     public const string Out = "out";
+    public const string Similarity = "similarity";
+    public const string Merge = "merge";
+    public const string Preset = "preset";
+    public const string Groups = "groups";
+    public const string GroupsMap = "groups-map";
+    public const string Partition = "partition";
+    public const string Objective = "objective";
+    public const string SimilarityTokens = "similarity-tokens";
+    public const string Mixup = "mixup";
+    public const string CkaKernel = "cka-kernel";
+    public const string Surrogate = "surrogate";
+    public const string NonUniform = "non-uniform";
+    public const string Gguf = "gguf";
+    public const string LearnedSteps = "learned-steps";
 
     /// <summary>The library's own names (each setting's key).</summary>
     public static OptionNames Neutral { get; } = new(new Dictionary<string, string>());

@@ -6,7 +6,7 @@ using MoePrune.Jobs;
 
 namespace MoePrune.Cli.Commands;
 
-/// <summary>The calibration options shared by <c>score</c>, <c>prune</c> and <c>study</c>.</summary>
+/// <summary>The calibration options shared by <c>score</c>, <c>prune</c>, <c>merge</c> and <c>study</c>.</summary>
 public sealed class CalibrationOptions
 {
     public required Option<string> Spec { get; init; }
@@ -35,15 +35,18 @@ public sealed class CalibrationOptions
         },
     };
 
-    /// <summary>Adds every option except the seed (for commands with their own seed list) when <paramref name="withSeed"/> is false.</summary>
-    public void AddTo(Command cmd, bool withSeed = true)
+    /// <summary>
+    /// Adds every option except the seed (for commands with their own seed list) when <paramref name="withSeed"/> is false,
+    /// and except the input-sample size (for commands that name it themselves) when <paramref name="withInputSample"/> is false.
+    /// </summary>
+    public void AddTo(Command cmd, bool withSeed = true, bool withInputSample = true)
     {
         cmd.Options.Add(Spec);
         cmd.Options.Add(Sequences);
         cmd.Options.Add(Length);
         if (withSeed) cmd.Options.Add(Seed);
         cmd.Options.Add(BatchSize);
-        cmd.Options.Add(InputSampleRows);
+        if (withInputSample) cmd.Options.Add(InputSampleRows);
     }
 
     /// <summary>The parsed settings.</summary>

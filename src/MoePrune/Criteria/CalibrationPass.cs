@@ -27,11 +27,20 @@ public static class CalibrationPass
     /// The model's <c>requires_grad</c> flags and observers are restored afterwards.
     /// </summary>
     public static CriteriaStats Collect(MoeForCausalLM model, CalibrationSet data, IReadOnlyList<CriterionSpec> criteria,
-        int inputSampleRows = LayerInputSample.DefaultRows, int batchSize = DefaultBatchSize, Action<ScoringProgress>? progress = null)
+        int inputSampleRows = LayerInputSample.DefaultRows, int batchSize = DefaultBatchSize, Action<ScoringProgress>? progress = null) =>
+        Run(model, data, new CriteriaCollector(criteria, model.Config.VocabSize, inputSampleRows, data.Describe(), model.Fingerprint),
+            batchSize, progress);
+
+    /// <summary>The same pass for an explicit list of statistics (routing counts always), e.g. what a merge needs.</summary>
+    public static CriteriaStats Collect(MoeForCausalLM model, CalibrationSet data, IReadOnlyList<StatisticKind> statistics,
+        int inputSampleRows = LayerInputSample.DefaultRows, int batchSize = DefaultBatchSize, Action<ScoringProgress>? progress = null) =>
+        Run(model, data, new CriteriaCollector(statistics, model.Config.VocabSize, inputSampleRows, data.Describe(), model.Fingerprint),
+            batchSize, progress);
+
+    private static CriteriaStats Run(MoeForCausalLM model, CalibrationSet data, CriteriaCollector collector, int batchSize, Action<ScoringProgress>? progress)
     {
         if (batchSize < 1) throw new MoePruneException($"calibration pass: batch size {batchSize} must be at least 1");
         if (data.Sequences.Count == 0) throw new MoePruneException($"calibration: '{data.Spec}' gave no calibration sequences");
-        var collector = new CriteriaCollector(criteria, model.Config.VocabSize, inputSampleRows, data.Describe(), model.Fingerprint);
         var saved = model.named_parameters().Select(p => (p.parameter, p.parameter.requires_grad)).ToList();
         model.Observers.Add(collector);
         try

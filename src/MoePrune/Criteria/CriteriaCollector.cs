@@ -22,6 +22,12 @@ public sealed class CriteriaCollector : IMoeObserver
     /// <param name="calibration">Description of the calibration data, stored with the statistics.</param>
     public CriteriaCollector(IReadOnlyList<CriterionSpec> criteria, int vocabSize, int inputSampleRows = LayerInputSample.DefaultRows,
         string calibration = "", string? checkpointFingerprint = null)
+        : this(criteria.SelectMany(c => c.Needs.Statistics).ToList(), vocabSize, inputSampleRows, calibration, checkpointFingerprint) =>
+        Stats.Criteria.AddRange(criteria.Select(c => c.Name));
+
+    /// <summary>A collector of the given statistics (routing counts always), for a caller that is not a criterion (e.g. merging).</summary>
+    public CriteriaCollector(IReadOnlyList<StatisticKind> statistics, int vocabSize, int inputSampleRows = LayerInputSample.DefaultRows,
+        string calibration = "", string? checkpointFingerprint = null)
     {
         if (vocabSize < 1)
             throw new MoePruneException($"criteria collector: vocabulary size {vocabSize} must be positive");
@@ -29,11 +35,10 @@ public sealed class CriteriaCollector : IMoeObserver
             throw new MoePruneException($"criteria collector: input sample of {inputSampleRows} rows; it must be positive");
         _vocabSize = vocabSize;
         _inputSampleRows = inputSampleRows;
-        _kinds = criteria.SelectMany(c => c.Needs.Statistics).Prepend(RoutingCounts.Kind).Distinct().ToList();
+        _kinds = statistics.Prepend(RoutingCounts.Kind).Distinct().ToList();
         WantsGradients = _kinds.Any(k => k.Needs.Gradients);
         Needs = _kinds.Aggregate(ObserverNeeds.Routing, (a, k) => a | k.Needs.Observer);
         Stats = new CriteriaStats { Calibration = calibration, CheckpointFingerprint = checkpointFingerprint };
-        Stats.Criteria.AddRange(criteria.Select(c => c.Name));
     }
 
     public CriteriaStats Stats { get; }

@@ -31,11 +31,19 @@ public sealed record CalibrationSettings
     /// with the tokenizer of <paramref name="tokenizerDir"/>. Returns the statistics and the data's description.
     /// </summary>
     public (CriteriaStats Stats, JsonObject Data, double Seconds) Collect(MoeForCausalLM model, string tokenizerDir,
-        IReadOnlyList<CriterionSpec> criteria, Action<ScoringProgress>? progress = null)
+        IReadOnlyList<CriterionSpec> criteria, Action<ScoringProgress>? progress = null) =>
+        Pass(model, tokenizerDir, data => CalibrationPass.Collect(model, data, criteria, InputSampleRows, BatchSize, progress));
+
+    /// <summary>The same for an explicit list of statistics (routing counts always), e.g. what a merge needs.</summary>
+    public (CriteriaStats Stats, JsonObject Data, double Seconds) Collect(MoeForCausalLM model, string tokenizerDir,
+        IReadOnlyList<StatisticKind> statistics, Action<ScoringProgress>? progress = null) =>
+        Pass(model, tokenizerDir, data => CalibrationPass.Collect(model, data, statistics, InputSampleRows, BatchSize, progress));
+
+    private (CriteriaStats, JsonObject, double) Pass(MoeForCausalLM model, string tokenizerDir, Func<CalibrationSet, CriteriaStats> collect)
     {
         var data = CalibrationPacker.ForModel(tokenizerDir, Spec, Sequences, Length, Seed, model.Config.VocabSize);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var stats = CalibrationPass.Collect(model, data, criteria, InputSampleRows, BatchSize, progress);
+        var stats = collect(data);
         return (stats, data.ToJson(), clock.Elapsed.TotalSeconds);
     }
 }

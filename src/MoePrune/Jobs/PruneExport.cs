@@ -13,13 +13,14 @@ public static class PruneExport
 {
     public const string RecordFile = "pruning.json";
 
-    public static void Write(RoundContext last, string outDir, string sourceDir, JsonObject record)
+    /// <param name="recordFile">The record's file name in the output (<c>merging.json</c> for a merge).</param>
+    public static void Write(RoundContext last, string outDir, string sourceDir, JsonObject record, string recordFile = RecordFile)
     {
-        var extra = new Dictionary<string, JsonNode> { [RecordFile] = record };
+        var extra = new Dictionary<string, JsonNode> { [recordFile] = record };
         if (last.IsBuilt)
             WriteModel(last.Model, outDir, sourceDir, extra);
         else
-            ExpertSurgery.Export(last.Parent, last.Plan, outDir, last.Spec.NonUniform, copyAuxFrom: sourceDir, extraFiles: extra);
+            ExpertSurgery.Export(last.Parent, last.Plan, outDir, last.NonUniform, copyAuxFrom: sourceDir, extraFiles: extra);
     }
 
     /// <summary>Writes <paramref name="model"/> unchanged (its own expert counts, uniform or not).</summary>

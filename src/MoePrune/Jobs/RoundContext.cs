@@ -5,8 +5,9 @@ using MoePrune.Pruning;
 namespace MoePrune.Jobs;
 
 /// <summary>
-/// One round in progress or done: the model it started from (<see cref="Parent"/>, not owned), what it chose
-/// (<see cref="Choice"/>, <see cref="Plan"/>), the lineage before and after, and the pruned model, built in
+/// One round in progress or done (pruning, or merging with <see cref="Merge"/> set): the model it started from
+/// (<see cref="Parent"/>, not owned), what it chose (<see cref="Choice"/>, <see cref="Plan"/>), the lineage before
+/// and after, and the pruned model, built in
 /// memory with <see cref="ExpertSurgery.Apply"/> on first use of <see cref="Model"/> (a round whose model nobody
 /// needs, such as a one-shot prune that exports straight from the parent, never builds it). Disposing the round
 /// disposes the pruned model unless it was taken with <see cref="TakeModel"/>.
@@ -37,6 +38,12 @@ public sealed class RoundContext : IDisposable
     public ExpertPlan Plan { get; }
     public ExpertLineage LineageBefore { get; }
     public ExpertLineage LineageAfter { get; }
+    /// <summary>A merge round's outcome (merged tensors the plan's replacements point to, owned by the round); null for a pruning round.</summary>
+    public MergeOutcome? Merge { get; internal init; }
+
+    /// <summary>True when the round's layers may end with different expert counts (a global budget, a non-uniform merge).</summary>
+    public bool NonUniform => Spec.NonUniform || Merge?.Spec.NonUniform == true;
+
     /// <summary>What the fine-tune hook recorded (null when none ran).</summary>
     public JsonNode? FineTune { get; internal set; }
     /// <summary>What the evaluate hook recorded (null when none ran).</summary>
@@ -48,7 +55,7 @@ public sealed class RoundContext : IDisposable
         get
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return _model ??= ExpertSurgery.Apply(Parent, Plan, Spec.NonUniform);
+            return _model ??= ExpertSurgery.Apply(Parent, Plan, NonUniform);
         }
     }
 
@@ -76,5 +83,6 @@ public sealed class RoundContext : IDisposable
         _disposed = true;
         _model?.Dispose();
         _model = null;
+        Merge?.Dispose();
     }
 }

@@ -7,12 +7,13 @@ namespace MoePrune.Jobs;
 /// The record of one round: how it chose (method, criterion, direction, the selection request, files read,
 /// calibration), and per MoE layer the experts before the round, the experts kept and removed in ORIGINAL
 /// indices (through the lineage), the same in the round model's slot indices, and the criterion's values per slot;
-/// then what the hooks recorded.
+/// then what the hooks recorded. A merge round's record is <see cref="MergeRecord.Round"/>.
 /// </summary>
 public static class RoundRecord
 {
     public static JsonObject Build(RoundContext round)
     {
+        if (round.Merge is not null) return MergeRecord.Round(round);
         var spec = round.Spec;
         var choice = round.Choice;
         var layers = new JsonObject();

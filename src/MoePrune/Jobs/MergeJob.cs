@@ -1,0 +1,75 @@
+using System.Text.Json.Nodes;
+using MoePrune.Criteria;
+using MoePrune.IO.Gguf;
+using MoePrune.Models;
+using MoePrune.Pruning;
+using static TorchSharp.torch;
+
+namespace MoePrune.Jobs;
+
+/// <summary>What <see cref="MergeJob.Run"/> does: merge <see cref="ModelDir"/> by <see cref="Spec"/> into <see cref="OutDir"/>.</summary>
+public sealed record MergeRequest
+{
+    public required string ModelDir { get; init; }
+    public required string OutDir { get; init; }
+    public required MergeSpec Spec { get; init; }
+    /// <summary>Also write this GGUF file from the merged checkpoint (uniform expert counts only).</summary>
+    public string? GgufFile { get; init; }
+    /// <summary>Compute dtype of the model (and of the written checkpoint); the checkpoint's when null.</summary>
+    public ScalarType? Dtype { get; init; }
+}
+
+/// <summary>The written checkpoint, its <c>merging.json</c>, and the round's outcome summary (groups per layer).</summary>
+public sealed record MergeResult(string OutDir, JsonObject Record, string? GgufFile);
+
+/// <summary>
+/// <c>moeprune merge</c> as a library call: load the checkpoint, run ONE <see cref="MergeRound"/> on it and export a
+/// standard Hugging Face checkpoint (r experts and r router rows per layer, the config's expert count updated) with
+/// <c>merging.json</c> in the same atomically renamed directory; with a GGUF file, that file too. Every user error
+/// (counts, groups map, output locations, what GGUF cannot hold) is raised before the calibration pass and before
+/// anything is written. <paramref name="hooks"/> run on the merged model before the export (a fine-tune hook
+/// for router recalibration or distillation; the export then writes the fine-tuned weights).
+/// </summary>
+public static class MergeJob
+{
+    public static MergeResult Run(MergeRequest request, Action<ScoringProgress>? progress = null, RoundHooks? hooks = null)
+    {
+        var spec = request.Spec;
+        spec.Check();
+        PruneExport.CheckOutDir(request.OutDir);
+        if (request.GgufFile is { } gguf) CheckGgufPath(gguf, spec.Names);
+        using var model = ModelLoader.Load(request.ModelDir, request.Dtype);
+        var input = new RoundInput(1, model, ExpertLineage.Identity(model.MoeLayers), request.ModelDir);
+        if (request.GgufFile is not null)
+        {
+            var counts = MergeRound.Check(input, spec);
+            var config = ResolvedExpertPlan.Resolve(model.Config, MergeSpec.CountPlan(counts), spec.NonUniform).Config;
+            GgufExporter.Check(config, request.ModelDir);
+        }
+        using var round = MergeRound.Run(input, spec, hooks, progress);
+        var record = MergeRecord.Build(request.ModelDir, model, [round.ToRecord()], round.LineageAfter);
+        PruneExport.Write(round, request.OutDir, request.ModelDir, record, MergeRecord.File);
+        if (request.GgufFile is { } file)
+        {
+            try
+            {
+                GgufExporter.ExportCheckpoint(request.OutDir, file);
+            }
+            catch
+            {
+                Directory.Delete(request.OutDir, recursive: true);                                  // all or nothing
+                throw;
+            }
+        }
+        return new MergeResult(request.OutDir, record, request.GgufFile);
+    }
+
+    /// <summary>A GGUF output must not exist yet and must go into an existing folder.</summary>
+    private static void CheckGgufPath(string path, OptionNames names)
+    {
+        if (Directory.Exists(path)) throw new MoePruneException($"{names[OptionNames.Gguf]} {path}: is a directory");
+        if (File.Exists(path)) throw new MoePruneException($"{names[OptionNames.Gguf]} {path}: file exists");
+        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(dir)) throw new MoePruneException($"{names[OptionNames.Gguf]} {path}: folder {dir} does not exist");
+    }
+}

@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using MoePrune.Criteria;
+using MoePrune.Criteria.Statistics;
+using MoePrune.Merging;
+using MoePrune.Merging.Partition;
+using MoePrune.Models;
+using MoePrune.Pruning;
+using static TorchSharp.torch;
+
+namespace MoePrune.Jobs;
+
+/// <summary>
+/// One merge round on the CURRENT model (docs/MERGING.md §5): every check that needs no calibration first (group
+/// counts, the groups map, expert counts across layers), then one calibration pass collecting only what the
+/// similarity and merge read (<see cref="MergeSpec.Statistics"/>; none for data-free choices; the caller's
+/// statistics when <see cref="RoundInput.Statistics"/> is set), then per sparse layer similarity → grouping →
+/// merged experts and router rows (<see cref="LayerMerger"/>). The result is a <see cref="RoundContext"/> like a
+/// pruning round's: its plan keeps each group's lowest member in slot order and replaces every group of two or
+/// more by its merged expert, its lineage records the merged groups, and the same hooks run (a fine-tune hook is
+/// where router recalibration or distillation plugs in).
+/// </summary>
+public static class MergeRound
+{
+    public const string Method = "merge";
+
+    public static RoundContext Run(RoundInput input, MergeSpec spec, RoundHooks? hooks = null, Action<ScoringProgress>? progress = null)
+    {
+        spec.Check();
+        var model = input.Model;
+        var (explicitGroups, groupCounts) = Plan(input, spec);
+        var options = spec.Options();
+        var (stats, calibration, seconds) = Statistics(input, spec, progress);
+        var outcome = new MergeOutcome(spec)
+        {
+            Calibration = calibration, CalibrationSeconds = seconds,
+            CalibrationTokens = calibration is null ? 0 : stats?.Tokens ?? 0,
+        };
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var routing = model.Config.Family.CreateRouting(model.Config);
+            foreach (var view in model.MoeLayers)
+            {
+                int layer = view.LayerIndex;
+                ExpertGrouping? given = null;
+                if (explicitGroups is not null && (!explicitGroups.TryGetValue(layer, out given) || given.Count == view.NumExperts))
+                    continue;                                                                       // unchanged layer
+                outcome.Layers[layer] = MergeLayer(view, spec, options, routing, stats, given, groupCounts[layer], outcome);
+            }
+            outcome.MergeSeconds = clock.Elapsed.TotalSeconds;
+            return Finish(input, spec, outcome, hooks);
+        }
+        catch
+        {
+            outcome.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Every check that needs no calibration (the first step of <see cref="Run"/>); the expert count of every sparse layer after the round.</summary>
+    public static IReadOnlyDictionary<int, int> Check(RoundInput input, MergeSpec spec)
+    {
+        spec.Check();
+        return Plan(input, spec).Counts;
+    }
+
+    /// <summary>Explicit groupings (groups map) or requested counts, checked against the model; the expert count of every sparse layer after the round.</summary>
+    private static (SortedDictionary<int, ExpertGrouping>? Groups, Dictionary<int, int> Counts) Plan(RoundInput input, MergeSpec spec)
+    {
+        var model = input.Model;
+        var config = model.Config;
+        var n = spec.Names;
+        var experts = model.MoeLayers.ToDictionary(v => v.LayerIndex, v => v.NumExperts);
+        SortedDictionary<int, ExpertGrouping>? groups = null;
+        Dictionary<int, int> counts;
+        if (spec.GroupsMapFile is { } file)
+        {
+            var map = GroupsMap.Load(file);
+            foreach (int layer in map.Keys.Where(experts.ContainsKey))
+                if (!IsIdentity(input.Lineage, layer))
+                    throw new MoePruneException($"{file}: layer {layer}: names original experts, but an earlier round already changed that layer's experts");
+            groups = GroupsMap.Validate(file, map, config.NumHiddenLayers, experts, config.TopK);
+            counts = experts.ToDictionary(kv => kv.Key, kv => groups.TryGetValue(kv.Key, out var g) ? g.Count : kv.Value);
+            var distinct = counts.Values.Distinct().ToList();
+            if (distinct.Count > 1 && !spec.NonUniform)
+                throw new MoePruneException($"{file}: layers would end with different expert counts ({string.Join(", ", counts.OrderBy(kv => kv.Key).Select(kv => $"layer {kv.Key}: {kv.Value}"))}); "
+                    + $"stock loaders need one count per model: give every sparse layer the same number of groups, or {n[OptionNames.NonUniform]} for a non-portable export");
+        }
+        else
+        {
+            string option = spec.Groups is not null ? $"{n[OptionNames.Groups]} {spec.Groups}" : $"{n[OptionNames.Ratio]} {spec.Ratio}";
+            counts = [];
+            foreach (var (layer, e) in experts)
+            {
+                int r = spec.GroupsFor(e);
+                if (GroupValidation.GroupCount(layer, r, e, config.TopK) is { } problem)
+                    throw new MoePruneException($"{option}: {problem}");
+                if (spec.PartitionMethod == PartitionMethod.Exact && ExactPartitioner.PartitionCount(e, r) > ExactPartitioner.DefaultCap)
+                    throw new MoePruneException($"{n[OptionNames.Partition]} exact: layer {layer} has {ExactPartitioner.PartitionCount(e, r):G3} groupings of {e} experts into {r}, "
+                        + $"more than the {ExactPartitioner.DefaultCap:G3} the exact search visits; use auto or hierarchical");
+                counts[layer] = r;
+            }
+        }
+        ExpertSurgery.Validate(config, MergeSpec.CountPlan(counts), allowNonUniform: spec.NonUniform);
+        return (groups, counts);
+    }
+
+    private static bool IsIdentity(ExpertLineage lineage, int layer) =>
+        lineage.Slots(layer) == lineage.OriginalCount(layer)
+        && Enumerable.Range(0, lineage.Slots(layer)).All(s => lineage.Originals(layer, s) is [var o] && o == s);
+
+    /// <summary>The caller's statistics (checked to hold what the round reads) or one calibration pass; null when nothing is read.</summary>
+    private static (CriteriaStats? Stats, System.Text.Json.Nodes.JsonObject? Calibration, double Seconds) Statistics(RoundInput input, MergeSpec spec, Action<ScoringProgress>? progress)
+    {
+        var kinds = spec.Statistics();
+        if (kinds is null) return (null, null, 0);
+        if (input.Statistics is { } given)
+        {
+            foreach (var view in input.Model.MoeLayers)
+                foreach (var kind in kinds)
+                    if (!given.Layers.TryGetValue(view.LayerIndex, out var s) || !s.Has(kind) || s.NumExperts != view.NumExperts)
+                        throw new MoePruneException($"merge round {input.Round}: the given statistics have no {kind.Description} for layer {view.LayerIndex} with {view.NumExperts} experts");
+            return (given, null, 0);
+        }
+        return spec.Calibration.Collect(input.Model, input.SourceDir, kinds, progress);
+    }
+
+    private static LayerMergeResult MergeLayer(Observation.IMoeLayerView view, MergeSpec spec, LayerMergeOptions options, IRoutingStrategy routing,
+        CriteriaStats? stats, ExpertGrouping? given, int groups, MergeOutcome outcome)
+    {
+        int layer = view.LayerIndex;
+        var layerStats = stats?.Layer(layer);
+        using var scope = NewDisposeScope();
+        Tensor? inputs = null;
+        if (layerStats?.Find<LayerInputSample>(LayerInputSample.Kind) is { } sample && spec.NeedsInputs)
+        {
+            int rows = Math.Min(sample.Rows, spec.Calibration.InputSampleRows);
+            if (rows == 0) throw new MoePruneException($"layer {layer}: no calibration token reached the layer, so its input sample is empty");
+            inputs = sample.ToTensor(ScalarType.Float32).narrow(0, 0, rows);                       // (N, H)
+            outcome.InputRows[layer] = rows;
+        }
+        double[]? counts = layerStats?.Routing.Count.Select(c => (double)c).ToArray();              // (E)
+        if (counts is not null) outcome.RoutedCounts[layer] = counts;
+        var input = new LayerMergeInput
+        {
+            LayerIndex = layer, TopK = view.TopK, Weights = MoeLayerWeights.FromView(view),
+            Inputs = inputs, RoutedCounts = counts, Routing = routing,
+        };
+        SimilarityMatrix? similarity = null;
+        if (spec.ComputesSimilarity)
+            similarity = spec.NeedsRouterLogits
+                ? layerStats!.Find<RouterLogitGram>(RouterLogitGram.Kind)!.Similarity()
+                : LayerMerger.Similarity(input, options);
+        PartitionResult? partition = given is null ? Partitioner.Solve(similarity!, groups, options.Partition, counts) : null;
+        var grouping = given ?? partition!.Grouping;
+        var merged = LayerMerger.Merge(input, grouping, options);
+        foreach (var e in merged.Experts)                                                           // owned by the outcome, not this scope
+            foreach (var t in new[] { e.Weights.GateProj, e.Weights.UpProj, e.Weights.DownProj, e.RouterRow }) t.DetachFromDisposeScope();
+        return new LayerMergeResult(layer, similarity, partition, grouping, merged);
+    }
+
+    /// <summary>The plan, lineage and choice of the merged layers; then the hooks.</summary>
+    private static RoundContext Finish(RoundInput input, MergeSpec spec, MergeOutcome outcome, RoundHooks? hooks)
+    {
+        var model = input.Model;
+        var keep = new Dictionary<int, IReadOnlyList<int>>();
+        var selections = new SortedDictionary<int, LayerSelection>();
+        var lineage = input.Lineage;
+        foreach (var view in model.MoeLayers)
+        {
+            int layer = view.LayerIndex;
+            var lowest = outcome.Layers.TryGetValue(layer, out var r) ? r.Grouping.Groups.Select(g => g[0]).ToArray()
+                                                                      : Enumerable.Range(0, view.NumExperts).ToArray();
+            selections[layer] = LayerSelection.FromRemoved(layer, view.NumExperts, Enumerable.Range(0, view.NumExperts).Except(lowest));
+            if (r is null) continue;
+            keep[layer] = lowest;
+            lineage = lineage.Merge(layer, r.Grouping.Groups.Select(g => (IReadOnlyList<int>)g).ToList());
+        }
+        var plan = ExpertPlan.Keep(keep);
+        foreach (var (layer, result) in outcome.Layers)
+            for (int slot = 0; slot < result.Merged.Count; slot++)
+            {
+                var m = result.Merged.Experts[slot];
+                if (m.Members.Length == 1) continue;                                                // copied unchanged
+                int single = Array.FindIndex(m.Coefficients, a => a == 1.0);
+                bool oneHot = single >= 0 && m.Scale == 1.0 && m.Coefficients.Count(a => a != 0) == 1;
+                plan.Replace(layer, slot, m.Weights.GateProj, m.Weights.UpProj, m.Weights.DownProj, m.RouterRow,
+                             derivedFrom: oneHot ? m.Members[single] : ExpertSlot.NoOriginal);
+            }
+        ExpertSurgery.Validate(model.Config, plan, spec.NonUniform);
+        var choice = new RoundChoice(Method, selections, null, null, outcome.Calibration);
+        var roundSpec = new RoundSpec { Calibration = spec.Calibration, Names = spec.Names };
+        var round = new RoundContext(input.Round, model, roundSpec, choice, plan, input.Lineage, lineage) { Merge = outcome };
+        try
+        {
+            hooks ??= RoundHooks.None;
+            if (hooks.FineTune is { } fineTune) round.FineTune = fineTune(round);
+            if (hooks.Evaluate is { } evaluate) round.Evaluation = evaluate(round);
+            return round;
+        }
+        catch
+        {
+            round.Dispose();
+            throw;
+        }
+    }
+}
