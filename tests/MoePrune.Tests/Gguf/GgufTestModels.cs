@@ -42,6 +42,18 @@ static class GgufTestModels
             [1] = [1, 2, 4, 6, 7],
         }));
 
+    /// <summary>
+    /// A merge round on <paramref name="model"/> (the caller disposes it; its <c>Model</c> is the merged model): 8 experts
+    /// into 5 groups of different sizes per layer, uniform averages of experts and router rows.
+    /// </summary>
+    public static MoePrune.Jobs.RoundContext Merged(MoeForCausalLM model, TempDir temp)
+    {
+        string map = temp["groups.json"];
+        File.WriteAllText(map, """{"0": [[0, 3], [1], [2, 5, 6], [4], [7]], "1": [[0], [1, 2], [3, 7], [4, 6], [5]]}""");
+        var spec = new MoePrune.Jobs.MergeSpec { GroupsMapFile = map };
+        return MoePrune.Jobs.MergeRound.Run(new MoePrune.Jobs.RoundInput(1, model, MoePrune.Jobs.ExpertLineage.Identity(model.MoeLayers), temp.Path), spec);
+    }
+
     /// <summary>Seeded random ids below <paramref name="limit"/>.</summary>
     public static long[] Ids(int count, int limit, int seed)
     {

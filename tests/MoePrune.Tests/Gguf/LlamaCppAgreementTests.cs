@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace MoePrune.Tests.Gguf;
 
 /// <summary>
-/// GGUF exports checked by llama.cpp itself: for every family, a full and a pruned f32 export are loaded by
+/// GGUF exports checked by llama.cpp itself: for every family, a full, a pruned and a merged f32 export are loaded by
 /// llama.cpp (node-llama-cpp 3.21.1), which computes the next-token distribution after every position of a
 /// random id sequence; MoePrune computes the same from the in-memory model. Per-position NLL must agree within
 /// 1e-3 absolute and the mean NLL within 1e-4 relative.
@@ -49,6 +49,35 @@ public class LlamaCppAgreementTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// <c>merge --gguf</c>: the GGUF written beside a merged checkpoint (CKA similarity, frequency merge: coefficients
+    /// that are not uniform) computes what the merged Hugging Face checkpoint computes when MoePrune loads it.
+    /// </summary>
+    [LlamaCppFact]
+    public void MergeCommandGgufMatchesItsCheckpointInLlamaCpp()
+    {
+        using var temp = new TempDir();
+        string modelDir = temp["model"];
+        using (var model = TinyCheckpoint.Random(GgufTestModels.Config("mixtral"), seed: 5))
+            ModelLoader.Save(model, modelDir);
+        foreach (var f in new[] { "tokenizer.json", "tokenizer_config.json" })
+            File.Copy(Path.Combine(GgufTestModels.TrainedTokenizerDir, f), Path.Combine(modelDir, f));
+        var calibration = GgufTestModels.Ids(200, 998, seed: 4);
+        File.WriteAllText(temp["calib.txt"], string.Join("\n", calibration.Chunk(20).Select(c => string.Join(" ", c))));
+        var spec = new MoePrune.Jobs.MergeSpec
+        {
+            Similarity = MoePrune.Merging.SimilarityKind.Cka, Merge = MoePrune.Merging.Merge.MergeMethod.Frequency, Groups = 5,
+            Calibration = new MoePrune.Jobs.CalibrationSettings { Spec = $"tokens:{temp["calib.txt"]}", Sequences = 8, Length = 20 },
+        };
+        string file = temp["merged.gguf"];
+        MoePrune.Jobs.MergeJob.Run(new MoePrune.Jobs.MergeRequest { ModelDir = modelDir, OutDir = temp["merged"], Spec = spec, GgufFile = file });
+        using var merged = ModelLoader.Load(temp["merged"]);
+        Assert.All(merged.MoeLayers, v => Assert.Equal(5, v.NumExperts));
+        var ids = GgufTestModels.Ids(Positions, 998, seed: 12);
+        var result = LlamaCppHarness.Run(new JsonObject { ["model"] = file, ["logprobs"] = new JsonArray(Json(ids)) }, temp.Path);
+        Compare("mixtral merge --gguf", GgufTestModels.LogProbs(merged, ids), LlamaCppHarness.Probabilities(result, 0), ids);
+    }
+
     /// <summary>The shipped default model on real text: its f32 export computes what MoePrune computes.</summary>
     [LlamaCppFact]
     public void DefaultModelOnTextMatchesLlamaCpp()
@@ -72,8 +101,10 @@ public class LlamaCppAgreementTests(ITestOutputHelper output)
         string tokenizer = GgufTestModels.TokenizerDir(temp);
         using var model = TinyCheckpoint.Random(GgufTestModels.Config(modelType), seed: 7);
         using var pruned = GgufTestModels.Pruned(model);
+        using var mergeRound = GgufTestModels.Merged(model, temp);
+        var merged = mergeRound.Model;
         var ids = GgufTestModels.Ids(Positions, 998, seed: 11);
-        foreach (var (label, m) in new[] { ("full", model), ("pruned", pruned) })
+        foreach (var (label, m) in new[] { ("full", model), ("pruned", pruned), ("merged", merged) })
         {
             string file = temp[$"{modelType}-{label}.gguf"];
             GgufExporter.Export(m, tokenizer, file, GgufFloatType.F32);
