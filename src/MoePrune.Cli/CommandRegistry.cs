@@ -20,5 +20,6 @@ public static class CommandRegistry
         yield return BenchCommand.Create();
         yield return PretrainCommand.Create();
         yield return StudyCommand.Create();
+        yield return EvalCommand.Create();
     }
 }
