@@ -25,7 +25,12 @@ public static class EvalCommand
         var tasks = new Option<string?>("--tasks") { Description = "Comma-separated task names (built-in, or 'builtin' for all) or JSONL task files" };
         var shots = new Option<int>("--shots") { Description = "Demonstrations in front of each prompt", DefaultValueFactory = _ => 0 };
         var limit = new Option<int?>("--limit") { Description = "Only the first N test documents of each task (and the first N KL sequences)" };
-        var batch = new Option<int>("--batch-size") { Description = "Sequences per forward", DefaultValueFactory = _ => 8 };
+        var batch = new Option<int>("--batch-size") { Description = "Sequences per forward (at least)", DefaultValueFactory = _ => 8 };
+        var batchTokens = new Option<int>("--batch-tokens")
+        {
+            Description = "Short task sequences are packed into a forward until it holds this many tokens, padding included (0: --batch-size only)",
+            DefaultValueFactory = _ => EvalSettings.DefaultBatchTokens,
+        };
         var seed = new Option<long>("--seed") { Description = "Seed of the k-shot draws", DefaultValueFactory = _ => FewShot.DefaultSeed };
         var addBos = new Option<bool>("--add-bos") { Description = "Put the tokenizer's BOS token in front of every prompt" };
         var outFile = new Option<string?>("--out") { Description = "Write results.json here" };
@@ -36,13 +41,14 @@ public static class EvalCommand
         var corpus = new Option<string?>("--corpus") { Description = "Brown split for the KL gate: brown:validation, brown:test (or brown:train)" };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per KL sequence", DefaultValueFactory = _ => 1024 };
         var cmd = new Command("eval", "Score multiple-choice and generative tasks zero- or k-shot, and the KL divergence from a parent model")
-            { dir, tasks, shots, limit, batch, seed, addBos, outFile, samples, markdown, reference, text, corpus, seqLen, dtype };
+            { dir, tasks, shots, limit, batch, batchTokens, seed, addBos, outFile, samples, markdown, reference, text, corpus, seqLen, dtype };
         cmd.SetAction(pr =>
         {
             string modelDir = pr.GetValue(dir)!;
             bool json = pr.GetValue(GlobalOptions.Json);
-            var settings = new EvalSettings(pr.GetValue(shots), pr.GetValue(limit), pr.GetValue(batch), pr.GetValue(addBos), pr.GetValue(seed));
+            var settings = new EvalSettings(pr.GetValue(shots), pr.GetValue(limit), pr.GetValue(batch), pr.GetValue(addBos), pr.GetValue(seed), pr.GetValue(batchTokens));
             if (settings.BatchSize < 1) throw new MoePruneException($"--batch-size: {settings.BatchSize} must be at least 1");
+            if (settings.BatchTokens < 0) throw new MoePruneException($"--batch-tokens: {settings.BatchTokens} must be at least 0");
             if (settings.Limit is < 1) throw new MoePruneException($"--limit: {settings.Limit} must be at least 1");
             string? referenceDir = pr.GetValue(reference);
             string? taskList = pr.GetValue(tasks);
@@ -71,7 +77,7 @@ public static class EvalCommand
             {
                 var results = new List<TaskResult>();
                 foreach (var p in prepared)
-                    results.Add(TaskRunner.Run(model, p, encoder, settings.BatchSize, done => report(p.Task.Name, done)));
+                    results.Add(TaskRunner.Run(model, p, encoder, settings.BatchSize, done => report(p.Task.Name, done), settings.BatchTokens));
                 KlResult? kl = parent is null ? null
                     : KlDivergence.Evaluate(model, parent, klSequences!, settings.BatchSize, done => report(KlLabel, done));
                 return (results, kl);

@@ -65,9 +65,9 @@ public sealed class ContinuationScorerTests(ITestOutputHelper output)
         var requests = Requests();
         var reference = ContinuationScorer.Score(model, requests, batchSize: 1, maxLength: 4096).Scores;
         double worst = 0;
-        foreach (int batch in new[] { 2, 3, 7, 64 })
+        foreach (var (batch, tokens) in new[] { (2, 0), (3, 0), (7, 0), (64, 0), (1, 40), (2, 100) })
         {
-            var scores = ContinuationScorer.Score(model, requests, batch, 4096).Scores;
+            var scores = ContinuationScorer.Score(model, requests, batch, 4096, batchTokens: tokens).Scores;
             worst = Math.Max(worst, scores.Select((s, i) => Math.Abs(s.LogLikelihood - reference[i].LogLikelihood)).Max());
         }
         output.WriteLine($"max |batched − batch 1| = {worst:E2}");

@@ -15,7 +15,7 @@ public sealed record GenerativeOutcome(GenerativeDocument Document, string Gener
 
 /// <summary>
 /// Greedy generation for generative documents: prompts cut on the left so that prompt + <c>max_new_tokens</c> fit the
-/// model's positions, sorted by length and decoded in batches (<see cref="GreedyDecoder"/>); a sequence stops at the
+/// model's positions, sorted by length and decoded in batches (<see cref="RowBatches"/>, <see cref="GreedyDecoder"/>); a sequence stops at the
 /// end-of-sequence token, at its own token limit, or as soon as its decoded text contains one of its stop strings.
 /// The text is then cut before the earliest stop string and the answer extracted (<see cref="AnswerExtraction"/>).
 /// </summary>
@@ -23,7 +23,7 @@ public static class GenerativeScoring
 {
     public static IReadOnlyList<GenerativeOutcome> Run(MoeForCausalLM model, HfTokenizer tokenizer,
                                                        IReadOnlyList<(GenerativeDocument Document, int[] Prompt)> items,
-                                                       int batchSize, int maxLength, Action<int>? progress = null)
+                                                       int batchSize, int maxLength, Action<int>? progress = null, int batchTokens = 0)
     {
         if (batchSize < 1) throw new MoePruneException($"--batch-size: {batchSize} must be at least 1");
         var eos = EosIds(model, tokenizer);
@@ -31,7 +31,7 @@ public static class GenerativeScoring
         var prompts = items.Select(x => Truncate(x.Prompt, Math.Max(1, maxLength - x.Document.MaxNewTokens))).ToArray();
         var order = Enumerable.Range(0, items.Count).OrderByDescending(i => prompts[i].Length).ThenBy(i => i).ToList();
         int done = 0;
-        foreach (var chunk in order.Chunk(batchSize))
+        foreach (var chunk in RowBatches.Split(order, i => prompts[i].Length + items[i].Document.MaxNewTokens, batchSize, batchTokens))
         {
             var docs = chunk.Select(i => items[i].Document).ToArray();
             var options = new GenerationOptions(docs.Max(d => d.MaxNewTokens), eos, chunk.Length);

@@ -1,3 +1,4 @@
+using MoePrune.Evaluation.Tasks;
 using MoePrune.Models;
 using static TorchSharp.torch;
 
@@ -6,23 +7,28 @@ namespace MoePrune.Evaluation.LogLikelihood;
 /// <summary>Σ log p of a continuation's tokens (natural log) and whether each of them is the model's argmax.</summary>
 public readonly record struct ContinuationScore(double LogLikelihood, bool IsGreedy);
 
-/// <summary>The scores in request order, the tokens run through the model, the rows they formed, and how many requests lost context tokens to the length limit.</summary>
-public sealed record ScoredContinuations(IReadOnlyList<ContinuationScore> Scores, long TokensForwarded, int Rows, int Truncated);
+/// <summary>
+/// The scores in request order, the tokens run through the model, the rows they formed, how many requests lost
+/// context tokens to the length limit, and the tokens the requests hold (context + continuation each, as if every
+/// request had its own forward).
+/// </summary>
+public sealed record ScoredContinuations(IReadOnlyList<ContinuationScore> Scores, long TokensForwarded, int Rows, int Truncated, long TokensRequested);
 
 /// <summary>
 /// Scores many (context, continuation) requests with few forwards. The model reads context + continuation
 /// without its last token, cut on the left to at most <c>maxLength</c> tokens (as lm-evaluation-harness does).
 /// Requests with the same context share one row when one's input is a prefix of another's (all one-token
 /// continuations of a context, e.g. answer letters, are read from one forward). Rows are sorted by length and
-/// right-padded into batches of <c>batchSize</c>; only the positions that predict continuation tokens go through
-/// the output projection and a float32 log-softmax.
+/// right-padded into batches of <c>batchSize</c> rows, or more short rows up to <c>batchTokens</c> padded tokens
+/// (<see cref="RowBatches"/>); only the positions that predict continuation tokens go through the output projection
+/// and a float32 log-softmax.
 /// </summary>
 public static class ContinuationScorer
 {
     sealed record Placement(int Row, int Start, int[] Targets);
 
     public static ScoredContinuations Score(MoeForCausalLM model, IReadOnlyList<ContinuationRequest> requests, int batchSize,
-                                            int maxLength, Action<int>? progress = null)
+                                            int maxLength, Action<int>? progress = null, int batchTokens = 0)
     {
         if (batchSize < 1) throw new MoePruneException($"--batch-size: {batchSize} must be at least 1");
         var (rows, placements, truncated) = Layout(requests, maxLength, model.Config.VocabSize);
@@ -32,7 +38,7 @@ public static class ContinuationScorer
         long forwarded = 0;
         int done = requests.Count(r => r.Continuation.Length == 0);
         using var inference = inference_mode();
-        foreach (var chunk in order.Chunk(batchSize))
+        foreach (var chunk in RowBatches.Split(order, r => rows[r].Length, batchSize, batchTokens))
         {
             using var scope = NewDisposeScope();
             using var batch = TokenBatch.Pad(chunk.Select(r => rows[r]).ToList());
@@ -73,7 +79,8 @@ public static class ContinuationScorer
         }
         for (int i = 0; i < requests.Count; i++)
             if (requests[i].Continuation.Length == 0) scores[i] = new ContinuationScore(0, true);
-        return new ScoredContinuations(scores, forwarded, rows.Count, truncated);
+        long requested = requests.Sum(r => (long)r.Context.Length + r.Continuation.Length);
+        return new ScoredContinuations(scores, forwarded, rows.Count, truncated, requested);
     }
 
     /// <summary>The distinct model inputs (rows) and where each request's targets sit in its row (null: nothing to score).</summary>

@@ -8,13 +8,14 @@ namespace MoePrune.Evaluation.Tasks;
 /// The metrics of one task and one sample line per document. Multiple choice: <see cref="Acc"/> and
 /// <see cref="AccNorm"/> with standard errors; generative: <see cref="Accuracy"/> and <see cref="FormatRate"/> (the
 /// share of generations an answer could be read from). <see cref="Truncated"/> counts documents whose prompt lost
-/// tokens on the left to fit the model; <see cref="TokensForwarded"/> the tokens the model read for scoring.
+/// tokens on the left to fit the model; <see cref="TokensForwarded"/> the tokens the model read for scoring,
+/// <see cref="TokensRequested"/> those the requests hold (context + continuation per choice).
 /// </summary>
 public sealed record TaskResult(string Name, TaskKind Kind, int N, int Shots, MeanWithError? Acc, MeanWithError? AccNorm,
-                                MeanWithError? Accuracy, double? FormatRate, int Truncated, long TokensForwarded, double Seconds,
-                                IReadOnlyList<JsonObject> Samples)
+                                MeanWithError? Accuracy, double? FormatRate, int Truncated, long TokensForwarded, long TokensRequested,
+                                double Seconds, IReadOnlyList<JsonObject> Samples)
 {
-    public static TaskResult MultipleChoice(PreparedTask prepared, IReadOnlyList<MultipleChoiceOutcome> outcomes, int truncated, long tokens, double seconds)
+    public static TaskResult MultipleChoice(PreparedTask prepared, IReadOnlyList<MultipleChoiceOutcome> outcomes, ScoredContinuations scored, double seconds)
     {
         string name = prepared.Task.Name;
         var samples = outcomes.Select(o => new JsonObject
@@ -28,7 +29,7 @@ public sealed record TaskResult(string Name, TaskKind Kind, int N, int Shots, Me
         }).ToList();
         return new TaskResult(name, TaskKind.MultipleChoice, outcomes.Count, prepared.Shots,
             MeanWithError.Of(outcomes.Select(o => o.Correct).ToList()), MeanWithError.Of(outcomes.Select(o => o.CorrectNormalized).ToList()),
-            null, null, truncated, tokens, seconds, samples);
+            null, null, scored.Truncated, scored.TokensForwarded, scored.TokensRequested, seconds, samples);
     }
 
     public static TaskResult Generate(PreparedTask prepared, IReadOnlyList<GenerativeOutcome> outcomes, int truncated, double seconds)
@@ -45,7 +46,7 @@ public sealed record TaskResult(string Name, TaskKind Kind, int N, int Shots, Me
         }).ToList();
         double formatRate = outcomes.Count == 0 ? double.NaN : outcomes.Count(o => o.FormatOk) / (double)outcomes.Count;
         return new TaskResult(name, TaskKind.Generate, outcomes.Count, prepared.Shots, null, null,
-            MeanWithError.Of(outcomes.Select(o => o.Correct).ToList()), formatRate, truncated, 0, seconds, samples);
+            MeanWithError.Of(outcomes.Select(o => o.Correct).ToList()), formatRate, truncated, 0, 0, seconds, samples);
     }
 
     /// <summary>The task's entry in results.json (only the keys that apply to its kind).</summary>
@@ -74,7 +75,11 @@ public sealed record TaskResult(string Name, TaskKind Kind, int N, int Shots, Me
             o["format_rate"] = FormatRate;
         }
         if (Truncated > 0) o["truncated"] = Truncated;
-        if (TokensForwarded > 0) o["tokens_forwarded"] = TokensForwarded;
+        if (TokensForwarded > 0)
+        {
+            o["tokens_forwarded"] = TokensForwarded;
+            o["tokens_requested"] = TokensRequested;
+        }
         o["seconds"] = Math.Round(Seconds, 3);
         return o;
     }

@@ -6,12 +6,18 @@ using MoePrune.Models;
 
 namespace MoePrune.Evaluation.Tasks;
 
-/// <summary>How tasks are run: demonstrations per prompt, documents per task (null: all), rows per forward, a BOS token in front, the k-shot seed.</summary>
-public sealed record EvalSettings(int Shots = 0, int? Limit = null, int BatchSize = 8, bool AddBos = false, long Seed = FewShot.DefaultSeed)
+/// <summary>
+/// How tasks are run: demonstrations per prompt, documents per task (null: all), rows per forward (at least), padded
+/// tokens a forward may hold when its rows are short (<see cref="RowBatches"/>), a BOS token in front, the k-shot seed.
+/// </summary>
+public sealed record EvalSettings(int Shots = 0, int? Limit = null, int BatchSize = 8, bool AddBos = false, long Seed = FewShot.DefaultSeed,
+                                  int BatchTokens = EvalSettings.DefaultBatchTokens)
 {
+    public const int DefaultBatchTokens = 4096;
+
     public JsonObject ToJson() => new()
     {
-        ["shots"] = Shots, ["limit"] = Limit, ["batch_size"] = BatchSize, ["add_bos"] = AddBos, ["seed"] = Seed,
+        ["shots"] = Shots, ["limit"] = Limit, ["batch_size"] = BatchSize, ["batch_tokens"] = BatchTokens, ["add_bos"] = AddBos, ["seed"] = Seed,
     };
 }
 
@@ -50,13 +56,14 @@ public static class TaskRunner
         return new PreparedTask(task, settings.Shots, documents, prompts, requests, first, promptIds);
     }
 
-    public static TaskResult Run(MoeForCausalLM model, PreparedTask prepared, ContinuationEncoder encoder, int batchSize, Action<int>? progress = null)
+    public static TaskResult Run(MoeForCausalLM model, PreparedTask prepared, ContinuationEncoder encoder, int batchSize, Action<int>? progress = null,
+                                 int batchTokens = 0)
     {
         var clock = Stopwatch.StartNew();
         int maxLength = MaxLength(model);
         if (prepared.Task.Kind == TaskKind.MultipleChoice)
         {
-            var scored = ContinuationScorer.Score(model, prepared.Requests, batchSize, maxLength, progress);
+            var scored = ContinuationScorer.Score(model, prepared.Requests, batchSize, maxLength, progress, batchTokens);
             var outcomes = new List<MultipleChoiceOutcome>();
             for (int i = 0; i < prepared.Documents.Count; i++)
             {
@@ -64,10 +71,10 @@ public static class TaskRunner
                 var lls = Enumerable.Range(prepared.FirstRequest[i], doc.Choices.Count).Select(r => scored.Scores[r].LogLikelihood).ToArray();
                 outcomes.Add(MultipleChoiceScoring.Outcome(doc, lls));
             }
-            return TaskResult.MultipleChoice(prepared, outcomes, scored.Truncated, scored.TokensForwarded, clock.Elapsed.TotalSeconds);
+            return TaskResult.MultipleChoice(prepared, outcomes, scored, clock.Elapsed.TotalSeconds);
         }
         var items = prepared.Documents.Select((d, i) => ((GenerativeDocument)d, prepared.PromptIds[i])).ToList();
-        var generated = GenerativeScoring.Run(model, encoder.Tokenizer, items, batchSize, maxLength, progress);
+        var generated = GenerativeScoring.Run(model, encoder.Tokenizer, items, batchSize, maxLength, progress, batchTokens);
         int truncated = items.Count(x => x.Item2.Length > Math.Max(1, maxLength - x.Item1.MaxNewTokens));
         return TaskResult.Generate(prepared, generated, truncated, clock.Elapsed.TotalSeconds);
     }
