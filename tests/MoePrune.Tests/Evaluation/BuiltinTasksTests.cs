@@ -43,7 +43,7 @@ public sealed class BuiltinTasksTests
                 Assert.Equal(["A", "B", "C", "D"], letter[i].Choices);
                 Assert.Equal(c.Gold, letter[i].Gold);
                 Assert.Equal(InstructionTemplates.Letters[c.Gold], Assert.Single(gen[i].Answers));
-                Assert.Equal(letter[i].Context, gen[i].Context);
+                Assert.Equal(letter[i].Context + letter[i].TargetDelimiter, gen[i].Context);
                 Assert.EndsWith(InstructionTemplates.AnswerMarker + "\n", gen[i].Context);
             }
             if (set == "genre")
@@ -55,5 +55,15 @@ public sealed class BuiltinTasksTests
             else Assert.All(cloze, d => Assert.True(knowledge.IsHeldOut(d.Id), $"{set}: {d.Id} is not held out"));
         }
         Assert.Equal(knowledge.HeldOut.Count, tasks["def2word"].Test.Count);
+
+        // With the default tokenizer no multiple-choice request of any built-in task, zero- or 2-shot, has a token
+        // spanning the context / continuation boundary.
+        var encoder = new MoePrune.Evaluation.LogLikelihood.ContinuationEncoder(MoePrune.Tokenization.HfTokenizer.Load(DefaultModelFiles.TokenizerJson));
+        foreach (var task in tasks.Values.Where(t => t.Kind == TaskKind.MultipleChoice))
+            foreach (int shots in new[] { 0, 2 })
+            {
+                var prepared = TaskRunner.Prepare(task, encoder, new EvalSettings(Shots: shots, Limit: 150));
+                Assert.True(prepared.Requests.All(r => !r.Merged), $"{task.Name}, {shots}-shot: {prepared.Requests.Count(r => r.Merged)} merged");
+            }
     }
 }

@@ -56,4 +56,20 @@ public sealed class ContinuationEncoderTests(ITestOutputHelper output)
         var e = Assert.Throws<MoePruneException>(() => new ContinuationEncoder(tokenizer, addBos: true).Encode("a", " b"));
         Assert.Contains("--add-bos", e.Message);
     }
+
+    [Fact]
+    public void ATokenAcrossTheBoundaryIsFlagged()
+    {
+        // The default tokenizer writes ":" + newline as one token: the context's own encoding ends in a bare ":".
+        var tokenizer = HfTokenizer.Load(DefaultModelFiles.TokenizerJson);
+        var encoder = new ContinuationEncoder(tokenizer);
+        var merged = encoder.Encode("### Answer:\n", "A");
+        var whole = tokenizer.Encode("### Answer:\nA", addSpecialTokens: false).ToArray();
+        Assert.True(merged.Merged);
+        Assert.NotEqual(whole[..merged.Context.Length], merged.Context);
+        Assert.Equal(whole[merged.Context.Length..], merged.Continuation);
+        var clean = encoder.Encode("### Answer", ":\nA");
+        Assert.False(clean.Merged);
+        Assert.Equal(whole, clean.Context.Concat(clean.Continuation).ToArray());
+    }
 }

@@ -12,7 +12,8 @@ public sealed record BuiltinTaskInfo(string Name, string Type, string Descriptio
 /// from held-out material only. Each of four question sets (<see cref="KnowledgeQuestions"/>,
 /// <see cref="GenreQuestions"/>) is written in three forms with the same questions, options and ids:
 /// <c>NAME</c> cloze multiple choice (each option scored as the completion of a plain sentence),
-/// <c>NAME_letter</c> lettered multiple choice (the training mix's prompt, the four letters scored) and
+/// <c>NAME_letter</c> lettered multiple choice (the training mix's prompt up to <c>### Answer</c>, then <c>":\n" + letter</c>
+/// scored for the four letters) and
 /// <c>NAME_gen</c> the lettered prompt answered by greedy generation (the first stand-alone letter of the first
 /// line). Every question has 4 options, so chance is 25% for each task.
 /// </summary>
@@ -91,8 +92,8 @@ public static class BuiltinTasks
         },
         "letter" => new JsonObject
         {
-            ["id"] = q.Id, ["context"] = q.LetteredPrompt, ["choices"] = Array(InstructionTemplates.Letters), ["gold"] = q.Gold,
-            ["split"] = q.Split, ["target_delimiter"] = "",
+            ["id"] = q.Id, ["context"] = q.LetteredPrompt[..^LetterDelimiter.Length], ["choices"] = Array(InstructionTemplates.Letters),
+            ["gold"] = q.Gold, ["split"] = q.Split, ["target_delimiter"] = LetterDelimiter,
         },
         _ => new JsonObject
         {
@@ -101,6 +102,15 @@ public static class BuiltinTasks
             ["letters"] = string.Concat(InstructionTemplates.Letters),
         },
     };
+
+    /// <summary>
+    /// Where the lettered multiple-choice context stops: before the answer marker's colon, which the delimiter
+    /// supplies. The default tokenizer (Qwen-style split) writes <c>":\n"</c> as ONE token, so a context ending after
+    /// the newline would have lm-evaluation-harness's rule move the newline into the continuation and score the letter
+    /// after a bare <c>":"</c>, a boundary the model never saw; ending at <c>"### Answer"</c> keeps both encodings
+    /// token for token a prefix of each other.
+    /// </summary>
+    const string LetterDelimiter = ":\n";
 
     static JsonArray Array(IEnumerable<string> items) => new(items.Select(s => (JsonNode)s).ToArray());
 

@@ -2,8 +2,12 @@ using MoePrune.Tokenization;
 
 namespace MoePrune.Evaluation.LogLikelihood;
 
-/// <summary>The token ids of a context and of the continuation scored after it.</summary>
-public sealed record ContinuationRequest(int[] Context, int[] Continuation);
+/// <summary>
+/// The token ids of a context and of the continuation scored after it. <see cref="Merged"/>: the context's own
+/// encoding is not a prefix of the encoding of context + continuation (a token spans the boundary), so the
+/// continuation lost or changed tokens at its start (lm-evaluation-harness's rule scores it anyway).
+/// </summary>
+public sealed record ContinuationRequest(int[] Context, int[] Continuation, bool Merged = false);
 
 /// <summary>
 /// Tokenizes (context, continuation) pairs as lm-evaluation-harness's Hugging Face backend does: trailing
@@ -35,7 +39,8 @@ public sealed class ContinuationEncoder(HfTokenizer tokenizer, bool addBos = fal
         var whole = Encode(context + continuation);
         var head = Encode(context);
         var tail = whole.Length > head.Length ? whole[head.Length..] : [];
-        return new ContinuationRequest(addBos ? [BosOrThrow(), .. head] : head, tail);
+        bool merged = whole.Length < head.Length || !whole.AsSpan(0, head.Length).SequenceEqual(head);
+        return new ContinuationRequest(addBos ? [BosOrThrow(), .. head] : head, tail, merged);
     }
 
     /// <summary>The prompt of a generation: the context's encoding (with BOS when asked).</summary>

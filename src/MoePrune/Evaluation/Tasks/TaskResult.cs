@@ -8,12 +8,13 @@ namespace MoePrune.Evaluation.Tasks;
 /// The metrics of one task and one sample line per document. Multiple choice: <see cref="Acc"/> and
 /// <see cref="AccNorm"/> with standard errors; generative: <see cref="Accuracy"/> and <see cref="FormatRate"/> (the
 /// share of generations an answer could be read from). <see cref="Truncated"/> counts documents whose prompt lost
-/// tokens on the left to fit the model; <see cref="TokensForwarded"/> the tokens the model read for scoring,
+/// tokens on the left to fit the model; <see cref="BoundaryMerged"/> multiple-choice requests whose context encoding is
+/// not a prefix of context + continuation (<see cref="ContinuationRequest.Merged"/>); <see cref="TokensForwarded"/> the tokens the model read for scoring,
 /// <see cref="TokensRequested"/> those the requests hold (context + continuation per choice).
 /// </summary>
 public sealed record TaskResult(string Name, TaskKind Kind, int N, int Shots, MeanWithError? Acc, MeanWithError? AccNorm,
                                 MeanWithError? Accuracy, double? FormatRate, int Truncated, long TokensForwarded, long TokensRequested,
-                                double Seconds, IReadOnlyList<JsonObject> Samples)
+                                double Seconds, IReadOnlyList<JsonObject> Samples, int BoundaryMerged = 0)
 {
     public static TaskResult MultipleChoice(PreparedTask prepared, IReadOnlyList<MultipleChoiceOutcome> outcomes, ScoredContinuations scored, double seconds)
     {
@@ -29,7 +30,8 @@ public sealed record TaskResult(string Name, TaskKind Kind, int N, int Shots, Me
         }).ToList();
         return new TaskResult(name, TaskKind.MultipleChoice, outcomes.Count, prepared.Shots,
             MeanWithError.Of(outcomes.Select(o => o.Correct).ToList()), MeanWithError.Of(outcomes.Select(o => o.CorrectNormalized).ToList()),
-            null, null, scored.Truncated, scored.TokensForwarded, scored.TokensRequested, seconds, samples);
+            null, null, scored.Truncated, scored.TokensForwarded, scored.TokensRequested, seconds, samples,
+            prepared.Requests.Count(r => r.Merged));
     }
 
     public static TaskResult Generate(PreparedTask prepared, IReadOnlyList<GenerativeOutcome> outcomes, int truncated, double seconds)
@@ -75,6 +77,7 @@ public sealed record TaskResult(string Name, TaskKind Kind, int N, int Shots, Me
             o["format_rate"] = FormatRate;
         }
         if (Truncated > 0) o["truncated"] = Truncated;
+        if (BoundaryMerged > 0) o["boundary_merged"] = BoundaryMerged;
         if (TokensForwarded > 0)
         {
             o["tokens_forwarded"] = TokensForwarded;
