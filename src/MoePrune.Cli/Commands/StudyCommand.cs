@@ -18,8 +18,9 @@ public static class StudyCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("study", "Pruning studies over all criteria");
+        var cmd = new Command("study", "Pruning and merging studies");
         cmd.Subcommands.Add(OneShot());
+        cmd.Subcommands.Add(StudyMergeCommand.Create());
         return cmd;
     }
 
