@@ -36,7 +36,7 @@ public static class MergeStudy
         string parentKey = $"{ParentName}|{model.MoeLayers[0].NumExperts}|-";
         if (!done.ContainsKey(parentKey))
             Append(raw, done, new JsonObject { ["key"] = parentKey, ["variant"] = ParentName, ["kind"] = ParentName, ["groups"] = model.MoeLayers[0].NumExperts, ["seed"] = null, ["metrics"] = quality.Measure(model) });
-        log?.Invoke($"parent: perplexity {done[parentKey]["metrics"]!["perplexity"]:F2} on {evaluation.PredictedTokens} tokens");
+        log?.Invoke($"parent: perplexity {(double)done[parentKey]["metrics"]!["perplexity"]!:F2} on {evaluation.PredictedTokens} tokens");
 
         var lineage = ExpertLineage.Identity(model.MoeLayers);
         var kinds = MergeStudyVariant.Statistics(variants);

@@ -11,13 +11,13 @@ namespace MoePrune.Studies;
 /// <summary>
 /// What a study measures on a derived model against its parent: perplexity and KL(parent ‖ model) (mean, 99th
 /// percentile, top-1 agreement) on fixed sequences (<see cref="KlDivergence"/>), and the accuracy of multiple-choice
-/// tasks (acc and acc_norm with standard errors, <see cref="TaskRunner"/>). Tasks are prepared once.
+/// tasks (acc and acc_norm with standard errors, <see cref="TaskRunner"/>). Tasks are prepared once (the tokenizer is read only when there are tasks).
 /// </summary>
 public sealed class ModelQuality
 {
     private readonly MoeForCausalLM _parent;
     private readonly IReadOnlyList<int[]> _sequences;
-    private readonly ContinuationEncoder _encoder;
+    private readonly ContinuationEncoder? _encoder;
     private readonly IReadOnlyList<PreparedTask> _tasks;
     private readonly int _batchSize;
 
@@ -26,9 +26,14 @@ public sealed class ModelQuality
         _parent = parent;
         _sequences = sequences;
         _batchSize = batchSize;
+        if (tasks.Count == 0)
+        {
+            _tasks = [];
+            return;
+        }
         _encoder = new ContinuationEncoder(HfTokenizer.Load(tokenizerDir), addBos: false);
         var settings = new EvalSettings(Limit: taskLimit, BatchSize: batchSize);
-        _tasks = tasks.Count == 0 ? [] : TaskCatalog.Load(tasks).Select(t => TaskRunner.Prepare(t, _encoder, settings)).ToList();
+        _tasks = TaskCatalog.Load(tasks).Select(t => TaskRunner.Prepare(t, _encoder, settings)).ToList();
     }
 
     /// <summary>Tasks with their document counts.</summary>
@@ -42,7 +47,7 @@ public sealed class ModelQuality
         var tasks = new JsonObject();
         foreach (var prepared in _tasks)
         {
-            var r = TaskRunner.Run(model, prepared, _encoder, _batchSize, batchTokens: EvalSettings.DefaultBatchTokens);
+            var r = TaskRunner.Run(model, prepared, _encoder!, _batchSize, batchTokens: EvalSettings.DefaultBatchTokens);
             tasks[r.Name] = new JsonObject
             {
                 ["n"] = r.N,
