@@ -21,7 +21,8 @@ public static partial class UsageErrors
             if (LooksLikeOption(token))
             {
                 string name = token.Split('=', ':')[0];
-                string? closest = Closest(name, KnownOptions(result));
+                var known = KnownOptions(result).ToList();
+                string? closest = Renamed.TryGetValue(name, out var renamed) && known.Contains(renamed) ? renamed : Closest(name, known);
                 return $"{path}: unknown option {name}" + (closest is null ? $" (see {path} --help)" : $" (did you mean {closest}?)");
             }
         if (command.Subcommands.Count > 0 && command.Action is null && !HelpAsked(parsed))
@@ -29,6 +30,15 @@ public static partial class UsageErrors
         if (parsed.Errors.Count == 0) return null;
         return Reword(parsed.Errors[0].Message, path, result);
     }
+
+    /// <summary>Options renamed when the vocabulary was settled (docs/CLI.md), suggested for their old spelling.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Renamed = new Dictionary<string, string>
+    {
+        ["--calib-seqs"] = "--calib-sequences", ["--calib-len"] = "--calib-seq-len", ["--tokens"] = "--token-file",
+        ["--max-per-genre"] = "--sequences", ["--bf16"] = "--dtype", ["--dtypes"] = "--dtype", ["--type"] = "--dtype",
+        ["--card-notes"] = "--card-notes-file", ["--eval-tokens"] = "--eval-token-file", ["--corpus"] = "--text-file",
+        ["--file"] = "--text-file",
+    };
 
     static bool HelpAsked(ParseResult parsed) => parsed.Tokens.Any(t => t.Type == TokenType.Option && t.Value is "--help" or "-h" or "-?");
 
