@@ -17,19 +17,24 @@ public sealed class StderrProgress : IDisposable
 
     private readonly object _gate = new();
     private readonly bool _terminal;
+    private readonly TextWriter _writer;
+    private readonly TimeSpan _plainInterval;
     private readonly IDisposable _listening;
     private readonly Stopwatch _stepClock = new(), _sinceDrawn = new();
     private string? _step;
     private bool _lineShown;
 
-    private StderrProgress(bool terminal)
+    /// <param name="terminal">Redraw one line in place (else print plain lines every <paramref name="plainInterval"/>).</param>
+    public StderrProgress(bool terminal, TextWriter writer, TimeSpan plainInterval)
     {
         _terminal = terminal;
+        _writer = writer;
+        _plainInterval = plainInterval;
         _listening = StepProgress.Listen(Update);
     }
 
-    /// <summary>Starts listening; dispose to stop (and clear the status line).</summary>
-    public static StderrProgress Start() => new(!Console.IsErrorRedirected);
+    /// <summary>Starts listening on stderr; dispose to stop (and clear the status line).</summary>
+    public static StderrProgress Start() => new(!Console.IsErrorRedirected, Console.Error, PlainInterval);
 
     /// <summary>The calibration pass's reports as a step (the jobs take it as their progress callback).</summary>
     public static Action<ScoringProgress> Calibration { get; } =
@@ -51,14 +56,14 @@ public sealed class StderrProgress : IDisposable
             {
                 if (finished) { Clear(); _step = null; return; }
                 if (_lineShown && _sinceDrawn.Elapsed < TerminalInterval) return;
-                Console.Error.Write("\r" + Describe(u) + "\u001b[K");
+                _writer.Write("\r" + Describe(u) + "\u001b[K");
                 _lineShown = true;
                 _sinceDrawn.Restart();
                 return;
             }
             if (finished) { _step = null; return; }
-            if (_sinceDrawn.Elapsed < PlainInterval) return;
-            Console.Error.WriteLine(Describe(u));
+            if (_sinceDrawn.Elapsed < _plainInterval) return;
+            _writer.WriteLine(Describe(u));
             _sinceDrawn.Restart();
         }
     }
@@ -70,19 +75,22 @@ public sealed class StderrProgress : IDisposable
         if (u.Total <= 0) return $"{u.Step}{detail}: {Amount(u.Done, u.Unit)} done, {Clock(_stepClock.Elapsed)} so far";
         double fraction = Math.Clamp((double)u.Done / u.Total, 0, 1);
         string left = fraction > 0 ? $", {Clock(_stepClock.Elapsed * ((1 - fraction) / fraction))} left" : "";
-        return $"{u.Step}{detail}: {fraction:P0} ({Amount(u.Done, u.Unit)} of {Amount(u.Total, u.Unit)}){left}";
+        string amount = u.Unit == "bytes" ? $"{Amount(u.Done, u.Unit)} of {Amount(u.Total, u.Unit)}"
+                                          : FormattableString.Invariant($"{u.Done:N0}/{u.Total:N0} {u.Unit}");
+        return FormattableString.Invariant($"{u.Step}{detail}: {fraction * 100:F0}% ({amount}){left}");
     }
 
-    private static string Amount(long n, string unit) => unit == "bytes"
-        ? n >= 1L << 30 ? $"{n / (double)(1L << 30):F2} GiB" : $"{n / (double)(1L << 20):F1} MiB"
-        : $"{n:N0} {unit}";
+    private static string Amount(long n, string unit) =>
+        unit != "bytes" ? FormattableString.Invariant($"{n:N0} {unit}")
+        : n >= 1L << 30 ? FormattableString.Invariant($"{n / (double)(1L << 30):F2} GiB")
+        : FormattableString.Invariant($"{n / (double)(1L << 20):F1} MiB");
 
     private static string Clock(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:D2}:{t.Seconds:D2}" : $"{t.Minutes}:{t.Seconds:D2}";
 
     private void Clear()
     {
         if (!_lineShown) return;
-        Console.Error.Write("\r\u001b[K");
+        _writer.Write("\r\u001b[K");
         _lineShown = false;
     }
 

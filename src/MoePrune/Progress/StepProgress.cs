@@ -15,11 +15,11 @@ public static class StepProgress
 {
     private static readonly AsyncLocal<Action<StepUpdate>?> Listener = new();
 
-    /// <summary>Sends every report of this context to <paramref name="listener"/> until the result is disposed.</summary>
+    /// <summary>Sends every report of this context to <paramref name="listener"/> (as well as to any earlier listener) until the result is disposed.</summary>
     public static IDisposable Listen(Action<StepUpdate> listener)
     {
         var previous = Listener.Value;
-        Listener.Value = listener;
+        Listener.Value = previous is null ? listener : u => { previous(u); listener(u); };
         return new Restore(previous);
     }
 
