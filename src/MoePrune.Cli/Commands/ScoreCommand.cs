@@ -75,7 +75,7 @@ public static class ScoreCommand
                 return 0;
             }
             ScoreTable.Print(result.Report);
-            Console.WriteLine($"wrote {request.OutFile}: {written.Count} criteria ({string.Join(", ", written)}), {result.CalibrationTokens} calibration tokens"
+            Console.WriteLine($"wrote {request.OutFile}: {written.Count} {(written.Count == 1 ? "criterion" : "criteria")} ({string.Join(", ", written)}), {result.CalibrationTokens} calibration tokens"
                 + (result.PassSeconds > 0 ? $" ({rate:F0} tokens/s)" : "") + $", {seconds:F1} s in all");
             return 0;
         });
