@@ -24,5 +24,6 @@ public static class CliOptionNames
         [OptionNames.RandomSeeds] = "--random-seeds",
         [OptionNames.EvalSequences] = "--eval-sequences",
         [OptionNames.Out] = "--out",
+        [OptionNames.Force] = "--force",
     });
 }

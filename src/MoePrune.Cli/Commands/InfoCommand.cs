@@ -3,16 +3,16 @@ using MoePrune.Models;
 
 namespace MoePrune.Cli.Commands;
 
-/// <summary><c>moeprune info MODEL_DIR</c>: architecture, experts, parameter counts and storage of a checkpoint.</summary>
+/// <summary><c>moeprune info [MODEL]</c>: architecture, experts, parameter counts and storage of a checkpoint.</summary>
 public static class InfoCommand
 {
     public static Command Create()
     {
-        var dir = ModelOptions.ModelDirOrDefault();
+        var dir = ModelOptions.ModelDir();
         var cmd = new Command("info", "Show a checkpoint's architecture, experts, parameters and storage (no weights are loaded)") { dir };
         cmd.SetAction(pr =>
         {
-            var info = ModelInfo.Read(pr.GetValue(dir)!);
+            var info = ModelInfo.Read(pr.Model(dir));
             if (pr.GetValue(GlobalOptions.Json)) { CliRunner.PrintJson(info.ToJson()); return 0; }
             var experts = info.ExpertsPerLayer.Distinct().Count() == 1
                 ? $"{info.ExpertsPerLayer.FirstOrDefault()} per MoE layer"

@@ -72,7 +72,16 @@ public static class ExpertSurgery
     {
         var resolved = ResolvedExpertPlan.Resolve(source.Config, plan, allowNonUniform);
         var tensors = ExpertSurgeryTensors.Plan(source, resolved);
-        sink.Write(resolved.Config.ToJson(source.DtypeOverride), tensors.Select(t => t.ToOutput()), extraFiles);
+        long total = tensors.Sum(t => t.ToOutput().Bytes), done = 0;
+        sink.Write(resolved.Config.ToJson(source.DtypeOverride), tensors.Select(t =>
+        {
+            var output = t.ToOutput();
+            return new OutputTensor(output.Name, output.Dtype, output.Shape, stream =>
+            {
+                t.WriteBytes(stream);
+                Progress.StepProgress.Report("export", done += output.Bytes, total, "bytes");
+            });
+        }), extraFiles);
     }
 
     /// <summary>A removal plan from kept-index lists, e.g. a selection's <c>Kept</c> per layer.</summary>
