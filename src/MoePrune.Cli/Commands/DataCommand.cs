@@ -65,12 +65,15 @@ public static class DataCommand
 
     static Command Tasks()
     {
-        var outDir = new Option<string>("--out") { Description = "Folder for NAME.jsonl per built-in task and tasks.json", Required = true };
-        var cmd = new Command("tasks", "Write the built-in evaluation tasks (held-out WordNet lemmas, Brown test passages) as JSONL") { outDir };
+        var outDir = OutputOptions.Out("Folder for NAME.jsonl per built-in task and tasks.json");
+        var force = OutputOptions.Force();
+        var cmd = new Command("tasks", "Write the built-in evaluation tasks (held-out WordNet lemmas, Brown test passages) as JSONL") { outDir, force };
         cmd.SetAction(pr =>
         {
             string dir = pr.GetValue(outDir)!;
-            var catalog = MoePrune.Data.Tasks.BuiltinTasks.Write(dir);
+            OutputOptions.Claim(dir, IO.OutputKind.Directory, pr.GetValue(force));
+            JsonObject catalog = [];
+            IO.AtomicDirectory.Create(dir, staged => catalog = MoePrune.Data.Tasks.BuiltinTasks.Write(staged));
             if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(new JsonObject { ["out"] = Path.GetFullPath(dir), ["tasks"] = catalog });
             else
                 foreach (var (name, info) in catalog)
