@@ -7,7 +7,10 @@ namespace MoePrune.Pruning;
 /// experts to keep (<see cref="Keep"/>) or to remove (<see cref="Remove"/>); slots then hold the surviving
 /// originals in their original order, renumbered 0..E'−1. <see cref="Replace"/> puts custom tensors (a
 /// merged expert and its router row) into a slot. Layers the plan does not name keep all their experts.
-/// Nothing is checked against a model here: <see cref="ExpertSurgery.Validate"/> does that, before any write.
+/// MTP layers (DeepSeek-V3 / GLM <c>num_nextn_predict_layers</c>) are named by their index like any sparse layer
+/// (<see cref="Selectors.MtpExpertSelection"/> fills them by a weight-only rule), or removed with
+/// <see cref="DropMtpLayers"/>. Nothing is checked against a model here: <see cref="ExpertSurgery.Validate"/> does
+/// that, before any write.
 /// </summary>
 public sealed class ExpertPlan
 {
@@ -48,6 +51,12 @@ public sealed class ExpertPlan
         if (!slots.TryAdd(newSlot, (new ExpertTensors(gateProj, upProj, downProj, routerRow), derivedFrom)))
             throw new MoePruneException($"expert plan: layer {layer} slot {newSlot} is replaced twice");
     }
+
+    /// <summary>
+    /// Remove every MTP layer (<c>model.layers.{≥ num_hidden_layers}.*</c>) and write <c>num_nextn_predict_layers: 0</c>,
+    /// instead of pruning them to the main layers' expert count.
+    /// </summary>
+    public bool DropMtpLayers { get; set; }
 
     /// <summary>Layers the plan names (by keep/remove lists or replacements), ascending.</summary>
     public IEnumerable<int> Layers => _named.Keys.Concat(_replaced.Keys).Distinct().Order();

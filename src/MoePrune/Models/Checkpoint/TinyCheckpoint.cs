@@ -51,6 +51,7 @@ public static class TinyCheckpoint
             json["intermediate_size"] = 2 * expertSize;                                // width of layers made dense
             foreach (var (key, value) in family.MoeLayers.AllSparseKeys) json[key] = value.DeepClone();
         }
+        foreach (var (key, value) in family.TinyConfigKeys) json[key] = value.DeepClone();
         return json;
     }
 
@@ -85,7 +86,7 @@ public static class TinyCheckpoint
             Tensor value;                                                              // p.shape, fp32
             if (name.EndsWith("norm.weight", StringComparison.Ordinal))
                 value = 1 + 0.1 * randn(p.shape, generator: generator);
-            else if (name.EndsWith(".bias", StringComparison.Ordinal))
+            else if (name.EndsWith(".bias", StringComparison.Ordinal) || name.EndsWith(Router.ScoreCorrectionBiasName, StringComparison.Ordinal))
                 value = 0.02 * randn(p.shape, generator: generator);
             else if (name.EndsWith("embed_tokens.weight", StringComparison.Ordinal))
                 value = randn(p.shape, generator: generator);
