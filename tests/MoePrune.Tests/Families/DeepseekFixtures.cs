@@ -1,5 +1,8 @@
+using MoePrune.IO;
 using MoePrune.Models;
 using MoePrune.Observation;
+using MoePrune.Pruning;
+using MoePrune.Pruning.Selectors;
 using MoePrune.Tests.Models;
 using static TorchSharp.torch;
 
@@ -24,12 +27,26 @@ static class DeepseekFixtures
     /// <summary>The cases with a group-balanced prune in their expected outputs.</summary>
     public static readonly string[] PrunedCases =
     [
-        "deepseek_v2_group_limited_bias_bf16", "deepseek_v3_yarn_groups_fp32", "deepseek_v3_mtp_fp32", "glm4_moe_qknorm_groups_fp32",
+        "deepseek_v2_group_limited_bias_bf16", "deepseek_v3_yarn_groups_fp32", "deepseek_v3_mtp_fp32", "deepseek_v3_fp8_mtp",
+        "glm4_moe_qknorm_groups_fp32",
     ];
 
     public static string Dir(string name) => ModelFixtures.Dir(name);
 
     public static Dictionary<string, Tensor> Expected(string name) => ModelFixtures.Expected(name);
+
+    /// <summary>
+    /// The fixture's prune as a plan: its kept originals per MoE layer (pruned.keep.i) and, where the checkpoint has MTP
+    /// layers, the same count kept there by the weight-only rule.
+    /// </summary>
+    public static ExpertPlan PrunedPlan(ITensorSource source, Dictionary<string, Tensor> expected)
+    {
+        var keep = PrunedKeep(expected);
+        if (source.Config.NumMtpLayers > 0)
+            foreach (var (layer, selection) in MtpExpertSelection.ByWeightNorm(source, keep.Values.First().Count))
+                keep[layer] = selection.Kept;
+        return ExpertPlan.Keep(keep);
+    }
 
     /// <summary>The kept originals per MoE layer of the fixture's prune (pruned.keep.i).</summary>
     public static Dictionary<int, IReadOnlyList<int>> PrunedKeep(Dictionary<string, Tensor> expected) =>
