@@ -57,13 +57,19 @@ public static partial class CheckpointLayout
         var badShapes = new List<string>();
         var covered = new HashSet<string>();
         var duplicates = new List<string>();
+        var fp8Problems = new List<string>();
         foreach (var (name, entry) in disk.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             if (IsFp8Scale(name, disk)) continue;                                        // read with its weight
             var placement = Place(name, entry.Shape, config);
             if (entry.Dtype == SafeDtype.F8_E4M3)
             {
-                if (Fp8Problem(name, entry, placement, disk, config) is string problem) { badShapes.Add(problem); continue; }
+                if (Fp8Problem(name, entry, placement, disk, config) is string problem)
+                {
+                    fp8Problems.Add(problem);                                            // reported after missing/unexpected names
+                    foreach (var t in placement.Targets) covered.Add(t.Param);
+                    continue;
+                }
                 placement = placement with { ScaleName = Quantization.Fp8.Fp8Weights.ScaleName(name) };
             }
             if (placement.IsWhole)
@@ -91,6 +97,8 @@ public static partial class CheckpointLayout
         }
         if (duplicates.Count > 0)
             throw new MoePruneException($"{source}: {duplicates.Count} parameters are stored twice (per-expert and fused?): {MoePruneException.Summarize(duplicates, 3)}", duplicates);
+        if (fp8Problems.Count > 0)
+            throw new MoePruneException($"{source}: {fp8Problems.Count} FP8 weight(s) cannot be loaded: {MoePruneException.Summarize(fp8Problems, 3)}", fp8Problems);
         if (badShapes.Count > 0)
             throw new MoePruneException($"{source}: {badShapes.Count} tensors have shapes the config does not imply: {MoePruneException.Summarize(badShapes, 3)}", badShapes);
         return placements;
