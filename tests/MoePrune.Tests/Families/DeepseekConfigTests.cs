@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using MoePrune.IO;
 using MoePrune.Models;
 using MoePrune.Models.Families;
+using MoePrune.Tests.Models;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -93,6 +94,24 @@ public class DeepseekConfigTests(ITestOutputHelper output)
         Assert.Equal(RopeForm.RopeParameters, air.RopeForm);
         Assert.Equal(8, air.RotaryDim);                                                  // partial_rotary_factor inside rope_parameters
         Assert.Equal(1, air.NumMtpLayers);
+    }
+
+    [Fact]
+    public void InfoReportsMlaRoutingMtpAndFp8()
+    {
+        var info = ModelInfo.Read(DeepseekFixtures.Dir("deepseek_v3_fp8_mtp"));
+        foreach (var (label, text) in info.Details) output.WriteLine($"{label,-10} {text}");
+        var d = info.DetailsJson;
+        Assert.Equal("mla", (string)d["attention"]!["kind"]!);
+        Assert.Equal(24, (int)d["attention"]!["q_lora_rank"]!);
+        Assert.Equal("yarn", (string)d["rope"]!["type"]!);
+        Assert.True((bool)d["routing"]!["group_limited"]!);
+        Assert.Equal(72, (int)d["fp8"]!["weights"]!);
+        using var model = ModelLoader.Load(DeepseekFixtures.Dir("deepseek_v3_fp8_mtp"));
+        Assert.Equal(model.CountMtpParameters(), (long)d["mtp"]!["parameters"]!);
+        Assert.Equal(model.CountParameters().Total, info.TotalParameters);
+        Assert.Equal(2, ModelInfo.Read(DeepseekFixtures.Dir(V2Lite)).SharedExperts);       // n_shared_experts
+        Assert.False(ModelInfo.Read(ModelFixtures.Dir("mixtral_fp32")).DetailsJson.Count > 0); // the other families: no extra lines
     }
 
     [Fact]
