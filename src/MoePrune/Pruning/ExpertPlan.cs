@@ -44,11 +44,14 @@ public sealed class ExpertPlan
     /// gate/up (I, H), down (H, I), router row (H) or (1, H). The tensors are copied at Apply/Export time.
     /// <paramref name="derivedFrom"/> is the original expert the slot records (<see cref="ExpertSlot.Original"/>): by
     /// default the one the slot would hold, <see cref="ExpertSlot.NoOriginal"/> for a merge of several.
+    /// <paramref name="scoreCorrectionBias"/> (a scalar) is the slot's <c>e_score_correction_bias</c> entry where the router
+    /// has one; without it the entry of <paramref name="derivedFrom"/> is kept.
     /// </summary>
-    public void Replace(int layer, int newSlot, Tensor gateProj, Tensor upProj, Tensor downProj, Tensor routerRow, int? derivedFrom = null)
+    public void Replace(int layer, int newSlot, Tensor gateProj, Tensor upProj, Tensor downProj, Tensor routerRow, int? derivedFrom = null,
+                        Tensor? scoreCorrectionBias = null)
     {
         if (!_replaced.TryGetValue(layer, out var slots)) _replaced[layer] = slots = [];
-        if (!slots.TryAdd(newSlot, (new ExpertTensors(gateProj, upProj, downProj, routerRow), derivedFrom)))
+        if (!slots.TryAdd(newSlot, (new ExpertTensors(gateProj, upProj, downProj, routerRow, scoreCorrectionBias), derivedFrom)))
             throw new MoePruneException($"expert plan: layer {layer} slot {newSlot} is replaced twice");
     }
 

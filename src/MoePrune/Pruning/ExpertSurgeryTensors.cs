@@ -23,7 +23,8 @@ internal sealed record SurgeryTensor(string Name, SafeDtype Dtype, long[] Shape,
 /// byte — an FP8 expert with its <c>weight_scale_inv</c> — and custom experts converted to the source's dtype, or, in
 /// an FP8 layer, block-quantized with fresh scales, <see cref="BlockFp8.Quantize"/>); each router tensor
 /// (<see cref="Models.Families.ModelFamily.RouterTensorNames"/>) with its rows gathered in slot order, custom slots' rows
-/// written in (the first router tensor takes <see cref="ExpertTensors.RouterRow"/>). Planning reads no tensor data and
+/// written in (the first router tensor takes <see cref="ExpertTensors.RouterRow"/>, the score-correction bias
+/// <see cref="ExpertTensors.ScoreCorrectionBias"/> or the derived-from original's entry). Planning reads no tensor data and
 /// throws before anything is produced when the source lacks a tensor the plan needs.
 /// </summary>
 internal static class ExpertSurgeryTensors
@@ -153,7 +154,8 @@ internal static class ExpertSurgeryTensors
             for (int s = 0; s < slots.Length; s++)
                 if (slots[s].Custom is { } c)
                     rows[s].copy_(takesRouterRow ? c.RouterRow.detach().reshape(rows[s].shape)  // (...), converts dtype
-                                                 : weight[slots[s].Original]);           // validated: has an original
+                                  : c.ScoreCorrectionBias is { } b ? b.detach().reshape(rows[s].shape)
+                                  : weight[slots[s].Original]);                          // validated: has an original
             return rows.MoveToOuterDisposeScope();
         }
         long[] shape = [slots.Length, .. router.Shape[1..]];

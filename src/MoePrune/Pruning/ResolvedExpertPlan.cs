@@ -38,9 +38,10 @@ public sealed class ResolvedExpertPlan
                 if (layerSlots[s].Custom is { } custom)
                 {
                     CheckShapes(config, layer, s, custom, problems);
-                    if (layerSlots[s].Original == ExpertSlot.NoOriginal && config.Family.RouterTensorNames.Count > 1)
+                    if (layerSlots[s].Original == ExpertSlot.NoOriginal && custom.ScoreCorrectionBias is null
+                        && config.Family.RouterTensorNames.Count > 1)
                         problems.Add($"layer {layer} slot {s}: a custom expert with no original has no row for router tensor(s) "
-                                     + string.Join(", ", config.Family.RouterTensorNames.Skip(1)));
+                                     + string.Join(", ", config.Family.RouterTensorNames.Skip(1)) + " (give its bias entry or the expert it derives from)");
                 }
         }
         var main = slots.Where(kv => !config.IsMtpLayer(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
@@ -97,5 +98,11 @@ public sealed class ResolvedExpertPlan
         Check("up_proj", t.UpProj, [i, h]);
         Check("down_proj", t.DownProj, [h, i]);
         Check("router row", t.RouterRow, [h], [1, h]);
+        if (t.ScoreCorrectionBias is { } bias)
+        {
+            if (!config.Family.RouterScoreCorrectionBias)
+                problems.Add($"layer {layer} slot {slot}: a score-correction bias was given but {config.ModelType} routers have none");
+            else Check("score-correction bias", bias, [], [1]);
+        }
     }
 }

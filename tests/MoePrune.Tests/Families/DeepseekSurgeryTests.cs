@@ -76,6 +76,38 @@ public class DeepseekSurgeryTests(ITestOutputHelper output)
         Assert.True(JsonNode.DeepEquals(original, config), "only the expert count (and the dtype of the fp32 load) may change");
     }
 
+    /// <summary>
+    /// A merged expert with no single original needs its own <c>e_score_correction_bias</c> entry (refused without one);
+    /// given one, it lands in the pruned router's bias at the slot, beside the merged router row.
+    /// </summary>
+    [Fact]
+    public void MergedSlotWithoutAnOriginalTakesItsOwnBiasEntry()
+    {
+        using var scope = NewDisposeScope();
+        using var full = ModelLoader.Load(DeepseekFixtures.Dir("deepseek_v3_yarn_groups_fp32"), ScalarType.Float32);
+        var keep = DeepseekFixtures.PrunedKeep(DeepseekFixtures.Expected("deepseek_v3_yarn_groups_fp32"));
+        var block = full.Model.Layers[1].Moe!;
+        int a = keep[1][0], b = keep[1][1];                                              // two experts of group 0
+        Tensor Mean(Tensor x, Tensor y) => ((x + y) / 2).detach();
+        var row = Mean(block.Router.Weight[a], block.Router.Weight[b]);                  // (H)
+        var plan = ExpertPlan.Keep(keep);
+        plan.Replace(1, 0, Mean(block.GateProj(a), block.GateProj(b)), Mean(block.UpProj(a), block.UpProj(b)),
+                     Mean(block.DownProj(a), block.DownProj(b)), row, derivedFrom: ExpertSlot.NoOriginal);
+        var e = Assert.Throws<MoePruneException>(() => ExpertSurgery.Validate(full.Config, plan, false));
+        Assert.Contains("has no row for router tensor(s) gate.e_score_correction_bias", e.Message);
+
+        var withBias = ExpertPlan.Keep(keep);
+        var bias = tensor(0.125f);
+        withBias.Replace(1, 0, Mean(block.GateProj(a), block.GateProj(b)), Mean(block.UpProj(a), block.UpProj(b)),
+                         Mean(block.DownProj(a), block.DownProj(b)), row, derivedFrom: ExpertSlot.NoOriginal, scoreCorrectionBias: bias);
+        using var merged = ExpertSurgery.Apply(full, withBias);
+        var router = merged.Model.Layers[1].Moe!.Router;
+        Assert.Equal(0.125f, router.ScoreCorrectionBias![0].item<float>());
+        Assert.Equal(block.Router.ScoreCorrectionBias![keep[1][1]].item<float>(), router.ScoreCorrectionBias[1].item<float>());
+        Assert.Equal(0.0, ModelFixtures.MaxAbsDiff(router.Weight[0], row));
+        output.WriteLine($"merged slot 0 of layer 1: bias {router.ScoreCorrectionBias[0].item<float>()}, refused without: {e.Message}");
+    }
+
     /// <summary>Logits (B, T, V) and each MoE layer's chosen experts (N, k).</summary>
     static (Tensor Logits, Dictionary<int, Tensor> Choice) Run(MoeForCausalLM model, Tensor ids)
     {
