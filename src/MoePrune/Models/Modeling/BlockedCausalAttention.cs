@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoePrune.Models;
@@ -26,7 +27,8 @@ public static class BlockedCausalAttention
     {
         using var scope = NewDisposeScope();
         long b = q.shape[0], nh = q.shape[1], t = q.shape[2], hd = q.shape[3], kv = k.shape[1], rep = nh / kv, vd = v.shape[3];
-        var qs = (q * (scale ?? 1.0 / Math.Sqrt(hd))).reshape(b, kv, rep, t, hd);          // (B, kv, rep, T, hd)
+        using var factor = (scale ?? 1.0 / Math.Sqrt(hd)).ToScalar();                       // explicit: see RmsNorm
+        var qs = (q * factor).reshape(b, kv, rep, t, hd);                                  // (B, kv, rep, T, hd)
         var above = ones(blockSize, blockSize, ScalarType.Bool, q.device).triu(1);         // (n, n) true above the diagonal
         var blocks = new List<Tensor>();
         for (long i0 = 0; i0 < t; i0 += blockSize)

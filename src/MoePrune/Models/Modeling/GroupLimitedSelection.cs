@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoePrune.Models;
@@ -23,11 +24,16 @@ internal static class GroupLimitedSelection
         var groupMask = zeros(n, g, ScalarType.Bool, selection.device)
             .scatter_(1, chosenGroups, ones_like(chosenGroups, ScalarType.Bool));        // (N, G) bool
         var candidate = groupMask.unsqueeze(-1).expand(n, g, e / g).reshape(n, e);       // (N, E) bool
-        var choice = selection.masked_fill(candidate.logical_not(), 0.0);                // (N, E)
+        using var zero = 0.0.ToScalar();                                                 // explicit Scalars: see RmsNorm
+        var choice = selection.masked_fill(candidate.logical_not(), zero);               // (N, E)
         return Masked(choice, expertMask).MoveToOuterDisposeScope();
     }
 
     /// <summary>(N, E) scores with experts outside <paramref name="expertMask"/> at −∞ (the input itself when there is no mask).</summary>
-    public static Tensor Masked(Tensor scores, Tensor? expertMask) =>
-        expertMask is null ? scores.alias() : scores.masked_fill(expertMask.logical_not(), double.NegativeInfinity);
+    public static Tensor Masked(Tensor scores, Tensor? expertMask)
+    {
+        if (expertMask is null) return scores.alias();
+        using var minusInfinity = double.NegativeInfinity.ToScalar();
+        return scores.masked_fill(expertMask.logical_not(), minusInfinity);
+    }
 }

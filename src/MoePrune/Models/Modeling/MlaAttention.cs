@@ -97,7 +97,8 @@ public sealed class MlaAttention : nn.Module<AttentionInput, Tensor>
         else
         {
             // SDPA scales by qk^-½; YaRN's extra mscale² goes into the queries.
-            var qs = _mscale2 == 1.0 ? q : q * _mscale2;                                 // (B, nh, T, qk)
+            using var mscale2 = _mscale2.ToScalar();                                     // explicit: see RmsNorm
+            var qs = _mscale2 == 1.0 ? q : q * mscale2;                                  // (B, nh, T, qk)
             o = input.Mask is null
                 ? nn.functional.scaled_dot_product_attention(qs, k, v, null, 0.0, true)
                 : nn.functional.scaled_dot_product_attention(qs, k, v, input.Mask, 0.0, false);

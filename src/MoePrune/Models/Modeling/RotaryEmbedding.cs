@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoePrune.Models;
@@ -32,7 +33,10 @@ public sealed record RotaryEmbedding(int HeadDim, double Theta, YarnScaling? Yar
         if (positions.dim() == 2) emb = emb.unsqueeze(1);                                                         // (B, 1, T, d)
         var (cos, sin) = (emb.cos(), emb.sin());                                                                  // (…, T, d) fp32
         if (Yarn is not null && Yarn.CosSinFactor != 1.0)
-            (cos, sin) = (cos * Yarn.CosSinFactor, sin * Yarn.CosSinFactor);                                      // python: cos = emb.cos() * attention_scaling
+        {
+            using var factor = Yarn.CosSinFactor.ToScalar();                                                      // explicit: see RmsNorm
+            (cos, sin) = (cos * factor, sin * factor);                                                            // python: cos = emb.cos() * attention_scaling
+        }
         return (cos.to(dtype).MoveToOuterDisposeScope(), sin.to(dtype).MoveToOuterDisposeScope());
     }
 
@@ -41,12 +45,17 @@ public sealed record RotaryEmbedding(int HeadDim, double Theta, YarnScaling? Yar
     {
         var yarn = Yarn!;
         var (low, high) = yarn.CorrectionRange(HeadDim, Theta);
+        using var factor = yarn.Factor.ToScalar();                                                                 // explicit Scalars: see RmsNorm
+        using var lowScalar = low.ToScalar();
+        using var width = (high - low).ToScalar();
+        using var zero = 0.0.ToScalar();
+        using var one = 1.0.ToScalar();
         var extrapolation = posFreqs.reciprocal();                                                                 // (d/2) 1/θ^(2j/d)
-        var interpolation = (posFreqs * yarn.Factor).reciprocal();                                                 // (d/2)
-        var ramp = ((arange(HeadDim / 2, ScalarType.Float32, posFreqs.device) - low) / (high - low)).clamp(0, 1); // (d/2)
-        var keep = 1 - ramp;                                                                                       // (d/2) 1 = extrapolate
+        var interpolation = (posFreqs * factor).reciprocal();                                                      // (d/2)
+        var ramp = ((arange(HeadDim / 2, ScalarType.Float32, posFreqs.device) - lowScalar) / width).clamp(zero, one); // (d/2)
+        var keep = one - ramp;                                                                                     // (d/2) 1 = extrapolate
         // python: inv_freq = inv_freq_interpolation * (1 - extrapolation_factor) + inv_freq_extrapolation * extrapolation_factor
-        return interpolation * (1 - keep) + extrapolation * keep;
+        return interpolation * (one - keep) + extrapolation * keep;
     }
 
     /// <summary>

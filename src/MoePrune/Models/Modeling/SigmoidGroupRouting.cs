@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoePrune.Models;
@@ -34,9 +35,11 @@ public sealed class SigmoidGroupRouting(int topK, GroupRouting groups, bool norm
         }
         var indices = choice.topk(TopK, -1).indexes;                                    // (N, k) by descending corrected score
         var weights = scores.gather(1, indices);                                        // (N, k) uncorrected
+        using var tiny = 1e-20.ToScalar();                                              // explicit Scalars: see RmsNorm
+        using var scaling = Groups.RoutedScalingFactor.ToScalar();
         if (NormTopKProb)
-            weights = weights / (weights.sum(-1, keepdim: true) + 1e-20);               // (N, k)
-        if (Groups.RoutedScalingFactor != 1.0) weights = weights * Groups.RoutedScalingFactor;
+            weights = weights / (weights.sum(-1, keepdim: true) + tiny);                // (N, k)
+        if (Groups.RoutedScalingFactor != 1.0) weights = weights * scaling;
         return new RoutingDecision(weights.MoveToOuterDisposeScope(), indices.MoveToOuterDisposeScope());
     }
 

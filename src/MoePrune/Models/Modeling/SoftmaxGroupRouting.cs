@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoePrune.Models;
@@ -33,7 +34,8 @@ public sealed class SoftmaxGroupRouting(int topK, GroupRouting groups) : IRoutin
         }
         var indices = choice.topk(TopK, -1).indexes;                                    // (N, k) by descending score
         var weights = scores.gather(1, indices);                                        // (N, k)
-        if (Groups.RoutedScalingFactor != 1.0) weights = weights * Groups.RoutedScalingFactor;
+        using var scaling = Groups.RoutedScalingFactor.ToScalar();                      // explicit: see RmsNorm
+        if (Groups.RoutedScalingFactor != 1.0) weights = weights * scaling;
         return new RoutingDecision(weights.MoveToOuterDisposeScope(), indices.MoveToOuterDisposeScope());
     }
 
