@@ -28,9 +28,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         // Explicit Scalar, disposed after use: an implicit one is left to the finalizer, which under GC pressure can free
         // it while libtorch still reads it ("Scalar.h" assertions seen in parallel test runs).
         using var eps = _eps.ToScalar();
+        using var two = 2.ToScalar();
         // python: variance = hidden_states.float().pow(2).mean(-1, keepdim=True)
         var x32 = x.to(ScalarType.Float32);                              // (..., size) fp32
-        var variance = (x32 * x32).mean([-1L], keepdim: true);          // (..., 1) fp32; pow(2) is x·x in libtorch
+        var variance = x32.pow(two).mean([-1L], keepdim: true);         // (..., 1) fp32
         var normed = (x32 * rsqrt(variance + eps)).to(x.dtype);         // (..., size) input dtype
         return (_weight * normed).MoveToOuterDisposeScope();            // (..., size)
     }
