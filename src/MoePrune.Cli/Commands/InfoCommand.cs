@@ -23,6 +23,7 @@ public static class InfoCommand
             Console.WriteLine($"parameters        {info.TotalParameters:N0} total, {info.ActiveParameters:N0} active per token");
             Console.WriteLine($"storage           {string.Join(", ", info.BytesByDtype.Select(kv => $"{kv.Key} {Size(kv.Value)}"))}");
             Console.WriteLine($"shards            {info.Shards.Count} ({Size(info.TotalBytes)})");
+            foreach (var (label, text) in info.Details) Console.WriteLine($"{label,-18}{text}");
             return 0;
         });
         return cmd;
