@@ -17,5 +17,5 @@ export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x10000000}"
 echo "$(date -u +%FT%TZ) start: $(uptime | sed 's/.*load/load/')"
 /usr/bin/time -f "study: %e s, max RSS %M KB" dotnet "$cli/MoePrune.Cli.dll" study merge models/default --work "$out" \
   --groups 6,4 --calib-seeds 0,1,2 --tasks def2word,hypernym --task-limit 200 --eval-sequences 4 --learned-steps 50 \
-  --threads 1 --markdown "$out/results.md" "$@" > /dev/null
+  --threads 1 --markdown "$out/results.md" --force "$@" > /dev/null
 echo "$(date -u +%FT%TZ) done: $(uptime | sed 's/.*load/load/')"

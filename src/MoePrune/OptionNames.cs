@@ -40,6 +40,7 @@ public sealed class OptionNames(IReadOnlyDictionary<string, string> names)
     public const string NonUniform = "non-uniform";
     public const string Gguf = "gguf";
     public const string LearnedSteps = "learned-steps";
+    public const string Force = "force";
 
     /// <summary>The library's own names (each setting's key).</summary>
     public static OptionNames Neutral { get; } = new(new Dictionary<string, string>());

@@ -38,5 +38,6 @@ public static class CliOptionNames
         [OptionNames.NonUniform] = "--non-uniform",
         [OptionNames.Gguf] = "--gguf",
         [OptionNames.LearnedSteps] = "--learned-steps",
+        [OptionNames.Force] = "--force",
     });
 }

@@ -8,8 +8,8 @@ using MoePrune.Models;
 namespace MoePrune.Cli.Commands;
 
 /// <summary>
-/// <c>moeprune merge [MODEL_DIR] --similarity cka|weights|surrogate|router|router-logits|output-mean (--groups N | --keep N |
-/// --ratio R | --groups-map FILE) --merge uniform|frequency|max-frequency|learned [--preset NAME] --out DIR [--gguf FILE]</c>:
+/// <c>moeprune merge [MODEL] --similarity cka|weights|surrogate|router|router-logits|output-mean (--groups N | --keep N |
+/// --ratio R | --groups-map FILE) --merge uniform|frequency|max-frequency|learned [--preset NAME] --out DIR [--force] [--gguf FILE]</c>:
 /// merges each sparse layer's experts into r groups and writes a standard Hugging Face checkpoint with <c>merging.json</c>
 /// (docs/MERGING.md).
 /// </summary>
@@ -17,7 +17,7 @@ public static class MergeCommand
 {
     public static Command Create()
     {
-        var dir = ModelOptions.OptionalModelDir();
+        var dir = ModelOptions.ModelDir();
         var similarity = new Option<string?>("--similarity") { Description = $"Expert similarity: {string.Join(", ", SimilarityKinds.All)} (default cka)" };
         var merge = new Option<string?>("--merge") { Description = "Merge method: uniform, frequency, max-frequency or learned (default uniform)" };
         var preset = new Option<string?>("--preset") { Description = $"Similarity, grouping and merge of a published method: {string.Join(", ", MergePresets.All.Select(p => p.Name))}" };
@@ -41,14 +41,15 @@ public static class MergeCommand
             DefaultValueFactory = _ => new LayerMergeOptions().LearnedSteps,
         };
         var nonUniform = new Option<bool>("--non-uniform") { Description = "Allow a groups map with different counts per layer (non-portable export)" };
-        var output = new Option<string>("--out") { Description = "Output checkpoint directory (must not exist or be empty)", Required = true };
+        var output = OutputOptions.Out("Output model folder");
+        var force = OutputOptions.Force();
         var gguf = new Option<string?>("--gguf") { Description = "Also write this GGUF file for llama.cpp (uniform expert counts only)" };
         var calib = CalibrationOptions.Create();
-        var dtype = ModelOptions.Dtype();
+        var dtype = ModelOptions.Dtype($"Dtype the model is held, merged and written in: {ModelOptions.DtypeValues} (default: the checkpoint's)");
         var cmd = new Command("merge", "Merge similar experts and write a standard Hugging Face checkpoint with merging.json")
         {
             dir, similarity, merge, preset, groups, keep, ratio, groupsMap, partition, objective, tokens, kernel, surrogate, mixup, learnedSteps,
-            nonUniform, output, gguf, dtype,
+            nonUniform, output, force, gguf, dtype,
         };
         calib.AddTo(cmd, withInputSample: false);
         cmd.SetAction(pr =>
@@ -77,13 +78,14 @@ public static class MergeCommand
             };
             var request = new MergeRequest
             {
-                ModelDir = DefaultModel.Resolve(pr.GetValue(dir)),
+                ModelDir = pr.Model(dir),
                 OutDir = pr.GetValue(output)!,
+                Force = pr.GetValue(force),
                 Spec = spec,
                 GgufFile = pr.GetValue(gguf),
-                Dtype = DtypeNames.ParseOption(pr.GetValue(dtype)),
+                Dtype = pr.DtypeValue(dtype),
             };
-            var result = CalibrationProgress.Run(json, progress => MergeJob.Run(request, progress));
+            var result = MergeJob.Run(request, StderrProgress.Calibration);
             var layers = result.Record["layers"]!.AsObject();
             if (json)
             {

@@ -11,15 +11,15 @@ using TorchSharp;
 namespace MoePrune.Cli.Commands;
 
 /// <summary>
-/// <c>moeprune study merge [MODEL_DIR] --work DIR [--groups 6,4] [--calib-seeds 0,1,2] [--tasks def2word,hypernym]
-/// [--task-limit N] [--eval-sequences N] [--markdown FILE]</c>: every similarity × merge method, the M-SMoE/HC-SMoE presets
+/// <c>moeprune study merge [MODEL] --work DIR [--groups 6,4] [--calib-seeds 0,1,2] [--tasks def2word,hypernym]
+/// [--task-limit N] [--eval-sequences N] [--markdown FILE [--force]]</c>: every similarity × merge method, the M-SMoE/HC-SMoE presets
 /// and the dropping baselines at each expert count (<see cref="MergeStudy"/>); resumable in the work folder.
 /// </summary>
 public static class StudyMergeCommand
 {
     public static Command Create()
     {
-        var dir = ModelOptions.OptionalModelDir();
+        var dir = ModelOptions.ModelDir();
         var work = new Option<string>("--work") { Description = "Work folder: settings.json, measurements.jsonl (appended; a rerun skips what is there), results.json", Required = true };
         var groups = new Option<string>("--groups") { Description = "Comma-separated experts per layer after merging or dropping", DefaultValueFactory = _ => "6,4" };
         var calibSeeds = new Option<string>("--calib-seeds") { Description = "Calibration seeds (one pass each)", DefaultValueFactory = _ => "0,1,2" };
@@ -30,23 +30,22 @@ public static class StudyMergeCommand
         var tasks = new Option<string>("--tasks") { Description = "Built-in tasks or task files scored on every model (empty: none)", DefaultValueFactory = _ => "def2word,hypernym" };
         var taskLimit = new Option<int>("--task-limit") { Description = "First N documents of each task", DefaultValueFactory = _ => 300 };
         var evalSeqs = new Option<int>("--eval-sequences") { Description = "First N validation sequences of 256 tokens per Brown genre", DefaultValueFactory = _ => 4 };
-        var evalTokens = new Option<string?>("--eval-tokens") { Description = "Evaluate on this token-id file instead of the Brown validation subset" };
+        var evalTokens = new Option<string?>("--eval-token-file") { Description = "Evaluate on this token-id file instead of the Brown validation subset" };
         var tokens = new Option<int>("--similarity-tokens") { Description = "Input-sample rows per layer (similarity, learned merge, NAEE)", DefaultValueFactory = _ => MergeSpec.DefaultSimilarityTokens };
         var learnedSteps = new Option<int>("--learned-steps") { Description = "Adam steps of the learned merge", DefaultValueFactory = _ => new LayerMergeOptions().LearnedSteps };
-        var markdown = new Option<string?>("--markdown") { Description = "Write the tables as Markdown here" };
-        var threads = new Option<int>("--threads") { Description = "Torch CPU threads", DefaultValueFactory = _ => 1 };
+        var markdown = new Option<string?>("--markdown") { Description = "Also write the tables as Markdown here (an existing file is replaced only with --force)" };
+        var force = OutputOptions.Force();
         var calib = CalibrationOptions.Create();
         var cmd = new Command("merge", "Merging against dropping: every similarity x merge method, presets and baselines; perplexity, KL, task accuracy")
-            { dir, work, groups, calibSeeds, similarities, merges, presets, drops, tasks, taskLimit, evalSeqs, evalTokens, tokens, learnedSteps, markdown, threads };
+            { dir, work, groups, calibSeeds, similarities, merges, presets, drops, tasks, taskLimit, evalSeqs, evalTokens, tokens, learnedSteps, markdown, force };
         calib.AddTo(cmd, withSeed: false, withInputSample: false);
         cmd.SetAction(pr =>
         {
             string loadBefore = LoadAverage();
-            if (pr.GetValue(threads) < 1) throw new MoePruneException($"--threads: {pr.GetValue(threads)} must be at least 1");
-            torch.set_num_threads(pr.GetValue(threads));
+            if (pr.GetValue(markdown) is { } mdFile) OutputOptions.Claim(mdFile, IO.OutputKind.File, pr.GetValue(force));
             var request = new MergeStudyRequest
             {
-                ModelDir = DefaultModel.Resolve(pr.GetValue(dir)),
+                ModelDir = pr.Model(dir),
                 WorkDir = pr.GetValue(work)!,
                 Groups = Ints(pr.GetValue(groups)!, "--groups"),
                 CalibrationSeeds = Ints(pr.GetValue(calibSeeds)!, "--calib-seeds"),

@@ -12,6 +12,8 @@ public sealed record MergeRequest
 {
     public required string ModelDir { get; init; }
     public required string OutDir { get; init; }
+    /// <summary>Replace an existing non-empty <see cref="OutDir"/> (and <see cref="GgufFile"/>) at the end, atomically.</summary>
+    public bool Force { get; init; }
     public required MergeSpec Spec { get; init; }
     /// <summary>Also write this GGUF file from the merged checkpoint (uniform expert counts only).</summary>
     public string? GgufFile { get; init; }
@@ -36,8 +38,8 @@ public static class MergeJob
     {
         var spec = request.Spec;
         spec.Check();
-        PruneExport.CheckOutDir(request.OutDir);
-        if (request.GgufFile is { } gguf) CheckGgufPath(gguf, spec.Names);
+        PruneExport.CheckOutDir(request.OutDir, request.Force, spec.Names);
+        if (request.GgufFile is { } gguf) IO.OutputPaths.Claim(gguf, IO.OutputKind.File, request.Force, spec.Names);
         using var model = ModelLoader.Load(request.ModelDir, request.Dtype);
         var input = new RoundInput(1, model, ExpertLineage.Identity(model.MoeLayers), request.ModelDir);
         if (request.GgufFile is not null)
@@ -62,14 +64,5 @@ public static class MergeJob
             }
         }
         return new MergeResult(request.OutDir, record, request.GgufFile);
-    }
-
-    /// <summary>A GGUF output must not exist yet and must go into an existing folder.</summary>
-    private static void CheckGgufPath(string path, OptionNames names)
-    {
-        if (Directory.Exists(path)) throw new MoePruneException($"{names[OptionNames.Gguf]} {path}: is a directory");
-        if (File.Exists(path)) throw new MoePruneException($"{names[OptionNames.Gguf]} {path}: file exists");
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (!Directory.Exists(dir)) throw new MoePruneException($"{names[OptionNames.Gguf]} {path}: folder {dir} does not exist");
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MoePrune.Merging;
+using static TorchSharp.torch;
 
 namespace MoePrune.Jobs;
 
@@ -25,10 +26,14 @@ public sealed class MergeOutcome(MergeSpec spec) : IDisposable
     public double CalibrationSeconds { get; init; }
     /// <summary>Seconds of similarity, grouping and merging over all layers.</summary>
     public double MergeSeconds { get; internal set; }
+    /// <summary>The merged experts' score-correction bias entries (scalars) the round's plan holds, for routers that have the bias.</summary>
+    internal List<Tensor> Biases { get; } = [];
 
     public void Dispose()
     {
         foreach (var layer in Layers.Values) layer.Dispose();
         Layers.Clear();
+        foreach (var b in Biases) b.Dispose();
+        Biases.Clear();
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MoePrune.Criteria;
 using MoePrune.Criteria.Statistics;
 using MoePrune.Merging;
+using MoePrune.Merging.Merge;
 using MoePrune.Merging.Partition;
 using MoePrune.Models;
 using MoePrune.Pruning;
@@ -70,6 +71,7 @@ public static class MergeRound
         var model = input.Model;
         var config = model.Config;
         var n = spec.Names;
+        FamilyProblem(config, spec);
         var experts = model.MoeLayers.ToDictionary(v => v.LayerIndex, v => v.NumExperts);
         SortedDictionary<int, ExpertGrouping>? groups = null;
         Dictionary<int, int> counts;
@@ -103,6 +105,23 @@ public static class MergeRound
         }
         ExpertSurgery.Validate(config, MergeSpec.CountPlan(counts), allowNonUniform: spec.NonUniform);
         return (groups, counts);
+    }
+
+    /// <summary>
+    /// What merging does not handle for a family, refused before any work: group-limited routing (a merged expert would
+    /// mix the router's expert groups), MTP layers (never run, so never calibrated or merged), and the learned merge on
+    /// routers with a score-correction bias (its fit routes without the bias).
+    /// </summary>
+    private static void FamilyProblem(MoeConfig config, MergeSpec spec)
+    {
+        if (config.Groups.IsGroupLimited)
+            throw new MoePruneException($"{config.Path}: {config.ModelType} routes within n_group = {config.Groups.NGroup} expert groups; "
+                + "merging across them is not supported (prune keeps the groups balanced)");
+        if (config.NumMtpLayers > 0)
+            throw new MoePruneException($"{config.Path}: {config.NumMtpLayers} MTP layer(s) share the routed expert count, and merging does not handle MTP layers yet");
+        if (spec.MergeMethod == MergeMethod.Learned && config.Family.RouterScoreCorrectionBias)
+            throw new MoePruneException($"{spec.Names[OptionNames.Merge]} learned: {config.ModelType} routers select with a score-correction bias, "
+                + "which the learned merge's fit does not model; use uniform, frequency or max-frequency");
     }
 
     private static bool IsIdentity(ExpertLineage lineage, int layer) =>
@@ -177,6 +196,7 @@ public static class MergeRound
             lineage = lineage.Merge(layer, r.Grouping.Groups.Select(g => (IReadOnlyList<int>)g).ToList());
         }
         var plan = ExpertPlan.Keep(keep);
+        var biases = outcome.Biases;
         foreach (var (layer, result) in outcome.Layers)
             for (int slot = 0; slot < result.Merged.Count; slot++)
             {
@@ -184,8 +204,10 @@ public static class MergeRound
                 if (m.Members.Length == 1) continue;                                                // copied unchanged
                 int single = Array.FindIndex(m.Coefficients, a => a == 1.0);
                 bool oneHot = single >= 0 && m.Scale == 1.0 && m.Coefficients.Count(a => a != 0) == 1;
+                var bias = oneHot ? null : MergedBias(model, layer, m);
+                if (bias is not null) biases.Add(bias);
                 plan.Replace(layer, slot, m.Weights.GateProj, m.Weights.UpProj, m.Weights.DownProj, m.RouterRow,
-                             derivedFrom: oneHot ? m.Members[single] : ExpertSlot.NoOriginal);
+                             derivedFrom: oneHot ? m.Members[single] : ExpertSlot.NoOriginal, scoreCorrectionBias: bias);
             }
         ExpertSurgery.Validate(model.Config, plan, spec.NonUniform);
         var choice = new RoundChoice(Method, selections, null, null, outcome.Calibration);
@@ -203,5 +225,17 @@ public static class MergeRound
             round.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The merged expert's <c>e_score_correction_bias</c> entry where the router has one: Σ α_i·b_i with the coefficients of
+    /// its weights and router row (a scalar, fp32); null for routers without the bias.
+    /// </summary>
+    private static Tensor? MergedBias(MoeForCausalLM model, int layer, MergedExpert m)
+    {
+        if (model.Model.Layers[layer].Moe!.Router.ScoreCorrectionBias is not { } b) return null;
+        using var scope = NewDisposeScope();
+        var entries = m.Members.Select(e => b[e].detach().to(ScalarType.Float32)).ToArray();             // () each
+        return WeightedSum.Combine(entries, m.Coefficients).DetachFromDisposeScope();                    // ()
     }
 }

@@ -25,7 +25,7 @@ public class MergeJobTests(ITestOutputHelper output)
     ];
 
     static string[] Calibration(TempDir tmp, int seed) =>
-        ["--calib", $"tokens:{JobSupport.WriteTokens(tmp[$"calib-{seed}.txt"], 40, seed: seed)}", "--calib-seqs", "6", "--calib-len", "12"];
+        ["--calib", $"tokens:{JobSupport.WriteTokens(tmp[$"calib-{seed}.txt"], 40, seed: seed)}", "--calib-sequences", "6", "--calib-seq-len", "12"];
 
     double MaxLogitDiff(MoeForCausalLM a, MoeForCausalLM b, int seed)
     {
@@ -224,7 +224,7 @@ public class MergeJobTests(ITestOutputHelper output)
             ("unknown similarity", "--similarity: unknown similarity 'magic'", ["--similarity", "magic", "--groups", "6"]),
             ("unknown merge", "--merge: unknown merge method 'median'", ["--merge", "median", "--groups", "6"]),
             ("mixup of weights", "--mixup: mixes the inputs of the data-centric similarities", ["--similarity", "weights", "--mixup", "8", "--groups", "6"]),
-            ("gguf folder missing", $"--gguf {tmp["no/x.gguf"]}: folder", ["--similarity", "weights", "--groups", "6", "--gguf", tmp["no/x.gguf"]]),
+            ("gguf folder missing", $"{tmp["no/x.gguf"]}: the folder", ["--similarity", "weights", "--groups", "6", "--gguf", tmp["no/x.gguf"]]),
             ("gguf of a dense layer", "dense", ["--similarity", "weights", "--groups", "6", "--gguf", tmp["x.gguf"]]),
         };
         foreach (var (name, expect, args) in cases)
@@ -240,7 +240,7 @@ public class MergeJobTests(ITestOutputHelper output)
         }
         var (fullCode, _, fullErr) = JobSupport.CliOutput("merge", modelDir, "--similarity", "weights", "--groups", "6", "--out", tmp["full"]);
         Assert.Equal(1, fullCode);
-        Assert.Contains($"{tmp["full"]}: output directory exists and is not empty", Assert.Single(JobSupport.Lines(fullErr)));
+        Assert.Contains($"{tmp["full"]}: directory exists and is not empty (--force replaces it)", Assert.Single(JobSupport.Lines(fullErr)));
         Assert.Equal(["keep.txt"], Directory.EnumerateFileSystemEntries(tmp["full"]).Select(Path.GetFileName));
         Assert.False(File.Exists(tmp["x.gguf"]));
         Assert.Empty(Directory.EnumerateFileSystemEntries(tmp.Path, ".*"));                     // no temporary directories left

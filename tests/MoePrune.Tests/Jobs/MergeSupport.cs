@@ -39,6 +39,13 @@ static class MergeSupport
                 view.UpProj(n).copy_(Sum(original.UpProj));
                 view.DownProj(n).copy_(Sum(original.DownProj, scales[n]));
                 view.RouterWeight[n].copy_(Sum(e => original.RouterWeight[e]));
+                if (reference.Model.Layers[view.LayerIndex].Moe!.Router.ScoreCorrectionBias is { } bias)  // (r): Σ α·b (DeepSeek-V3/GLM)
+                {
+                    var b = full.Model.Layers[view.LayerIndex].Moe!.Router.ScoreCorrectionBias!;
+                    double sum = 0;
+                    for (int i = 0; i < groups[n].Length; i++) sum += alphas[n][i] * b[groups[n][i]].item<float>();
+                    bias[n].fill_(Scalars.Of(sum));
+                }
             }
         }
         reference.eval();
