@@ -35,9 +35,10 @@ public static class StudyMergeCommand
         var learnedSteps = new Option<int>("--learned-steps") { Description = "Adam steps of the learned merge", DefaultValueFactory = _ => new LayerMergeOptions().LearnedSteps };
         var markdown = new Option<string?>("--markdown") { Description = "Also write the tables as Markdown here (an existing file is replaced only with --force)" };
         var force = OutputOptions.Force();
+        var reportOnly = new Option<bool>("--report-only") { Description = "Measure nothing: results.json and --markdown from the measurements already in --work (partial while a run is going)" };
         var calib = CalibrationOptions.Create();
         var cmd = new Command("merge", "Merging against dropping: every similarity x merge method, presets and baselines; perplexity, KL, task accuracy")
-            { dir, work, groups, calibSeeds, similarities, merges, presets, drops, tasks, taskLimit, evalSeqs, evalTokens, tokens, learnedSteps, markdown, force };
+            { dir, work, groups, calibSeeds, similarities, merges, presets, drops, tasks, taskLimit, evalSeqs, evalTokens, tokens, learnedSteps, markdown, force, reportOnly };
         calib.AddTo(cmd, withSeed: false, withInputSample: false);
         cmd.SetAction(pr =>
         {
@@ -61,12 +62,14 @@ public static class StudyMergeCommand
                 CalibrationLength = pr.GetValue(calib.Length), BatchSize = pr.GetValue(calib.BatchSize),
                 SimilarityTokens = pr.GetValue(tokens),
                 LearnedSteps = pr.GetValue(learnedSteps),
+                ReportOnly = pr.GetValue(reportOnly),
             };
             var results = MergeStudy.Run(request, line => Console.Error.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {line}"));
-            string command = "./moeprune " + string.Join(" ", pr.Tokens.Select(t => t.Value));
+            bool report = request.ReportOnly;                                                      // not the measuring command, nor its load
+            string command = report ? "" : "./moeprune " + string.Join(" ", pr.Tokens.Select(t => t.Value));
             var run = new StudyRunInfo(command,
-                $"{Environment.ProcessorCount} CPU cores, {torch.get_num_threads()} torch thread(s), {RuntimeInformation.OSDescription}",
-                loadBefore, LoadAverage());
+                $"{Environment.ProcessorCount} CPU cores, {(report ? "" : $"{torch.get_num_threads()} torch thread(s), ")}{RuntimeInformation.OSDescription}",
+                report ? "" : loadBefore, report ? "" : LoadAverage());
             string text = MergeStudyMarkdown.Render(results, run);
             if (pr.GetValue(markdown) is { } md) IO.AtomicFile.WriteText(md, text);
             if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(results);

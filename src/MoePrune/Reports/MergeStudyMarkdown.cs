@@ -21,14 +21,19 @@ public static class MergeStudyMarkdown
         var tasks = results["tasks"]!.AsArray().Select(t => ((string)t!["name"]!, (int)t["documents"]!)).ToList();
         var rows = results["rows"]!.AsArray().Select(r => r!.AsObject()).ToList();
         var sb = new StringBuilder();
-        sb.AppendLine("```");
-        sb.AppendLine(run.Command);
-        sb.AppendLine("```");
-        sb.AppendLine();
+        if (run.Command.Length > 0)
+        {
+            sb.AppendLine("```");
+            sb.AppendLine(run.Command);
+            sb.AppendLine("```");
+            sb.AppendLine();
+        }
         sb.AppendLine("| | |");
         sb.AppendLine("|---|---|");
         Row(sb, "machine", run.Machine);
-        Row(sb, "load average (1/5/15 min) before / after", $"{run.LoadBefore} / {run.LoadAfter}");
+        if (run.LoadBefore.Length > 0) Row(sb, "load average (1/5/15 min) before / after", $"{run.LoadBefore} / {run.LoadAfter}");
+        if (results["progress"] is { } progress && (int)progress["measured"]! < (int)progress["planned"]!)
+            Row(sb, "measurements", $"{progress["measured"]} of {progress["planned"]} (variant × seed) so far: rows show the seeds measured, missing rows are not measured yet");
         Row(sb, "model", $"`{settings["model_dir"]}`");
         Row(sb, "evaluation", $"{results["evaluation"]!["description"]}: {results["evaluation"]!["predicted_tokens"]} predicted tokens (perplexity, KL(parent ‖ model), top-1 agreement)");
         Row(sb, "tasks", string.Join(", ", tasks.Select(t => $"`{t.Item1}` (first {t.Item2} documents, 0-shot, acc)")));
@@ -43,13 +48,17 @@ public static class MergeStudyMarkdown
             if (table.Count == 0) continue;
             sb.AppendLine($"### {groups} experts per layer");
             sb.AppendLine();
-            sb.AppendLine("| rank | variant | kind | perplexity | KL(parent ‖ model) | top-1 agreement % | " + string.Join(" | ", tasks.Select(t => $"{t.Item1} acc %")) + " | seeds |");
-            sb.AppendLine("|---:|---|---|---:|---:|---:|" + string.Concat(tasks.Select(_ => "---:|")) + "---:|");
+            sb.AppendLine("| rank | variant | kind | perplexity | ≈ #1 | KL(parent ‖ model) | top-1 agreement % | " + string.Join(" | ", tasks.Select(t => $"{t.Item1} acc %")) + " | seeds |");
+            sb.AppendLine("|---:|---|---|---:|:---:|---:|---:|" + string.Concat(tasks.Select(_ => "---:|")) + "---:|");
             int rank = 0;
             foreach (var r in table)
-                sb.AppendLine($"| {++rank} | {r["variant"]} | {r["kind"]} | {MeanSd(r["perplexity"], 2)} | {MeanSd(r["kl_mean"], 4)} | {MeanSd(r["top1_agreement"], 1, 100)} | "
+                sb.AppendLine($"| {++rank} | {r["variant"]} | {r["kind"]} | {MeanSd(r["perplexity"], 2)} | {(rank > 1 && WithinNoise(r["perplexity"]!, table[0]["perplexity"]!) ? "≈" : "")} | {MeanSd(r["kl_mean"], 4)} | {MeanSd(r["top1_agreement"], 1, 100)} | "
                     + string.Join(" | ", tasks.Select(t => $"{MeanSd(r["tasks"]![t.Item1]!["acc"], 1, 100)} (±{Pct(r["tasks"]![t.Item1]!["acc_stderr"])})"))
                     + $" | {((bool)r["data_free"]! ? "data-free" : r["perplexity"]!["n"]!.ToString())} |");
+            sb.AppendLine();
+            sb.AppendLine("Mean ± sample sd over calibration seeds (data-free rows: one value); task accuracy ± the mean standard error of one "
+                          + "evaluation. ≈: the perplexity is within noise of rank 1 (the means differ by less than twice the standard error of "
+                          + "their difference over seeds, √(sd₁²/n₁ + sd²/n)).");
             sb.AppendLine();
             var bestMerge = table.FirstOrDefault(r => (string)r["kind"]! != "drop");
             var bestDrop = table.FirstOrDefault(r => (string)r["kind"]! == "drop");
@@ -69,6 +78,13 @@ public static class MergeStudyMarkdown
             }
         }
         return sb.ToString();
+    }
+
+    /// <summary>|mean − mean₁| &lt; 2·√(sd₁²/n₁ + sd²/n): the two rows' seed-to-seed spread covers their difference.</summary>
+    public static bool WithinNoise(JsonNode row, JsonNode best)
+    {
+        double Var(JsonNode s) => (double)s["sd"]! * (double)s["sd"]! / (int)s["n"]!;
+        return Math.Abs((double)row["mean"]! - (double)best["mean"]!) < 2 * Math.Sqrt(Var(row) + Var(best));
     }
 
     private static void Row(StringBuilder sb, string key, string value) => sb.AppendLine($"| {key} | {value} |");

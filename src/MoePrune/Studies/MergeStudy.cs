@@ -34,13 +34,16 @@ public static class MergeStudy
         model.eval();
         var quality = new ModelQuality(model, request.ModelDir, evaluation.Sequences, request.Tasks, request.TaskLimit, request.BatchSize);
         string parentKey = $"{ParentName}|{model.MoeLayers[0].NumExperts}|-";
+        if (request.ReportOnly && !done.ContainsKey(parentKey))
+            throw new MoePruneException($"{raw}: no measurement of the parent model yet, so there is nothing to report");
         if (!done.ContainsKey(parentKey))
             Append(raw, done, new JsonObject { ["key"] = parentKey, ["variant"] = ParentName, ["kind"] = ParentName, ["groups"] = model.MoeLayers[0].NumExperts, ["seed"] = null, ["metrics"] = quality.Measure(model) });
         log?.Invoke($"parent: perplexity {(double)done[parentKey]["metrics"]!["perplexity"]!:F2} on {evaluation.PredictedTokens} tokens");
 
         var lineage = ExpertLineage.Identity(model.MoeLayers);
         var kinds = MergeStudyVariant.Statistics(variants);
-        foreach (var phase in new[] { variants.Where(v => !v.Learned).ToList(), variants.Where(v => v.Learned).ToList() })
+        var phases = request.ReportOnly ? [] : new[] { variants.Where(v => !v.Learned).ToList(), variants.Where(v => v.Learned).ToList() };
+        foreach (var phase in phases)
             foreach (int seed in request.CalibrationSeeds)
             {
                 var todo = phase.Where(v => !done.ContainsKey(v.Key(seed))).ToList();
@@ -117,8 +120,10 @@ public static class MergeStudy
     /// <summary>Creates the work folder or checks a rerun's settings; the measurements already there, by key.</summary>
     private static Dictionary<string, JsonObject> Open(MergeStudyRequest request)
     {
-        Directory.CreateDirectory(request.WorkDir);
         string settingsPath = Path.Combine(request.WorkDir, SettingsFile);
+        if (request.ReportOnly && !File.Exists(settingsPath))
+            throw new MoePruneException($"{request.WorkDir}: no merge study there (no {SettingsFile}), so there is nothing to report");
+        Directory.CreateDirectory(request.WorkDir);
         var settings = request.ToJson();
         if (File.Exists(settingsPath))
         {

@@ -40,6 +40,11 @@ public sealed record MergeStudyRequest
     /// <summary>Input-sample rows per layer: the data-centric similarities, the learned merge and NAEE read the same sample.</summary>
     public int SimilarityTokens { get; init; } = MergeSpec.DefaultSimilarityTokens;
     public int LearnedSteps { get; init; } = new LayerMergeOptions().LearnedSteps;
+    /// <summary>
+    /// Measure nothing: build the results from the measurements already in <see cref="WorkDir"/> (a study still running or
+    /// stopped gives the rows measured so far). Not a setting of the measurements, so not in <see cref="ToJson"/>.
+    /// </summary>
+    public bool ReportOnly { get; init; }
 
     public void Check()
     {

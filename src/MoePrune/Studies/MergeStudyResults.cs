@@ -59,6 +59,11 @@ public static class MergeStudyResults
             ["evaluation"] = new JsonObject { ["description"] = evaluation.Description, ["predicted_tokens"] = evaluation.PredictedTokens },
             ["tasks"] = new JsonArray(tasks.Select(t => (JsonNode)new JsonObject { ["name"] = t.Name, ["documents"] = t.Documents }).ToArray()),
             ["parent"] = parent["metrics"]!.DeepClone(),
+            ["progress"] = new JsonObject
+            {
+                ["measured"] = wanted.Sum(v => request.CalibrationSeeds.Select(v.Key).Distinct().Count(k => records.Any(r => (string)r["key"]! == k))),
+                ["planned"] = wanted.Sum(v => request.CalibrationSeeds.Select(v.Key).Distinct().Count()),
+            },
             ["rows"] = rows,
             ["measurements"] = new JsonArray(records.Select(r => (JsonNode)r.DeepClone()).ToArray()),
         };

@@ -65,9 +65,33 @@ public class MergeStudyTests(ITestOutputHelper output)
         var error = Assert.Throws<MoePruneException>(() => MergeStudy.Run(request with { LearnedSteps = 3 }));
         Assert.Contains("learned_steps differ", error.Message);
 
+        // report only: nothing measured, the rows of what is there, progress against the plan; nothing to report in an empty folder
+        var partial = MergeStudy.Run(request with { CalibrationSeeds = [0, 1, 2, 3], ReportOnly = true });
+        Assert.Equal(12 + 5, File.ReadAllLines(raw).Length);
+        Assert.Equal(16, (int)partial["progress"]!["measured"]!);                                     // 1 data-free + 5 × 3 seeds
+        Assert.Equal(21, (int)partial["progress"]!["planned"]!);                                      // 1 data-free + 5 × 4 seeds
+        Assert.Equal(3, (int)partial["rows"]!.AsArray().Single(r => (string)r!["variant"]! == "m-smoe")!["perplexity"]!["n"]!);
+        Assert.Contains("| measurements | 16 of 21", MergeStudyMarkdown.Render(partial, new StudyRunInfo("", "test", "", "")));
+        var empty = Assert.Throws<MoePruneException>(() => MergeStudy.Run(request with { WorkDir = tmp["empty"], ReportOnly = true }));
+        Assert.Contains("no merge study there", empty.Message);
+        Assert.False(Directory.Exists(tmp["empty"]));
+
         var text = MergeStudyMarkdown.Render(again, new StudyRunInfo("./moeprune study merge …", "test", "0", "0"));
         output.WriteLine(text);
         Assert.Contains("### 6 experts per layer", text);
         Assert.Contains("Best merge:", text);
+    }
+
+    /// <summary>Within noise: |Δmean| &lt; 2·√(sd₁²/n₁ + sd²/n), against values computed by hand.</summary>
+    [Fact]
+    public void WithinNoiseComparesTheDifferenceWithTwiceItsStandardError()
+    {
+        static JsonObject Stat(double mean, double sd, int n) => new() { ["mean"] = mean, ["sd"] = sd, ["n"] = n };
+        var best = Stat(100, 3, 3);                                                                  // variance of the mean 3
+        Assert.True(MergeStudyMarkdown.WithinNoise(Stat(104.8, 3, 3), best));                       // 2·√6 = 4.899
+        Assert.False(MergeStudyMarkdown.WithinNoise(Stat(105.0, 3, 3), best));
+        Assert.True(MergeStudyMarkdown.WithinNoise(Stat(103.4, 0, 1), best));                       // data-free row: 2·√3 = 3.464
+        Assert.False(MergeStudyMarkdown.WithinNoise(Stat(103.5, 0, 1), best));
+        Assert.False(MergeStudyMarkdown.WithinNoise(Stat(100.1, 0, 1), Stat(100, 0, 1)));           // two data-free rows: no noise
     }
 }
