@@ -34,7 +34,7 @@ public static class MergeStudyMarkdown
         if (run.LoadBefore.Length > 0) Row(sb, "load average (1/5/15 min) before / after", $"{run.LoadBefore} / {run.LoadAfter}");
         if (results["progress"] is { } progress && (int)progress["measured"]! < (int)progress["planned"]!)
             Row(sb, "measurements", $"{progress["measured"]} of {progress["planned"]} (variant × seed) so far: rows show the seeds measured, missing rows are not measured yet");
-        Row(sb, "model", $"`{settings["model_dir"]}`");
+        Row(sb, "model", $"`{Shown((string)settings["model_dir"]!)}`");
         Row(sb, "evaluation", $"{results["evaluation"]!["description"]}: {results["evaluation"]!["predicted_tokens"]} predicted tokens (perplexity, KL(parent ‖ model), top-1 agreement)");
         Row(sb, "tasks", string.Join(", ", tasks.Select(t => $"`{t.Item1}` (first {t.Item2} documents, 0-shot, acc)")));
         Row(sb, "calibration", $"`{settings["calibration"]}`, {settings["calibration_sequences"]} × {settings["calibration_length"]} tokens, seeds {string.Join(",", results["calibration_seeds"]!.AsArray())}; input sample {settings["similarity_tokens"]} rows per layer; learned merge {settings["learned_steps"]} steps");
@@ -85,6 +85,13 @@ public static class MergeStudyMarkdown
     {
         double Var(JsonNode s) => (double)s["sd"]! * (double)s["sd"]! / (int)s["n"]!;
         return Math.Abs((double)row["mean"]! - (double)best["mean"]!) < 2 * Math.Sqrt(Var(row) + Var(best));
+    }
+
+    /// <summary>A path inside the working directory relative to it (docs do not name a checkout), else as it is.</summary>
+    private static string Shown(string path)
+    {
+        string relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), path);
+        return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative;
     }
 
     private static void Row(StringBuilder sb, string key, string value) => sb.AppendLine($"| {key} | {value} |");

@@ -27,7 +27,7 @@ public static class MergeStudy
     {
         request.Check();
         var variants = MergeStudyVariant.All(request);
-        var done = Open(request);
+        var (done, settings) = Open(request);
         string raw = Path.Combine(request.WorkDir, MeasurementsFile);
         var evaluation = StudyEvaluationSet.For(request.ModelDir, request.EvalSequencesPerGenre, request.EvalTokensFile);
         using var model = ModelLoader.Load(request.ModelDir);
@@ -74,7 +74,7 @@ public static class MergeStudy
                     log?.Invoke($"{key}: perplexity {(double)m["perplexity"]!:F2}, KL {(double)m["kl_mean"]!:F4} ({(double)record["round_seconds"]!:F1} s + {(double)m["seconds"]!:F1} s)");
                 }
             }
-        var results = MergeStudyResults.Build(request, done.Values.ToList(), evaluation, quality.Tasks.ToList());
+        var results = MergeStudyResults.Build(request, done.Values.ToList(), evaluation, quality.Tasks.ToList(), settings);
         JsonFile.WriteAtomic(Path.Combine(request.WorkDir, ResultsFile), results);
         return results;
     }
@@ -117,15 +117,20 @@ public static class MergeStudy
         return record;
     }
 
-    /// <summary>Creates the work folder or checks a rerun's settings; the measurements already there, by key.</summary>
-    private static Dictionary<string, JsonObject> Open(MergeStudyRequest request)
+    /// <summary>
+    /// Creates the work folder or checks a rerun's settings; the measurements already there, by key, and the settings they
+    /// were measured with. A report measures nothing, so it reads the stored settings instead of checking them (the
+    /// folder may have been copied from another checkout, with another model path).
+    /// </summary>
+    private static (Dictionary<string, JsonObject> Done, JsonObject Settings) Open(MergeStudyRequest request)
     {
         string settingsPath = Path.Combine(request.WorkDir, SettingsFile);
         if (request.ReportOnly && !File.Exists(settingsPath))
             throw new MoePruneException($"{request.WorkDir}: no merge study there (no {SettingsFile}), so there is nothing to report");
         Directory.CreateDirectory(request.WorkDir);
         var settings = request.ToJson();
-        if (File.Exists(settingsPath))
+        if (request.ReportOnly) settings = JsonFile.ReadObject(settingsPath);
+        else if (File.Exists(settingsPath))
         {
             var stored = JsonFile.ReadObject(settingsPath);
             var differ = settings.Select(kv => kv.Key).Union(stored.Select(kv => kv.Key)).Where(k => !JsonNode.DeepEquals(settings[k], stored[k])).ToList();
@@ -145,7 +150,7 @@ public static class MergeStudy
                 catch (System.Text.Json.JsonException) { continue; }                              // a line cut short by a kill: measured again
                 done[(string)record["key"]!] = record;
             }
-        return done;
+        return (done, settings);
     }
 
     private static void Append(string path, Dictionary<string, JsonObject> done, JsonObject record)

@@ -11,7 +11,7 @@ namespace MoePrune.Studies;
 public static class MergeStudyResults
 {
     public static JsonObject Build(MergeStudyRequest request, IReadOnlyList<JsonObject> records, StudyEvaluationSet evaluation,
-        IReadOnlyList<(string Name, int Documents)> tasks)
+        IReadOnlyList<(string Name, int Documents)> tasks, JsonObject? settings = null)
     {
         var parent = records.First(r => (string)r["kind"]! == MergeStudy.ParentName);
         var wanted = MergeStudyVariant.All(request);
@@ -53,7 +53,7 @@ public static class MergeStudyResults
         }
         return new JsonObject
         {
-            ["settings"] = request.ToJson(),
+            ["settings"] = settings?.DeepClone() ?? request.ToJson(),
             ["groups"] = new JsonArray(request.Groups.Select(g => (JsonNode)g).ToArray()),
             ["calibration_seeds"] = new JsonArray(request.CalibrationSeeds.Select(s => (JsonNode)s).ToArray()),
             ["evaluation"] = new JsonObject { ["description"] = evaluation.Description, ["predicted_tokens"] = evaluation.PredictedTokens },

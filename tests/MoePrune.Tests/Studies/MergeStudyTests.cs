@@ -72,6 +72,8 @@ public class MergeStudyTests(ITestOutputHelper output)
         Assert.Equal(21, (int)partial["progress"]!["planned"]!);                                      // 1 data-free + 5 × 4 seeds
         Assert.Equal(3, (int)partial["rows"]!.AsArray().Single(r => (string)r!["variant"]! == "m-smoe")!["perplexity"]!["n"]!);
         Assert.Contains("| measurements | 16 of 21", MergeStudyMarkdown.Render(partial, new StudyRunInfo("", "test", "", "")));
+        var copied = MergeStudy.Run(request with { ModelDir = tmp["m"] + "/", LearnedSteps = 7, ReportOnly = true });   // stored settings, not checked
+        Assert.Equal(2, (int)copied["settings"]!["learned_steps"]!);
         var empty = Assert.Throws<MoePruneException>(() => MergeStudy.Run(request with { WorkDir = tmp["empty"], ReportOnly = true }));
         Assert.Contains("no merge study there", empty.Message);
         Assert.False(Directory.Exists(tmp["empty"]));
