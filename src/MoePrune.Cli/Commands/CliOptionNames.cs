@@ -25,5 +25,6 @@ public static class CliOptionNames
         [OptionNames.EvalSequences] = "--eval-sequences",
         [OptionNames.Out] = "--out",
         [OptionNames.Force] = "--force",
+        [OptionNames.DropMtp] = "--drop-mtp",
     });
 }
