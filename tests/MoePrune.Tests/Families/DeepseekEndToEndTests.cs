@@ -136,6 +136,29 @@ public class DeepseekEndToEndTests(ITestOutputHelper output)
                         "selection: removing 3 of layer 0's 8 experts is not group-balanced", output, tmp["o3"]);
         Refusal.Assert1(JobSupport.CliOutput("prune", v2, "--criterion", "ewn", "--drop", "2", "--drop-mtp", "--no-eval", "--out", tmp["o4"]),
                         "--drop-mtp: ", output, tmp["o4"]);
+        Assert.Equal(0, JobSupport.Cli("make-tiny", "kimi_k2", "--out", tmp["kimi"], "--mtp", "--json"));
+        Refusal.Assert1(JobSupport.CliOutput("prune", tmp["kimi"], "--criterion", "ewn", "--drop", "2", "--global", "--no-eval", "--out", tmp["o5"]),
+                        "--global: ", output, tmp["o5"]);
+        Refusal.Assert1(JobSupport.CliOutput("make-tiny", "mixtral", "--groups", "2", "--out", tmp["o6"]),
+                        "tiny mixtral: the family has no group-limited routing", output, tmp["o6"]);
+    }
+
+    /// <summary><c>make-tiny --tokenizer</c>: the tokenizer files are copied and the vocabulary is the tokenizer's, so the CLI can run text through it.</summary>
+    [Fact]
+    public void MakeTinyWithATokenizerSizesTheVocabularyToIt()
+    {
+        using var tmp = new TempDir();
+        string source = DefaultModelFiles.Directory();
+        var run = JobSupport.CliOutput("make-tiny", "glm4_moe", "--out", tmp["m"], "--tokenizer", source, "--json");
+        Assert.Equal(0, run.Code);
+        int vocab = (int)JsonNode.Parse(run.Out)!["vocab_size"]!;
+        int expected = MoePrune.Tokenization.HfTokenizer.Load(source).VocabSize;               // the tokenizer's own count
+        output.WriteLine($"vocab_size {vocab} (tokenizer: {expected})");
+        Assert.Equal(expected, vocab);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(source, "tokenizer.json")), File.ReadAllBytes(Path.Combine(tmp["m"], "tokenizer.json")));
+        Assert.Equal(0, JobSupport.Cli("perplexity", tmp["m"], "--text", "a short text to score", "--json"));
+        Refusal.Assert1(JobSupport.CliOutput("make-tiny", "glm4_moe", "--out", tmp["n"], "--tokenizer", tmp["none"]),
+                        $"--tokenizer: {tmp["none"]} is not a model folder", output, tmp["n"]);
     }
 
     /// <summary>The MTP layer's experts kept by ‖[gate|up|down]‖ (Frobenius), the largest of each group, computed here.</summary>
