@@ -143,20 +143,37 @@ public class DeepseekEndToEndTests(ITestOutputHelper output)
                         "tiny mixtral: the family has no group-limited routing", output, tmp["o6"]);
     }
 
-    /// <summary><c>make-tiny --tokenizer</c>: the tokenizer files are copied and the vocabulary is the tokenizer's, so the CLI can run text through it.</summary>
+    /// <summary>
+    /// <c>make-tiny --tokenizer</c> (tokenizer files copied, vocabulary the tokenizer's) on an FP8 DeepSeek-V3 with groups and
+    /// an MTP layer, pruned, then the evaluation harness: a task file and the KL gate, the full model against itself
+    /// (KL 0, top-1 agreement 1) and the pruned model against the full one (KL &gt; 0).
+    /// </summary>
     [Fact]
-    public void MakeTinyWithATokenizerSizesTheVocabularyToIt()
+    public void MakeTinyWithATokenizerThenPruneAndEvaluate()
     {
         using var tmp = new TempDir();
-        string source = DefaultModelFiles.Directory();
-        var run = JobSupport.CliOutput("make-tiny", "glm4_moe", "--out", tmp["m"], "--tokenizer", source, "--json");
+        string source = DefaultModelFiles.Directory(), model = tmp["m"], pruned = tmp["p"];
+        var run = JobSupport.CliOutput("make-tiny", "deepseek_v3", "--out", model, "--tokenizer", source, "--groups", "2", "--mtp", "--fp8", "--json");
         Assert.Equal(0, run.Code);
         int vocab = (int)JsonNode.Parse(run.Out)!["vocab_size"]!;
         int expected = MoePrune.Tokenization.HfTokenizer.Load(source).VocabSize;               // the tokenizer's own count
-        output.WriteLine($"vocab_size {vocab} (tokenizer: {expected})");
         Assert.Equal(expected, vocab);
-        Assert.Equal(File.ReadAllBytes(Path.Combine(source, "tokenizer.json")), File.ReadAllBytes(Path.Combine(tmp["m"], "tokenizer.json")));
-        Assert.Equal(0, JobSupport.Cli("perplexity", tmp["m"], "--text", "a short text to score", "--json"));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(source, "tokenizer.json")), File.ReadAllBytes(Path.Combine(model, "tokenizer.json")));
+        var tokens = JobSupport.WriteTokens(tmp["t.txt"], 20, hi: vocab, seed: 3);
+        Assert.Equal(0, JobSupport.Cli("prune", model, "--criterion", "min-ean", "--drop", "2", "--calib", $"tokens:{tokens}", "--calib-sequences", "4",
+                                       "--calib-seq-len", "16", "--no-eval", "--out", pruned, "--json"));
+        File.WriteAllText(tmp["text.txt"], string.Join(" ", Enumerable.Repeat("The old man walked slowly to the market and bought bread.", 12)));
+        File.WriteAllLines(tmp["mc.jsonl"], ["""{"id": "m1", "context": "The cat sat on the", "choices": ["mat", "sky"], "gold": 0}"""]);
+        JsonObject Eval(string dir) => JsonNode.Parse(JobSupport.CliOutput("eval", dir, "--reference", model, "--text-file", tmp["text.txt"],
+            "--seq-len", "32", "--limit", "2", "--tasks", tmp["mc.jsonl"], "--json").Out)!.AsObject();
+        var self = Eval(model);
+        var after = Eval(pruned);
+        double selfKl = (double)self["kl"]!["mean"]!, prunedKl = (double)after["kl"]!["mean"]!;
+        output.WriteLine($"vocab_size {vocab}; KL(full ‖ full) {selfKl:E2}, top-1 {(double)self["kl"]!["top1_agreement"]!:F3}; "
+                         + $"KL(full ‖ pruned) {prunedKl:F4}, top-1 {(double)after["kl"]!["top1_agreement"]!:F3}; mc acc {(double)after["tasks"]!["mc"]!["acc"]!}");
+        Assert.True(Math.Abs(selfKl) < 1e-7);
+        Assert.Equal(1.0, (double)self["kl"]!["top1_agreement"]!);
+        Assert.True(prunedKl > 1e-4, "removing experts must move the distribution");
         Refusal.Assert1(JobSupport.CliOutput("make-tiny", "glm4_moe", "--out", tmp["n"], "--tokenizer", tmp["none"]),
                         $"--tokenizer: {tmp["none"]} is not a model folder", output, tmp["n"]);
     }
