@@ -71,6 +71,29 @@ public class DeepseekRunTests(ITestOutputHelper output)
         Assert.True(diff <= 1e-5, $"max difference {diff:E2}");
     }
 
+    /// <summary>A group-balanced round on an FP8 model with an MTP layer (kept by weight norm, or dropped) leaves no live tensors.</summary>
+    [Fact]
+    public void AGroupBalancedMtpRoundLeavesNoTensorsBehind()
+    {
+        using var tmp = new TempDir();
+        TinyCheckpoint.Write("deepseek_v3", tmp["m"], seed: 1, ScalarType.BFloat16, new TinyVariant { Groups = 2, MtpLayers = 1, Fp8 = true });
+        using var model = ModelLoader.Load(tmp["m"]);
+        var input = new RoundInput(1, model, ExpertLineage.Identity(model.MoeLayers), tmp["m"]);
+        var keep = Rounds(false)[0];
+        var drop = Rounds(true)[0];
+        using (PruneRound.Run(input, keep)) { }                                          // warm-up (lazy native state)
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        using (var round = PruneRound.Run(input, keep))
+            Assert.Equal(6, round.Model.Model.MtpLayers.Single().Moe!.NumExperts);      // built: the MTP layer pruned with the others
+        using (var round = PruneRound.Run(input, drop))
+            Assert.Empty(round.Model.Model.MtpLayers);
+        using (var round = PruneRound.Run(input, keep))
+            Assert.False(round.IsBuilt);
+        long after = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        output.WriteLine($"live tensors before {before}, after {after}");
+        Assert.Equal(before, after);
+    }
+
     /// <summary>Dropping the MTP layers in round 1 leaves later rounds without them (not refused), and the export has none.</summary>
     [Fact]
     public void MtpLayersDroppedInTheFirstRoundStayDropped()
