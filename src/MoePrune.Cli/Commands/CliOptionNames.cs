@@ -24,5 +24,8 @@ public static class CliOptionNames
         [OptionNames.RandomSeeds] = "--random-seeds",
         [OptionNames.EvalSequences] = "--eval-sequences",
         [OptionNames.Out] = "--out",
+        [OptionNames.Layerwise] = "--layerwise",
+        [OptionNames.MemoryBudget] = "--memory-budget",
+        [OptionNames.Shard] = "--shard",
     });
 }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using MoePrune.Data;
 using MoePrune.Evaluation;
+using MoePrune.Layerwise;
 using MoePrune.Models;
 using MoePrune.Tokenization;
 
@@ -11,7 +12,8 @@ namespace MoePrune.Cli.Commands;
 /// <summary>
 /// <c>moeprune perplexity [MODEL_DIR] (--tokens FILE | --text FILE | --corpus brown:SPLIT)</c>: mean next-token
 /// NLL of token-id sequences, of a UTF-8 text (the model's tokenizer, cut into --seq-len pieces) or of a Brown
-/// split per genre. MODEL_DIR defaults to models/default.
+/// split per genre. MODEL_DIR defaults to models/default. A model that does not fit the memory budget (or any, with
+/// --layerwise) is evaluated layer by layer with the same result.
 /// </summary>
 public static class PerplexityCommand
 {
@@ -25,8 +27,10 @@ public static class PerplexityCommand
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence for --text and --corpus", DefaultValueFactory = _ => 256 };
         var perGenre = new Option<int>("--max-per-genre") { Description = "Only the first N sequences of each genre (0: all)", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch-size") { Description = "Sequences per forward", DefaultValueFactory = _ => 8 };
+        var layerwise = LayerwiseOptions.Create();
         var cmd = new Command("perplexity", "Mean next-token NLL and perplexity of token sequences, a text file or a Brown split")
             { dir, tokens, text, corpus, seqLen, perGenre, dtype, batch };
+        layerwise.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             string modelDir = pr.GetValue(dir)!;
@@ -35,14 +39,43 @@ public static class PerplexityCommand
             int length = pr.GetValue(seqLen);
             if (length < 2) throw new MoePruneException($"--seq-len: {length} must be at least 2");
             var groups = Inputs(modelDir, pr.GetValue(tokens), pr.GetValue(text), pr.GetValue(corpus), length, pr.GetValue(perGenre));
-            using var model = ModelLoader.Load(modelDir, DtypeNames.ParseOption(pr.GetValue(dtype)));
+            var requested = DtypeNames.ParseOption(pr.GetValue(dtype));
+            bool json = pr.GetValue(GlobalOptions.Json);
+            var settings = layerwise.Bind(pr);
+            using (var checkpoint = LayerwiseCheckpoint.Open(modelDir, requested))
+            {
+                var choice = ExecutionChoice.Decide(checkpoint, settings, CliOptionNames.Map);
+                if (choice.Layerwise)
+                    return LayerwiseProgressView.Run(json, pr.GetValue(GlobalOptions.Verbose),
+                        (_, progress) => Layerwise(checkpoint, choice, groups, pr.GetValue(batch), json, progress));
+            }
+            using var model = ModelLoader.Load(modelDir, requested);
             var clock = Stopwatch.StartNew();
             var results = groups.Count == 1
                 ? [new GenreResult("all", groups[0].Sequences.Count, Perplexity.Evaluate(model, groups[0].Sequences, pr.GetValue(batch)))]
                 : GenrePerplexity.Evaluate(model, groups, pr.GetValue(batch));
-            return Print(results, model, clock.Elapsed.TotalSeconds, pr.GetValue(GlobalOptions.Json));
+            return Print(results, model.Dtype, clock.Elapsed.TotalSeconds, json, null);
         });
         return cmd;
+    }
+
+    /// <summary>The same evaluation layer by layer: one run over every group's batches, results as the in-memory path gives them.</summary>
+    static int Layerwise(LayerwiseCheckpoint checkpoint, ExecutionChoice choice, List<(BrownGenre Genre, List<int[]> Sequences)> groups,
+                         int batchSize, bool json, Action<LayerwiseProgress>? progress)
+    {
+        var clock = Stopwatch.StartNew();
+        double? disk = DiskReadRate.Measure(checkpoint.Dir, checkpoint.ShardFiles);
+        var (values, hiddenBytes, spilled) = LayerwisePerplexity.Evaluate(checkpoint, groups.Select(g => (IReadOnlyList<int[]>)g.Sequences).ToList(),
+            batchSize, choice.HiddenMemoryBytes(checkpoint.Sizes), progress: progress);
+        var results = groups.Zip(values, (g, r) => new GenreResult(g.Genre.Name, g.Sequences.Count, r)).ToList();
+        if (groups.Count > 1)
+        {
+            long tokens = values.Sum(r => r.Tokens);
+            results.Add(new GenreResult("all", groups.Sum(g => g.Sequences.Count), new PerplexityResult(tokens, values.Sum(r => r.MeanNll * r.Tokens) / tokens)));
+        }
+        var summary = new LayerwiseSummary(choice.Reason, choice.BudgetBytes, checkpoint.Sizes.LargestUnit, hiddenBytes, spilled,
+                                           checkpoint.BytesRead, checkpoint.ReadSeconds, disk);
+        return Print(results, checkpoint.Dtype, clock.Elapsed.TotalSeconds, json, summary);
     }
 
     static List<(BrownGenre Genre, List<int[]> Sequences)> Inputs(string modelDir, string? tokens, string? text, string? corpus, int length, int perGenre)
@@ -65,7 +98,7 @@ public static class PerplexityCommand
         return GenrePerplexity.Sequences(tokenizer, split, length, perGenre).ToList();
     }
 
-    static int Print(List<GenreResult> results, MoeForCausalLM model, double seconds, bool json)
+    static int Print(List<GenreResult> results, TorchSharp.torch.ScalarType dtype, double seconds, bool json, LayerwiseSummary? layerwise)
     {
         var total = results[^1];
         if (json)
@@ -73,8 +106,9 @@ public static class PerplexityCommand
             var o = new JsonObject
             {
                 ["tokens"] = total.Result.Tokens, ["mean_nll"] = total.Result.MeanNll, ["perplexity"] = total.Result.Perplexity,
-                ["sequences"] = total.Sequences, ["dtype"] = DtypeNames.ToConfigName(model.Dtype), ["seconds"] = Math.Round(seconds, 3),
+                ["sequences"] = total.Sequences, ["dtype"] = DtypeNames.ToConfigName(dtype), ["seconds"] = Math.Round(seconds, 3),
             };
+            if (layerwise is not null) o["layerwise"] = LayerwiseOptions.ToJson(layerwise);
             if (results.Count > 1)
             {
                 var genres = new JsonObject();
@@ -88,7 +122,8 @@ public static class PerplexityCommand
         if (results.Count > 1)
             foreach (var r in results.Take(results.Count - 1))
                 Console.WriteLine($"{r.Genre,-20} {r.Result.Tokens,8} tokens  NLL {r.Result.MeanNll:F4}  ppl {r.Result.Perplexity:F2}");
-        Console.WriteLine($"tokens      {total.Result.Tokens} predicted in {total.Sequences} sequences ({DtypeNames.ToConfigName(model.Dtype)}, {seconds:F2} s)");
+        if (layerwise is not null) Console.WriteLine(LayerwiseOptions.Describe(layerwise));
+        Console.WriteLine($"tokens      {total.Result.Tokens} predicted in {total.Sequences} sequences ({DtypeNames.ToConfigName(dtype)}, {seconds:F2} s)");
         Console.WriteLine($"mean NLL    {total.Result.MeanNll:F6}");
         Console.WriteLine($"perplexity  {total.Result.Perplexity:F4}");
         return 0;

@@ -27,11 +27,13 @@ public static class PruneCommand
         var protect = new Option<string?>("--protect") { Description = "Experts never removed: LAYER:EXPERT,…" };
         var calib = CalibrationOptions.Create();
         var dtype = ModelOptions.Dtype();
+        var layerwise = LayerwiseOptions.Create();
         var cmd = new Command("prune", "Remove experts and write a standard Hugging Face checkpoint with pruning.json")
         {
             dir, criterion, drop, keep, ratio, output, scores, keepMap, global, protect, dtype,
         };
         calib.AddTo(cmd);
+        layerwise.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             bool json = pr.GetValue(GlobalOptions.Json);
@@ -50,9 +52,11 @@ public static class PruneCommand
                 },
                 Calibration = calib.Bind(pr),
                 Dtype = DtypeNames.ParseOption(pr.GetValue(dtype)),
+                Execution = layerwise.Bind(pr),
                 Names = names,
             };
-            var result = CalibrationProgress.Run(json, progress => PruneJob.Run(request, progress));
+            var result = LayerwiseProgressView.Run(json, pr.GetValue(GlobalOptions.Verbose),
+                (progress, layers) => PruneJob.Run(request, progress, layerProgress: layers));
             if (json)
             {
                 CliRunner.PrintJson(new JsonObject
@@ -61,11 +65,13 @@ public static class PruneCommand
                     ["method"] = result.Record["method"]?.DeepClone(),
                     ["criterion"] = result.Record["criterion"]?.DeepClone(),
                     ["layers"] = result.Record["layers"]!.DeepClone(),
+                    ["layerwise"] = result.Layerwise is { } lw ? LayerwiseOptions.ToJson(lw) : null,
                 });
                 return 0;
             }
             foreach (var (layer, s) in result.Selections)
                 Console.WriteLine($"layer {layer,3}: keep {s.Kept.Length}/{s.NumExperts} [{string.Join(",", s.Kept)}]  removed [{string.Join(",", s.Removed)}]");
+            if (result.Layerwise is { } summary) Console.WriteLine(LayerwiseOptions.Describe(summary));
             Console.WriteLine($"wrote {result.OutDir} ({result.Record["method"]}, pruning.json inside)");
             return 0;
         });

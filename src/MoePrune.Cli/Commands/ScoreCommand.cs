@@ -24,13 +24,19 @@ public static class ScoreCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var naeeKeep = new Option<int?>("--naee-keep") { Description = "Experts NAEE keeps per layer (default: half, at least top-k)" };
+        var shard = new Option<string?>("--shard")
+        {
+            Description = "K/N: only the K-th of N equal slices of the calibration set (with --save-stats; merge all N with --merge-stats)",
+        };
         var calib = CalibrationOptions.Create();
         var dtype = ModelOptions.Dtype();
+        var layerwise = LayerwiseOptions.Create();
         var cmd = new Command("score", "Score every expert of every MoE layer with one calibration pass")
         {
-            dir, criteria, output, saveStats, mergeStats, naeeKeep, dtype,
+            dir, criteria, output, saveStats, mergeStats, naeeKeep, dtype, shard,
         };
         calib.AddTo(cmd);
+        layerwise.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             bool json = pr.GetValue(GlobalOptions.Json);
@@ -40,14 +46,19 @@ public static class ScoreCommand
                 ModelDir = DefaultModel.Resolve(pr.GetValue(dir)),
                 OutFile = pr.GetValue(output)!,
                 Criteria = CriterionSpec.ParseCriteria(pr.GetValue(criteria)!, names[OptionNames.Criteria]),
-                Calibration = calib.Bind(pr),
+                Calibration = calib.Bind(pr) with
+                {
+                    Shard = pr.GetValue(shard) is { } k ? Calibration.CalibrationShard.Parse(k, names[OptionNames.Shard]) : null,
+                },
                 SaveStats = pr.GetValue(saveStats),
                 MergeStats = pr.GetValue(mergeStats) ?? [],
                 SubsetKeep = pr.GetValue(naeeKeep),
                 Dtype = DtypeNames.ParseOption(pr.GetValue(dtype)),
+                Execution = layerwise.Bind(pr),
                 Names = names,
             };
-            var result = CalibrationProgress.Run(json, progress => ScoreJob.Run(request, progress));
+            var result = LayerwiseProgressView.Run(json, pr.GetValue(GlobalOptions.Verbose),
+                (progress, layers) => ScoreJob.Run(request, progress, layers));
             var m = result.Report.Metadata;
             double rate = result.PassSeconds > 0 ? result.CalibrationTokens / result.PassSeconds : 0;
             if (json)
@@ -61,10 +72,12 @@ public static class ScoreCommand
                     ["tokens_per_second"] = Math.Round(rate, 1),
                     ["checkpoint_fingerprint"] = m.CheckpointFingerprint,
                     ["calibration"] = m.CalibrationData?.DeepClone(),
+                    ["layerwise"] = result.Layerwise is { } lw ? LayerwiseOptions.ToJson(lw) : null,
                 });
                 return 0;
             }
             ScoreCommandOutput.PrintRankings(result.Report);
+            if (result.Layerwise is { } summary) Console.WriteLine(LayerwiseOptions.Describe(summary));
             Console.WriteLine($"wrote {request.OutFile}: {result.Report.Names.Count} criteria, {result.CalibrationTokens} calibration tokens"
                 + (result.PassSeconds > 0 ? $" ({rate:F0} tokens/s)" : ""));
             return 0;

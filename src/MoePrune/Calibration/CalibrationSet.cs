@@ -19,14 +19,21 @@ public sealed class CalibrationSet
     public required int Seed { get; init; }
     public required IReadOnlyList<CalibrationSequence> Sequences { get; init; }
     public required IReadOnlyList<CalibrationSourceUse> Sources { get; init; }
+    /// <summary>The slice this set is of a larger one (<see cref="CalibrationShard.Apply"/>), or null for a whole set.</summary>
+    public CalibrationShard? Shard { get; init; }
+    /// <summary>Sequences of the whole set a shard was cut from (equal to the count of <see cref="Sequences"/> when not a shard).</summary>
+    public int? WholeSequences { get; init; }
 
     public long Tokens => (long)Sequences.Count * SequenceLength;
 
     /// <summary>True when the data mixes several sources (the collector then keeps per-source statistics).</summary>
     public bool IsMix => Sources.Count > 1;
 
-    /// <summary>One line for the statistics file and reports: spec, sizes and seed.</summary>
-    public string Describe() => $"{Spec} ({Sequences.Count} x {SequenceLength} tokens, seed {Seed})";
+    /// <summary>One line for the statistics file and reports: spec, sizes and seed (of the whole set), and the shard.</summary>
+    public string Describe() => Shard is null ? DescribeWhole() : $"{DescribeWhole()} [shard {Shard}]";
+
+    /// <summary>The whole set's description (a shard's without its shard).</summary>
+    public string DescribeWhole() => $"{Spec} ({WholeSequences ?? Sequences.Count} x {SequenceLength} tokens, seed {Seed})";
 
     /// <summary>The calibration section of <c>scores.json</c>/<c>pruning.json</c> metadata.</summary>
     public JsonObject ToJson()
@@ -37,7 +44,7 @@ public sealed class CalibrationSet
             {
                 ["weight"] = s.Weight, ["sequences"] = s.Sequences, ["tokens"] = s.Tokens, ["documents"] = s.Documents,
             };
-        return new JsonObject
+        var json = new JsonObject
         {
             ["spec"] = Spec,
             ["sequences"] = Sequences.Count,
@@ -46,5 +53,11 @@ public sealed class CalibrationSet
             ["tokens"] = Tokens,
             ["sources"] = sources,
         };
+        if (Shard is not null)
+        {
+            json["shard"] = Shard.ToString();
+            json["whole_sequences"] = WholeSequences;
+        }
+        return json;
     }
 }

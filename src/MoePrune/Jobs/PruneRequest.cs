@@ -23,6 +23,8 @@ public sealed record PruneRequest
     public CalibrationSettings Calibration { get; init; } = new();
     /// <summary>Compute dtype of the model (and of the written checkpoint); the checkpoint's when null.</summary>
     public ScalarType? Dtype { get; init; }
+    /// <summary>In memory or layer by layer (forced, or chosen when the model exceeds the memory budget).</summary>
+    public Layerwise.LayerwiseSettings Execution { get; init; } = new();
     public OptionNames Names { get; init; } = OptionNames.Neutral;
 
     /// <summary>The request as the one round of a prune (criterion parsed; checks that need no model done).</summary>

@@ -22,24 +22,43 @@ public static class NaeeSelector
     public const string Method = "naee";
 
     /// <summary>The kept count when none is given (scoring without a selection): half the experts, at least top-k.</summary>
-    public static int DefaultKeep(IReadOnlyList<IMoeLayerView> views) =>
-        Math.Max(views.Max(v => v.TopK), views.Min(v => v.NumExperts) / 2);
+    public static int DefaultKeep(IReadOnlyList<IMoeLayerView> views) => DefaultKeep(Shapes(views));
+
+    /// <summary>As above for layer → (experts, top-k).</summary>
+    public static int DefaultKeep(IReadOnlyDictionary<int, (int NumExperts, int TopK)> layers) =>
+        Math.Max(layers.Values.Max(v => v.TopK), layers.Values.Min(v => v.NumExperts) / 2);
 
     public static NaeeSelection Select(IReadOnlyList<IMoeLayerView> views, CriteriaStats stats, SelectionRequest request,
         NaeeMode mode = NaeeMode.Exhaustive, int cap = NaeeSearch.DefaultCap)
     {
-        var keeps = CheckedKeeps(Shapes(views), request, out var protect);
+        var layers = Shapes(views);
+        var (keeps, protect) = Plan(layers, request);
         var results = new SortedDictionary<int, NaeeLayerResult>();
-        var selections = new SortedDictionary<int, LayerSelection>();
         foreach (var view in views)
-        {
-            int layer = view.LayerIndex;
-            var sample = stats.Layer(layer).Find<LayerInputSample>(LayerInputSample.Kind);
-            var result = results[layer] = NaeeSearch.SearchLayer(view, sample, keeps[layer], mode, cap, protect[layer]);
-            selections[layer] = Kept(layer, view.NumExperts, result.Best.Experts);
-        }
-        return new NaeeSelection(results, selections);
+            results[view.LayerIndex] = SearchLayer(view, stats, keeps[view.LayerIndex], protect[view.LayerIndex], mode, cap);
+        return FromResults(results, layers);
     }
+
+    /// <summary>Per layer the experts kept and the protected ones, checked against the layers before any work (a layer-by-layer run then searches each layer while it is loaded).</summary>
+    public static (IReadOnlyDictionary<int, int> Keeps, IReadOnlyDictionary<int, HashSet<int>> Protect) Plan(
+        IReadOnlyDictionary<int, (int NumExperts, int TopK)> layers, SelectionRequest request)
+    {
+        var keeps = CheckedKeeps(layers, request, out var protect);
+        return (keeps, protect);
+    }
+
+    /// <summary>One layer's search on its input sample in <paramref name="stats"/>.</summary>
+    public static NaeeLayerResult SearchLayer(IMoeLayerView view, CriteriaStats stats, int keep, IReadOnlyCollection<int> protect,
+        NaeeMode mode = NaeeMode.Exhaustive, int cap = NaeeSearch.DefaultCap)
+    {
+        var sample = stats.Layer(view.LayerIndex).Find<LayerInputSample>(LayerInputSample.Kind);
+        return NaeeSearch.SearchLayer(view, sample, keep, mode, cap, protect);
+    }
+
+    /// <summary>The selection the layers' searches make.</summary>
+    public static NaeeSelection FromResults(SortedDictionary<int, NaeeLayerResult> results, IReadOnlyDictionary<int, (int NumExperts, int TopK)> layers) =>
+        new(results, new SortedDictionary<int, LayerSelection>(
+            results.ToDictionary(kv => kv.Key, kv => Kept(kv.Key, layers[kv.Key].NumExperts, kv.Value.Best.Experts))));
 
     /// <summary>
     /// The selection of subsets searched earlier (a scores file's <c>naee</c> section, <paramref name="file"/> in
