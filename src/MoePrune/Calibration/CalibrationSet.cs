@@ -23,6 +23,8 @@ public sealed class CalibrationSet
     public CalibrationShard? Shard { get; init; }
     /// <summary>Sequences of the whole set a shard was cut from (equal to the count of <see cref="Sequences"/> when not a shard).</summary>
     public int? WholeSequences { get; init; }
+    /// <summary>The batch size a shard was cut with (its slices are whole batches of it).</summary>
+    public int? ShardBatchSize { get; init; }
 
     public long Tokens => (long)Sequences.Count * SequenceLength;
 
@@ -34,6 +36,9 @@ public sealed class CalibrationSet
 
     /// <summary>The whole set's description (a shard's without its shard).</summary>
     public string DescribeWhole() => $"{Spec} ({WholeSequences ?? Sequences.Count} x {SequenceLength} tokens, seed {Seed})";
+
+    /// <summary>What a shard was cut from: the whole set and the batch size of its slices (shards merge only with shards of the same).</summary>
+    public string ShardOf() => $"{DescribeWhole()} in batches of {ShardBatchSize}";
 
     /// <summary>The calibration section of <c>scores.json</c>/<c>pruning.json</c> metadata.</summary>
     public JsonObject ToJson()

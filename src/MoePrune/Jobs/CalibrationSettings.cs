@@ -46,7 +46,7 @@ public sealed record CalibrationSettings
     public CalibrationSet Pack(string tokenizerDir, int vocabSize, OptionNames? names = null)
     {
         var data = CalibrationPacker.ForModel(tokenizerDir, Spec, Sequences, Length, Seed, vocabSize);
-        return Shard is null ? data : Shard.Apply(data, (names ?? OptionNames.Neutral)[OptionNames.Shard]);
+        return Shard is null ? data : Shard.Apply(data, BatchSize, (names ?? OptionNames.Neutral)[OptionNames.Shard]);
     }
 
     /// <summary>Records in <paramref name="stats"/> which shard of which calibration set they cover.</summary>
@@ -54,6 +54,6 @@ public sealed record CalibrationSettings
     {
         if (data.Shard is null) return;
         stats.Shard = data.Shard.ToString();
-        stats.ShardOf = data.DescribeWhole();
+        stats.ShardOf = data.ShardOf();
     }
 }
