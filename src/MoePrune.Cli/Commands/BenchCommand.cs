@@ -134,10 +134,11 @@ public static class BenchCommand
         var dir = new Argument<string>("dir") { Description = "Output directory (must not exist or be empty)" };
         var gb = new Option<double>("--gb") { Description = "Approximate size in GB", DefaultValueFactory = _ => 4.2 };
         var shards = new Option<int>("--shards") { Description = "Number of shards", DefaultValueFactory = _ => 3 };
-        var cmd = new Command("make-checkpoint", "Write a big random bf16 Mixtral-style checkpoint for `bench load`") { dir, gb, shards };
+        var seed = new Option<int?>("--seed") { Description = "Random weights from this seed (default: every value 0.01)" };
+        var cmd = new Command("make-checkpoint", "Write a big random bf16 Mixtral-style checkpoint for `bench load`") { dir, gb, shards, seed };
         cmd.SetAction(pr =>
         {
-            LoadMemory.WriteBigCheckpoint(pr.GetValue(dir)!, pr.GetValue(gb), pr.GetValue(shards));
+            LoadMemory.WriteBigCheckpoint(pr.GetValue(dir)!, pr.GetValue(gb), pr.GetValue(shards), pr.GetValue(seed));
             if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(new JsonObject { ["out"] = pr.GetValue(dir) });
             else Console.WriteLine($"wrote {pr.GetValue(dir)}");
             return 0;
