@@ -8,7 +8,8 @@
 # the checkpoint's size (cgroup v2 memory.max or v1 memory.limit_in_bytes, whichever this machine has), where the
 # commands choose layer-by-layer execution themselves from the cgroup limit. Checks that both give the same scores
 # (1e-6 relative), byte-identical pruned checkpoints (pruning.json aside) and the same perplexity, and prints peak RSS
-# (/usr/bin/time) and the cgroup's peak usage next to the largest decoder layer + hidden states. Then times scoring
+# (/usr/bin/time) and the cgroup's peak usage next to the largest decoder layer + hidden states (the .err logs hold
+# one line per batch with the RSS then). Then times scoring
 # in memory, layer by layer on a warm page cache, and layer by layer after evicting the checkpoint from the page cache
 # (dd iflag=nocache, the checkpoint's files only). Deletes the checkpoint and the outputs at the end.
 set -euo pipefail
@@ -70,9 +71,9 @@ run() {
 
 echo "== score / prune / perplexity without a cap (in memory) and inside the cap (layer by layer, chosen from the cgroup limit)"
 for capped in no yes; do
-  run "score-$capped" $capped "$M" score "$ckpt" "${calib[@]}" --criteria "$criteria" --out "$work/score-$capped.json" --json
-  run "prune-$capped" $capped "$M" prune "$ckpt" "${calib[@]}" --criterion min-ean --drop 2 --out "$work/pruned-$capped" --json
-  run "ppl-$capped" $capped "$M" perplexity "$ckpt" --tokens "$work/ids.txt" --batch-size 4 --json
+  run "score-$capped" $capped "$M" score "$ckpt" "${calib[@]}" --criteria "$criteria" --out "$work/score-$capped.json" --json --verbose
+  run "prune-$capped" $capped "$M" prune "$ckpt" "${calib[@]}" --criterion min-ean --drop 2 --out "$work/pruned-$capped" --json --verbose
+  run "ppl-$capped" $capped "$M" perplexity "$ckpt" --tokens "$work/ids.txt" --batch-size 4 --json --verbose
 done
 
 python3 - "$work" <<'EOF'

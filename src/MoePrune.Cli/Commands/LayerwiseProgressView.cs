@@ -41,7 +41,8 @@ public static class LayerwiseProgressView
         if (p.Stage == LayerwiseStage.Loaded) return;
         if (p.Stage == LayerwiseStage.Batch && !verbose) return;
         string batches = p.Batches == 0 ? "weights only" : $"batch {p.Batch}/{p.Batches}";
-        Console.Error.WriteLine($"{Part(p)}: {batches}; read {CheckpointSizes.Format(p.BytesRead)} in {p.ReadSeconds:F1} s ({p.ReadMegabytesPerSecond:F0} MB/s); {p.Seconds:F1} s");
+        Console.Error.WriteLine($"{Part(p)}: {batches}; read {CheckpointSizes.Format(p.BytesRead)} in {p.ReadSeconds:F1} s ({p.ReadMegabytesPerSecond:F0} MB/s); "
+                                + $"{p.Seconds:F1} s; RSS {CheckpointSizes.Format(Benchmarks.LoadMemory.StatusBytes("VmRSS"))}");
     }
 
     private static string Part(LayerwiseProgress p) => p.Part == "layer" ? $"layer {p.Layer + 1}/{p.Layers}" : p.Part;

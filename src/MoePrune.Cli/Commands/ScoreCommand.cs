@@ -26,7 +26,7 @@ public static class ScoreCommand
         var naeeKeep = new Option<int?>("--naee-keep") { Description = "Experts NAEE keeps per layer (default: half, at least top-k)" };
         var shard = new Option<string?>("--shard")
         {
-            Description = "K/N: only the K-th of N equal slices of the calibration set (with --save-stats; merge all N with --merge-stats)",
+            Description = "K/N: only the K-th of N slices (whole batches) of the calibration set, with --save-stats; merge all N with --merge-stats",
         };
         var calib = CalibrationOptions.Create();
         var dtype = ModelOptions.Dtype();

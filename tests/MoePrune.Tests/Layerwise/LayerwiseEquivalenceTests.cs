@@ -102,5 +102,8 @@ public class LayerwiseEquivalenceTests(ITestOutputHelper output)
             Assert.True(d <= 1e-6);
         }
         Assert.Equal(model.Fingerprint, checkpoint.Fingerprint());                          // hashed while reading, the rest at the end
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        LayerwisePerplexity.Evaluate(checkpoint, groups, batchSize: 3);
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);     // no tensor left behind
     }
 }
