@@ -67,6 +67,7 @@ public static class LayerwiseRunner
                 }
             for (int l = 0; l < layers; l++)
             {
+                Native.MallocTuning.Trim();                                                       // the last part's memory back before the next is read
                 using var layer = checkpoint.LoadLayer(l, hooks.Observers);
                 Report(LayerwiseStage.Loaded, "layer", l, 0);
                 for (int i = 0; i < batches.Count; i++)
@@ -82,6 +83,7 @@ public static class LayerwiseRunner
                 hooks.AfterLayer?.Invoke(layer);
                 Report(LayerwiseStage.Done, "layer", l, batches.Count);
             }
+            Native.MallocTuning.Trim();
             if (hooks.Head is { } head && batches.Count > 0)
             {
                 RunHead(checkpoint, batches, hidden, head, i => Report(LayerwiseStage.Batch, "head", -1, i));
