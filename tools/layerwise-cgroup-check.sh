@@ -30,7 +30,7 @@ trap cleanup EXIT
 "$M" native >/dev/null                                  # build outside the cgroup
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== making a ${gb} GB bf16 checkpoint"
-"$M" bench make-checkpoint "$ckpt" --gb "$gb" --shards 3 --seed 1 >/dev/null
+"$M" bench make-checkpoint --out "$ckpt" --gb "$gb" --shards 3 --seed 1 >/dev/null
 size=$(cat "$ckpt"/*.safetensors | wc -c)
 limit=$((size / 2))
 python3 -c "
@@ -52,7 +52,7 @@ else
 fi
 echo "cgroup $version: $cg"
 
-calib=(--calib "tokens:$work/ids.txt" --calib-seqs 8 --calib-len 64 --batch-size 4)
+calib=(--calib "tokens:$work/ids.txt" --calib-sequences 8 --calib-seq-len 64 --batch-size 4)
 criteria="min-ean,reap,frequency,min-euf,max-ecc,min-evtc,max-ets,max-eas,min-eae,min-eao,max-rwn,min-ewn"
 # run NAME CAPPED CMD... : peak RSS to NAME.rss, cgroup peak to NAME.cgpeak, stdout to NAME.out, stderr to NAME.err
 run() {
@@ -73,7 +73,7 @@ echo "== score / prune / perplexity without a cap (in memory) and inside the cap
 for capped in no yes; do
   run "score-$capped" $capped "$M" score "$ckpt" "${calib[@]}" --criteria "$criteria" --out "$work/score-$capped.json" --json --verbose
   run "prune-$capped" $capped "$M" prune "$ckpt" "${calib[@]}" --criterion min-ean --drop 2 --out "$work/pruned-$capped" --json --verbose
-  run "ppl-$capped" $capped "$M" perplexity "$ckpt" --tokens "$work/ids.txt" --batch-size 4 --json --verbose
+  run "ppl-$capped" $capped "$M" perplexity "$ckpt" --token-file "$work/ids.txt" --batch-size 4 --json --verbose
 done
 
 python3 - "$work" <<'EOF'

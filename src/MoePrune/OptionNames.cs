@@ -29,6 +29,7 @@ public sealed class OptionNames(IReadOnlyDictionary<string, string> names)
     public const string Layerwise = "layerwise";
     public const string MemoryBudget = "memory-budget";
     public const string Shard = "shard";
+    public const string Force = "force";
 
     /// <summary>The library's own names (each setting's key).</summary>
     public static OptionNames Neutral { get; } = new(new Dictionary<string, string>());

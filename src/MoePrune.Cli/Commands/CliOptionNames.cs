@@ -27,5 +27,6 @@ public static class CliOptionNames
         [OptionNames.Layerwise] = "--layerwise",
         [OptionNames.MemoryBudget] = "--memory-budget",
         [OptionNames.Shard] = "--shard",
+        [OptionNames.Force] = "--force",
     });
 }

@@ -20,6 +20,8 @@ public sealed class LayerLocalScores
     private readonly SortedDictionary<int, NaeeLayerResult> _naee = [];
     private readonly IReadOnlyDictionary<int, int>? _keeps;
     private readonly IReadOnlyDictionary<int, HashSet<int>>? _protect;
+    private long? _naeeTotal;
+    private long _naeeDone;
 
     /// <param name="layers">Every MoE layer: experts and top-k.</param>
     /// <param name="subsets">The request NAEE searches at (half the experts, at least top-k, when null); checked here, before any work.</param>
@@ -54,7 +56,9 @@ public sealed class LayerLocalScores
             {
                 if (stats is null) throw new MoePruneException($"criterion {spec.Name}: needs calibration statistics, none were given");
                 int layer = view.LayerIndex;
-                _naee[layer] = NaeeSelector.SearchLayer(view, stats, _keeps![layer], _protect![layer], _mode);
+                _naeeTotal ??= NaeeSelector.SubsetCount(Layers.Keys, Layers, _keeps!, _protect!, _mode);
+                _naee[layer] = NaeeSelector.SearchLayer(view, stats, _keeps![layer], _protect![layer], _mode,
+                    evaluatedOne: () => Progress.StepProgress.Report("naee search", ++_naeeDone, Math.Max(_naeeTotal.Value, _naeeDone), "subsets", $"layer {layer}"));
                 continue;
             }
             var one = CriteriaScorer.Score(spec, null, [view], _seed);

@@ -44,6 +44,8 @@ public static class LayerwisePruneJob
         ExpertSurgery.Validate(checkpoint.Config, plan, spec.NonUniform);
         var round = RoundRecord.Build(1, spec, chosen, lineage);
         var record = PruneJobRecord.Build(request.ModelDir, checkpoint.Config, fingerprint, checkpoint.Dtype, [round], lineage.Keep(chosen.Selections));
+        PruneJob.MarkPortable(record, chosen.Selections.Values);
+        record["cost"] = LayerwisePruneCost.Measure(checkpoint, choice, request.Execution, plan, spec, chosen.Selections, request.ModelDir, request.Evaluation);
         using (var stored = CheckpointTensorSource.Open(request.ModelDir))
         {
             ITensorSource source = ConvertedTensorSource.Needed(stored, checkpoint.Dtype) ? new ConvertedTensorSource(stored, checkpoint.Dtype) : stored;

@@ -12,9 +12,11 @@ public sealed record PruneResult(string OutDir, JsonObject Record, SortedDiction
 /// <summary>
 /// <c>moeprune prune</c> as a library call: load the checkpoint, run ONE <see cref="PruneRound"/> on it (criterion
 /// scores + selection, NAEE's subsets, or a keep-map), and export a standard Hugging Face checkpoint with
-/// <c>pruning.json</c> in the same atomically renamed directory (<see cref="PruneExport"/>). Every user error is
-/// raised before anything is written. A checkpoint that does not fit the memory budget (or any, when forced) is
-/// pruned layer by layer instead (<see cref="LayerwisePruneJob"/>), with a byte-identical result.
+/// <c>pruning.json</c> in the same atomically renamed directory (<see cref="PruneExport"/>), recording whether the
+/// result is portable (one expert count) and what it cost (<see cref="PruneCost"/>). Every user error, the output
+/// location included, is raised before the long work; nothing is written on failure. A checkpoint that
+/// does not fit the memory budget (or any, when forced) is pruned layer by layer instead (<see cref="LayerwisePruneJob"/>),
+/// with a byte-identical checkpoint.
 /// </summary>
 public static class PruneJob
 {
@@ -25,7 +27,8 @@ public static class PruneJob
                                   Action<Layerwise.LayerwiseProgress>? layerProgress = null)
     {
         var spec = request.ToRound();
-        PruneExport.CheckOutDir(request.OutDir);
+        PruneCost.Check(request.Evaluation, request.Names);
+        PruneExport.CheckOutDir(request.OutDir, request.Force, request.Names);
         if (hooks is not null && request.Execution.Force)
             throw new MoePruneException($"{request.Names[OptionNames.Layerwise]}: this prune runs hooks (fine-tuning, evaluation) that need the model in memory");
         if (hooks is null)
@@ -38,7 +41,19 @@ public static class PruneJob
         var input = new RoundInput(1, model, ExpertLineage.Identity(model.MoeLayers), request.ModelDir);
         using var round = PruneRound.Run(input, spec, hooks, progress);
         var record = PruneJobRecord.Build(request.ModelDir, model, [round.ToRecord()], round.LineageAfter);
+        MarkPortable(record, round.Choice.Selections.Values);
+        record["cost"] = PruneCost.Measure(round, request.ModelDir, request.Evaluation);
         PruneExport.Write(round, request.OutDir, request.ModelDir, record);
         return new PruneResult(request.OutDir, record, round.Choice.Selections);
+    }
+
+    /// <summary>Records whether the result has one expert count (portable) and, when not, why stock transformers cannot load it.</summary>
+    internal static void MarkPortable(JsonObject record, IEnumerable<LayerSelection> selections)
+    {
+        var counts = selections.Select(s => s.Kept.Length).Distinct().Count();
+        record["portable"] = counts <= 1;
+        if (counts > 1)
+            record["portable_note"] = "expert counts differ across layers (moeprune_experts_per_layer in config.json): "
+                                      + "stock transformers cannot load this checkpoint; MoePrune can";
     }
 }

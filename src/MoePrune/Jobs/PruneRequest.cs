@@ -13,6 +13,8 @@ public sealed record PruneRequest
 {
     public required string ModelDir { get; init; }
     public required string OutDir { get; init; }
+    /// <summary>Replace an existing non-empty <see cref="OutDir"/> (at the end, atomically).</summary>
+    public bool Force { get; init; }
     /// <summary>Criterion name ("min-ean", "naee", …); exactly one of it and <see cref="KeepMapFile"/>.</summary>
     public string? Criterion { get; init; }
     /// <summary>A <c>scores.json</c> of the same checkpoint to take the criterion's values (or naee's subsets) from.</summary>
@@ -25,6 +27,8 @@ public sealed record PruneRequest
     public ScalarType? Dtype { get; init; }
     /// <summary>In memory or layer by layer (forced, or chosen when the model exceeds the memory budget).</summary>
     public Layerwise.LayerwiseSettings Execution { get; init; } = new();
+    /// <summary>The perplexity check before/after (on by default; see <see cref="PruneCost"/>).</summary>
+    public PruneEvaluation Evaluation { get; init; } = new();
     public OptionNames Names { get; init; } = OptionNames.Neutral;
 
     /// <summary>The request as the one round of a prune (criterion parsed; checks that need no model done).</summary>

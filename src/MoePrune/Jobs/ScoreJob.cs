@@ -65,6 +65,8 @@ public static class ScoreJob
                 throw new MoePruneException($"{names[OptionNames.Shard]} {shard}: give {names[OptionNames.SaveStats]} FILE too; a shard's statistics are merged later with {names[OptionNames.MergeStats]}");
         }
         r.Calibration.Check(names);
+        IO.OutputPaths.Claim(r.OutFile, IO.OutputKind.File, r.Force, names);
+        if (r.SaveStats is not null) IO.OutputPaths.Claim(r.SaveStats, IO.OutputKind.File, r.Force, names);
     }
 
     /// <summary>The request NAEE searches at, checked against the layers before the calibration pass.</summary>

@@ -33,7 +33,7 @@ public static class LayerwiseCalibration
         var hooks = new LayerwiseHooks
         {
             Observers = [collector],
-            BeforeBatch = b => collector.CurrentSource = b.Source,
+            BeforeBatch = (b, _) => collector.CurrentSource = b.Source,
             AfterLayer = layer => { if (layer.Moe is { } moe) afterLayer?.Invoke(moe, collector.Stats); },
         };
         var (bytes, spilled) = LayerwiseRunner.Run(checkpoint, Batches(data, batchSize), hooks, hiddenMemoryBytes, spillDir, progress);

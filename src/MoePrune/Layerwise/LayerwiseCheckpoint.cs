@@ -24,6 +24,7 @@ public sealed class LayerwiseCheckpoint : IDisposable
     private readonly HashSet<string> _hashed = [];
     private readonly XxHash128 _hash = new();
     private string? _fingerprint;
+    private Quantization.Fp8.Fp8Weights? _fp8;
 
     private LayerwiseCheckpoint(CheckpointDirectory checkpoint, MoeConfig config, ScalarType dtype, CheckpointSizes sizes,
                                 IReadOnlyList<TensorPlacement> plan)
@@ -63,7 +64,7 @@ public sealed class LayerwiseCheckpoint : IDisposable
         {
             var config = MoeConfig.Parse(checkpoint.Config, Path.Combine(dir, CheckpointDirectory.ConfigFile));
             var computeDtype = dtype ?? ModelLoader.CheckpointDtype(checkpoint, config);
-            using var shapes = new MoeForCausalLM(config, computeDtype, CheckpointSizes.Meta);
+            using var shapes = new MoeForCausalLM(config, computeDtype, CheckpointSizes.Meta, MtpHead.Detect(config, checkpoint.Tensors.Keys));
             var plan = CheckpointLayout.Plan(shapes, checkpoint.Tensors, dir);
             return new LayerwiseCheckpoint(checkpoint, config, computeDtype, CheckpointSizes.From(shapes), plan);
         }
@@ -128,7 +129,11 @@ public sealed class LayerwiseCheckpoint : IDisposable
         return _fingerprint = CheckpointFingerprint.Combine(_checkpoint, _digests);
     }
 
-    public void Dispose() => _checkpoint.Dispose();
+    public void Dispose()
+    {
+        _fp8?.Dispose();
+        _checkpoint.Dispose();
+    }
 
     private IEnumerable<TensorPlacement> Others(string param) => _others.Where(p => p.Targets.Any(t => t.Param == param));
 
@@ -170,6 +175,11 @@ public sealed class LayerwiseCheckpoint : IDisposable
         var file = _checkpoint.FileOf(placement.DiskName);
         var entry = file.Entry(placement.DiskName);
         var hash = _hashed.Contains(placement.DiskName) ? null : _hash;
+        if (placement.ScaleName is string scaleName)
+        {
+            ReadFp8(placement, scaleName, targets[placement.Targets[0].Param], hash);
+            return;
+        }
         Timed(entry.Bytes, () =>
         {
             if (placement.IsWhole)
@@ -194,6 +204,28 @@ public sealed class LayerwiseCheckpoint : IDisposable
         if (hash is null) return;
         _digests.Add(placement.DiskName, hash);
         _hashed.Add(placement.DiskName);
+    }
+
+    /// <summary>An FP8 weight: codes and scale read (and hashed), dequantized into the target as <see cref="ModelLoader"/> does.</summary>
+    private void ReadFp8(TensorPlacement placement, string scaleName, Tensor target, XxHash128? hash)
+    {
+        using var scope = NewDisposeScope();
+        _fp8 ??= new Quantization.Fp8.Fp8Weights(Config.Fp8!);
+        var file = _checkpoint.FileOf(placement.DiskName);
+        var scaleFile = _checkpoint.FileOf(scaleName);
+        Tensor codes = null!, scale = null!;
+        Timed(file.Entry(placement.DiskName).Bytes, () => codes = file.Read(placement.DiskName, hash));  // (R, C) uint8
+        Digested(placement.DiskName, hash);
+        Timed(scaleFile.Entry(scaleName).Bytes, () => scale = scaleFile.Read(scaleName, hash));       // (R/b0, C/b1) fp32
+        Digested(scaleName, hash);
+        target.copy_(_fp8.Dequantize(codes, scale, placement.DiskName));                               // fp32 → model dtype
+    }
+
+    private void Digested(string name, XxHash128? hash)
+    {
+        if (hash is null) return;
+        _digests.Add(name, hash);
+        _hashed.Add(name);
     }
 
     private void Timed(long bytes, Action read)

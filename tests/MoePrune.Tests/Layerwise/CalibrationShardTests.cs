@@ -74,7 +74,7 @@ public class CalibrationShardTests(ITestOutputHelper output)
         using var tmp = new TempDir();
         var model = JobSupport.WriteModel(tmp["m"], family: "mixtral", seed: 6);
         var spec = LayerwiseSupport.Mix(tmp, JobSupport.Vocab);
-        string[] common = ["score", model, "--calib", spec, "--calib-seqs", "9", "--calib-len", "10", "--batch-size", "2", "--criteria", "min-ean,reap,frequency,naee", "--json"];
+        string[] common = ["score", model, "--calib", spec, "--calib-sequences", "9", "--calib-seq-len", "10", "--batch-size", "2", "--criteria", "min-ean,reap,frequency,naee", "--json"];
         var shards = Enumerable.Range(1, 3).Select(k => Task.Run(() =>
             CliProcess.Run([.. common, "--shard", $"{k}/3", "--save-stats", tmp[$"s{k}.st"], "--out", tmp[$"s{k}.json"]]))).ToArray();
         foreach (var (code, _, stderr) in await Task.WhenAll(shards))
@@ -92,7 +92,7 @@ public class CalibrationShardTests(ITestOutputHelper output)
         using var tmp = new TempDir();
         var model = JobSupport.WriteModel(tmp["m"], seed: 3);
         var spec = $"tokens:{JobSupport.WriteTokens(tmp["a.txt"], 30)}";
-        string[] Score(params string[] extra) => ["score", model, "--calib", spec, "--calib-seqs", "6", "--calib-len", "8", "--criteria", "min-ean", .. extra,
+        string[] Score(params string[] extra) => ["score", model, "--calib", spec, "--calib-sequences", "6", "--calib-seq-len", "8", "--criteria", "min-ean", .. extra,
                                                    .. extra.Contains("--batch-size") ? Array.Empty<string>() : ["--batch-size", "1"]];
         Assert.Equal(0, JobSupport.Cli(Score("--shard", "1/3", "--save-stats", tmp["one.st"], "--out", tmp["one.json"])));
         Assert.Equal(0, JobSupport.Cli(Score("--shard", "2/3", "--save-stats", tmp["two.st"], "--out", tmp["two.json"])));
@@ -100,7 +100,7 @@ public class CalibrationShardTests(ITestOutputHelper output)
         Assert.Equal(0, JobSupport.Cli(Score("--shard", "2/3", "--batch-size", "2", "--save-stats", tmp["two-b2.st"], "--out", tmp["two-b2.json"])));
         Assert.Equal(0, JobSupport.Cli(Score("--shard", "1/2", "--save-stats", tmp["half.st"], "--out", tmp["half.json"])));
         Assert.Equal(0, JobSupport.Cli(Score("--save-stats", tmp["whole.st"], "--out", tmp["whole.json"])));
-        Assert.Equal(0, JobSupport.Cli(["score", model, "--calib", spec, "--calib-seqs", "6", "--calib-len", "8", "--criteria", "reap", "--batch-size", "1",
+        Assert.Equal(0, JobSupport.Cli(["score", model, "--calib", spec, "--calib-sequences", "6", "--calib-seq-len", "8", "--criteria", "reap", "--batch-size", "1",
                                         "--shard", "3/3", "--save-stats", tmp["reap3.st"], "--out", tmp["reap3.json"]]));
         var cases = new (string[] Args, string Expect)[]
         {

@@ -97,13 +97,13 @@ public class LayerwiseBudgetTests(ITestOutputHelper output)
         var model = JobSupport.WriteModel(tmp["m"], seed: 2);
         var other = JobSupport.WriteModel(tmp["other"], seed: 9);
         var spec = $"tokens:{JobSupport.WriteTokens(tmp["a.txt"], 20)}";
-        string[] calib = ["--calib", spec, "--calib-seqs", "4", "--calib-len", "8"];
+        string[] calib = ["--calib", spec, "--calib-sequences", "4", "--calib-seq-len", "8"];
         Assert.Equal(0, JobSupport.Cli(["score", other, .. calib, "--criteria", "min-ean", "--save-stats", tmp["other.st"], "--out", tmp["other.json"]]));
         var cases = new (string[] Args, string Expect)[]
         {
             (["score", model, .. calib, "--criteria", "min-ean", "--memory-budget", "1K", "--out", tmp["x.json"]], "--memory-budget 1.0 kB: smaller than the largest part"),
             (["prune", model, .. calib, "--criterion", "min-ean", "--drop", "1", "--memory-budget", "4k", "--out", tmp["x"]], "--memory-budget 4.1 kB: smaller than the largest part"),
-            (["perplexity", model, "--tokens", tmp["a.txt"], "--memory-budget", "100"], "smaller than the largest part"),
+            (["perplexity", model, "--token-file", tmp["a.txt"], "--memory-budget", "100"], "smaller than the largest part"),
             (["score", model, .. calib, "--memory-budget", "lots", "--out", tmp["x.json"]], "--memory-budget lots: expected a positive size"),
             (["score", model, .. calib, "--criteria", "min-ean,min-egn", "--layerwise", "--out", tmp["x.json"]], "criteria min-egn: gradient criteria need a backward pass"),
             (["prune", model, .. calib, "--criterion", "max-egs", "--drop", "1", "--layerwise", "--out", tmp["x"]], "criteria max-egs: gradient criteria"),

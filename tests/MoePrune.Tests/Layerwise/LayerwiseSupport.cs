@@ -16,6 +16,26 @@ static class LayerwiseSupport
     public static string Mix(MoePrune.Tests.IO.TempDir tmp, int vocab) =>
         $"tokens:{Jobs.JobSupport.WriteTokens(tmp["a.txt"], 30, hi: vocab, seed: 1)},tokens:{Jobs.JobSupport.WriteTokens(tmp["b.txt"], 30, hi: vocab, seed: 2)}";
 
+    /// <summary>
+    /// For a checkpoint with group-limited routing, a keep-map written to <paramref name="file"/>: the reference fixture's
+    /// group-balanced prune where it has one (pruned.keep.i), else one expert less per group. Null for other checkpoints.
+    /// </summary>
+    public static string? KeepMap(MoePrune.Models.MoeConfig config, string fixture, string file)
+    {
+        if (!config.Groups.IsGroupLimited) return null;
+        var expected = Families.DeepseekFixtures.Expected(fixture);
+        var keep = Families.DeepseekFixtures.PrunedKeep(expected);
+        foreach (var t in expected.Values) t.Dispose();
+        if (keep.Count == 0)
+            foreach (int layer in config.MoeLayerIndices)
+            {
+                int e = config.ExpertsInLayer(layer), size = e / config.Groups.NGroup;
+                keep[layer] = Enumerable.Range(0, e).Where(x => x % size != layer % size).ToArray();   // one per group
+            }
+        File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(keep.ToDictionary(kv => kv.Key.ToString(), kv => kv.Value)));
+        return file;
+    }
+
     /// <summary>|x − y| / max(|x|, |y|), 0 when both are below 1e-12.</summary>
     public static double Rel(double x, double y) => Math.Abs(x - y) / Math.Max(1e-12, Math.Max(Math.Abs(x), Math.Abs(y)));
 

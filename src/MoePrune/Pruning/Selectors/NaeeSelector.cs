@@ -34,8 +34,11 @@ public static class NaeeSelector
         var layers = Shapes(views);
         var (keeps, protect) = Plan(layers, request);
         var results = new SortedDictionary<int, NaeeLayerResult>();
+        var done = 0L;
+        long total = SubsetCount(views.Select(v => v.LayerIndex), layers, keeps, protect, mode, cap);
         foreach (var view in views)
-            results[view.LayerIndex] = SearchLayer(view, stats, keeps[view.LayerIndex], protect[view.LayerIndex], mode, cap);
+            results[view.LayerIndex] = SearchLayer(view, stats, keeps[view.LayerIndex], protect[view.LayerIndex], mode, cap,
+                () => Progress.StepProgress.Report("naee search", ++done, Math.Max(total, done), "subsets", $"layer {view.LayerIndex}"));
         return FromResults(results, layers);
     }
 
@@ -49,11 +52,18 @@ public static class NaeeSelector
 
     /// <summary>One layer's search on its input sample in <paramref name="stats"/>.</summary>
     public static NaeeLayerResult SearchLayer(IMoeLayerView view, CriteriaStats stats, int keep, IReadOnlyCollection<int> protect,
-        NaeeMode mode = NaeeMode.Exhaustive, int cap = NaeeSearch.DefaultCap)
+        NaeeMode mode = NaeeMode.Exhaustive, int cap = NaeeSearch.DefaultCap, Action? evaluatedOne = null)
     {
         var sample = stats.Layer(view.LayerIndex).Find<LayerInputSample>(LayerInputSample.Kind);
-        return NaeeSearch.SearchLayer(view, sample, keep, mode, cap, protect);
+        return NaeeSearch.SearchLayer(view, sample, keep, mode, cap, protect, evaluatedOne);
     }
+
+    /// <summary>Subsets the searches of <paramref name="searched"/> evaluate (greedy: an estimate), for progress.</summary>
+    public static long SubsetCount(IEnumerable<int> searched, IReadOnlyDictionary<int, (int NumExperts, int TopK)> layers,
+        IReadOnlyDictionary<int, int> keeps, IReadOnlyDictionary<int, HashSet<int>> protect, NaeeMode mode = NaeeMode.Exhaustive, int cap = NaeeSearch.DefaultCap) =>
+        searched.Sum(l => mode == NaeeMode.Exhaustive
+            ? (long)Math.Min(cap, NaeeSearch.Combinations(layers[l].NumExperts - protect[l].Count, keeps[l] - protect[l].Count))
+            : (long)layers[l].NumExperts * (layers[l].NumExperts - keeps[l]));
 
     /// <summary>The selection the layers' searches make.</summary>
     public static NaeeSelection FromResults(SortedDictionary<int, NaeeLayerResult> results, IReadOnlyDictionary<int, (int NumExperts, int TopK)> layers) =>
