@@ -113,6 +113,6 @@ for name in ['tp-memory', 'tp-warm', 'tp-cold']:
     o = json.load(open(f'{w}/{name}.out'))
     lw = o.get('layerwise') or {}
     extra = f", read {lw['read_mb_per_second']} MB/s, disk {lw['disk_sequential_mb_per_second']} MB/s; size / disk rate = {size / 1e6 / lw['disk_sequential_mb_per_second']:.1f} s" if lw else ""
-    print(f"{name}: pass {o['seconds']} s, {o['tokens_per_second']} tokens/s{extra}")
+    print(f"{name}: job {o['seconds']} s (load + pass), pass {o['tokens_per_second']} tokens/s{extra}")
 EOF
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
