@@ -26,6 +26,9 @@ public sealed class OptionNames(IReadOnlyDictionary<string, string> names)
     public const string RandomSeeds = "random-seeds";
     public const string EvalSequences = "eval-sequences";
     public const string Out = "out";
+    public const string Layerwise = "layerwise";
+    public const string MemoryBudget = "memory-budget";
+    public const string Shard = "shard";
     public const string Force = "force";
     public const string DropMtp = "drop-mtp";
 

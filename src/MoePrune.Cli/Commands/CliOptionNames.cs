@@ -24,6 +24,9 @@ public static class CliOptionNames
         [OptionNames.RandomSeeds] = "--random-seeds",
         [OptionNames.EvalSequences] = "--eval-sequences",
         [OptionNames.Out] = "--out",
+        [OptionNames.Layerwise] = "--layerwise",
+        [OptionNames.MemoryBudget] = "--memory-budget",
+        [OptionNames.Shard] = "--shard",
         [OptionNames.Force] = "--force",
         [OptionNames.DropMtp] = "--drop-mtp",
     });

@@ -43,12 +43,14 @@ public static class PruneCommand
         };
         var evalTokens = new Option<string?>("--eval-token-file") { Description = "Check perplexity on this token-id file instead of the Brown validation sample" };
         var calib = CalibrationOptions.Create();
+        var layerwise = LayerwiseOptions.Create();
         var dtype = ModelOptions.Dtype($"Dtype the model is held, scored and written in: {ModelOptions.DtypeValues} (default: the checkpoint's)");
         var cmd = new Command("prune", "Remove experts, write a standard Hugging Face checkpoint with pruning.json, and say what it cost")
         {
             dir, criterion, drop, keep, ratio, output, force, scores, keepMap, global, protect, dropMtp, dtype, noEval, evalSequences, evalTokens,
         };
         calib.AddTo(cmd);
+        layerwise.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             bool json = pr.GetValue(GlobalOptions.Json);
@@ -74,6 +76,7 @@ public static class PruneCommand
                     Enabled = !pr.GetValue(noEval), SequencesPerGenre = pr.GetValue(evalSequences), TokenFile = pr.GetValue(evalTokens),
                     BatchSize = pr.GetValue(calib.BatchSize),
                 },
+                Execution = layerwise.Bind(pr),
                 Names = names,
             };
             var result = PruneJob.Run(request, StderrProgress.Calibration);
@@ -91,6 +94,7 @@ public static class PruneCommand
                     ["cost"] = record["cost"]?.DeepClone(),
                     ["layers"] = record["layers"]!.DeepClone(),
                     ["mtp"] = record["mtp"]?.DeepClone(),
+                    ["layerwise"] = result.Layerwise is { } lw ? LayerwiseOptions.ToJson(lw) : null,
                 });
                 return 0;
             }
@@ -98,6 +102,7 @@ public static class PruneCommand
                 Console.WriteLine($"layer {layer,3}: keep {s.Kept.Length}/{s.NumExperts} [{string.Join(",", s.Kept)}]  removed [{string.Join(",", s.Removed)}]");
             if (record["mtp"] is JsonObject mtpRecord) Console.WriteLine(MtpLine(mtpRecord));
             foreach (var line in CostLines(record["cost"]!.AsObject())) Console.WriteLine(line);
+            if (result.Layerwise is { } summary) Console.WriteLine(LayerwiseOptions.Describe(summary));
             Console.WriteLine($"wrote {result.OutDir} ({record["method"]}, pruning.json inside)");
             return 0;
         });

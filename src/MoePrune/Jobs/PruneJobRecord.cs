@@ -20,7 +20,12 @@ public static class PruneJobRecord
     /// <param name="input">The model as loaded from <paramref name="modelDir"/> (round 1's parent).</param>
     /// <param name="rounds">Each round's record, in order.</param>
     /// <param name="lineage">The lineage after the last round.</param>
-    public static JsonObject Build(string modelDir, MoeForCausalLM input, IReadOnlyList<JsonObject> rounds, ExpertLineage lineage)
+    public static JsonObject Build(string modelDir, MoeForCausalLM input, IReadOnlyList<JsonObject> rounds, ExpertLineage lineage) =>
+        Build(modelDir, input.Config, input.Fingerprint, input.Dtype, rounds, lineage);
+
+    /// <summary>As above for an input given by its config, fingerprint and compute dtype (a layer-by-layer prune builds no model).</summary>
+    public static JsonObject Build(string modelDir, MoeConfig config, string? fingerprint, TorchSharp.torch.ScalarType dtype,
+                                   IReadOnlyList<JsonObject> rounds, ExpertLineage lineage)
     {
         if (rounds.Count == 0) throw new ArgumentException("a prune record needs at least one round", nameof(rounds));
         bool single = rounds.Count == 1;
@@ -46,9 +51,9 @@ public static class PruneJobRecord
             ["input"] = new JsonObject
             {
                 ["model_dir"] = Path.GetFullPath(modelDir),
-                ["model_type"] = input.Config.ModelType,
-                ["checkpoint_fingerprint"] = input.Fingerprint,
-                ["dtype"] = DtypeNames.ToConfigName(input.Dtype),
+                ["model_type"] = config.ModelType,
+                ["checkpoint_fingerprint"] = fingerprint,
+                ["dtype"] = DtypeNames.ToConfigName(dtype),
             },
             ["method"] = Common(rounds, "method"),
             ["criterion"] = Common(rounds, "criterion"),

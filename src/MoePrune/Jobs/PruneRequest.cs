@@ -27,6 +27,8 @@ public sealed record PruneRequest
     public bool DropMtp { get; init; }
     /// <summary>Compute dtype of the model (and of the written checkpoint); the checkpoint's when null.</summary>
     public ScalarType? Dtype { get; init; }
+    /// <summary>In memory or layer by layer (forced, or chosen when the model exceeds the memory budget).</summary>
+    public Layerwise.LayerwiseSettings Execution { get; init; } = new();
     /// <summary>The perplexity check before/after (on by default; see <see cref="PruneCost"/>).</summary>
     public PruneEvaluation Evaluation { get; init; } = new();
     public OptionNames Names { get; init; } = OptionNames.Neutral;

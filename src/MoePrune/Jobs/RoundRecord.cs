@@ -11,18 +11,21 @@ namespace MoePrune.Jobs;
 /// </summary>
 public static class RoundRecord
 {
-    public static JsonObject Build(RoundContext round)
+    public static JsonObject Build(RoundContext round) =>
+        Build(round.Round, round.Spec, round.Choice, round.LineageBefore, round.Mtp, round.FineTune, round.Evaluation);
+
+    /// <summary>The record of a round given by its parts (a layer-by-layer prune has no in-memory round).</summary>
+    public static JsonObject Build(int roundNumber, RoundSpec spec, RoundChoice choice, ExpertLineage before,
+                                   MtpChoice? mtp = null, JsonNode? fineTune = null, JsonNode? evaluation = null)
     {
-        var spec = round.Spec;
-        var choice = round.Choice;
         var layers = new JsonObject();
         foreach (var (index, s) in choice.Selections)
         {
             var layer = new JsonObject
             {
                 ["experts"] = s.NumExperts,
-                ["kept"] = Ints(round.LineageBefore.Originals(index, s.Kept)),
-                ["removed"] = Ints(round.LineageBefore.Originals(index, s.Removed)),
+                ["kept"] = Ints(before.Originals(index, s.Kept)),
+                ["removed"] = Ints(before.Originals(index, s.Removed)),
                 ["kept_slots"] = Ints(s.Kept),
                 ["removed_slots"] = Ints(s.Removed),
             };
@@ -32,7 +35,7 @@ public static class RoundRecord
         }
         var record = new JsonObject
         {
-            ["round"] = round.Round,
+            ["round"] = roundNumber,
             ["method"] = choice.Method,
             ["criterion"] = spec.Criterion?.Name,
             ["direction"] = choice.Scores is null ? null : choice.Scores.Drops == DropDirection.Max ? "max" : "min",
@@ -42,9 +45,9 @@ public static class RoundRecord
             ["calibration"] = choice.Calibration?.DeepClone(),
             ["layers"] = layers,
         };
-        if (round.Mtp is { } mtp) record["mtp"] = mtp.ToJson();
-        if (round.FineTune is not null) record["finetune"] = round.FineTune.DeepClone();
-        if (round.Evaluation is not null) record["evaluation"] = round.Evaluation.DeepClone();
+        if (mtp is not null) record["mtp"] = mtp.ToJson();
+        if (fineTune is not null) record["finetune"] = fineTune.DeepClone();
+        if (evaluation is not null) record["evaluation"] = evaluation.DeepClone();
         return record;
     }
 
