@@ -40,7 +40,11 @@ public sealed class OptionNames(IReadOnlyDictionary<string, string> names)
     public const string NonUniform = "non-uniform";
     public const string Gguf = "gguf";
     public const string LearnedSteps = "learned-steps";
+    public const string Layerwise = "layerwise";
+    public const string MemoryBudget = "memory-budget";
+    public const string Shard = "shard";
     public const string Force = "force";
+    public const string DropMtp = "drop-mtp";
 
     /// <summary>The library's own names (each setting's key).</summary>
     public static OptionNames Neutral { get; } = new(new Dictionary<string, string>());

@@ -136,12 +136,13 @@ public static class BenchCommand
         var force = OutputOptions.Force();
         var gb = new Option<double>("--gb") { Description = "Approximate size in GB", DefaultValueFactory = _ => 4.2 };
         var shards = new Option<int>("--shards") { Description = "Number of shards", DefaultValueFactory = _ => 3 };
-        var cmd = new Command("make-checkpoint", "Write a big random bf16 Mixtral-style checkpoint for `bench load`") { output, force, gb, shards };
+        var seed = new Option<int?>("--seed") { Description = "Random weights from this seed (default: every value 0.01)" };
+        var cmd = new Command("make-checkpoint", "Write a big random bf16 Mixtral-style checkpoint for `bench load`") { output, force, gb, shards, seed };
         cmd.SetAction(pr =>
         {
             string outDir = pr.GetValue(output)!;
             OutputOptions.Claim(outDir, IO.OutputKind.Directory, pr.GetValue(force));
-            LoadMemory.WriteBigCheckpoint(outDir, pr.GetValue(gb), pr.GetValue(shards));
+            LoadMemory.WriteBigCheckpoint(outDir, pr.GetValue(gb), pr.GetValue(shards), pr.GetValue(seed));
             if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(new JsonObject { ["out"] = outDir });
             else Console.WriteLine($"wrote {outDir}");
             return 0;

@@ -38,6 +38,10 @@ public static class CliOptionNames
         [OptionNames.NonUniform] = "--non-uniform",
         [OptionNames.Gguf] = "--gguf",
         [OptionNames.LearnedSteps] = "--learned-steps",
+        [OptionNames.Layerwise] = "--layerwise",
+        [OptionNames.MemoryBudget] = "--memory-budget",
+        [OptionNames.Shard] = "--shard",
         [OptionNames.Force] = "--force",
+        [OptionNames.DropMtp] = "--drop-mtp",
     });
 }

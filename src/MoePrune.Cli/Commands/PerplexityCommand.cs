@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using MoePrune.Data;
 using MoePrune.Evaluation;
+using MoePrune.Layerwise;
 using MoePrune.Models;
 using MoePrune.Tokenization;
 
@@ -11,7 +12,8 @@ namespace MoePrune.Cli.Commands;
 /// <summary>
 /// <c>moeprune perplexity [MODEL] (--token-file F | --text S | --text-file F | --corpus brown:SPLIT)</c>: mean
 /// next-token NLL of token-id sequences, of a text (the model's tokenizer, cut into --seq-len pieces) or of a
-/// Brown split per genre. The JSON names the model and the data measured.
+/// Brown split per genre. The JSON names the model and the data measured. A model that does not fit the memory
+/// budget (or any, with --layerwise) is evaluated layer by layer with the same result.
 /// </summary>
 public static class PerplexityCommand
 {
@@ -26,8 +28,10 @@ public static class PerplexityCommand
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence for --text, --text-file and --corpus", DefaultValueFactory = _ => 256 };
         var sequences = new Option<int>("--sequences") { Description = "Only the first N sequences (of each genre for --corpus; 0: all)", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch-size") { Description = "Sequences per forward", DefaultValueFactory = _ => 8 };
+        var layerwise = LayerwiseOptions.Create();
         var cmd = new Command("perplexity", "Mean next-token NLL and perplexity of token ids, a text or a Brown split")
             { dir, tokenFile, text, textFile, corpus, seqLen, sequences, dtype, batch };
+        layerwise.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             string modelDir = pr.Model(dir);
@@ -40,6 +44,19 @@ public static class PerplexityCommand
             if (first < 0) throw new MoePruneException($"{sequences.Name}: {first} must not be negative");
             var dt = pr.DtypeValue(dtype);
             var (groups, data) = Inputs(modelDir, pr.GetValue(tokenFile), pr.GetValue(text), pr.GetValue(textFile), pr.GetValue(corpus), length, first);
+            var settings = layerwise.Bind(pr);
+            data["model"] = Path.GetFullPath(modelDir);
+            bool json = pr.GetValue(GlobalOptions.Json);
+            using (var checkpoint = LayerwiseCheckpoint.Open(modelDir, dt))
+            {
+                var choice = ExecutionChoice.Decide(checkpoint, settings, CliOptionNames.Map);
+                if (choice.Layerwise)
+                {
+                    if (pr.GetValue(tokenFile) is { } file)                                   // ids checked against the vocabulary, naming the line
+                        groups = [(groups[0].Genre, Perplexity.ReadTokenFile(file, checkpoint.Config.VocabSize).Take(first > 0 ? first : int.MaxValue).ToList())];
+                    return Layerwise(checkpoint, choice, groups, data, pr.GetValue(batch), json);
+                }
+            }
             using var model = ModelLoader.Load(modelDir, dt);
             if (pr.GetValue(tokenFile) is { } ids)                                          // ids checked against the model's vocabulary, naming the line
                 groups = [(groups[0].Genre, Perplexity.ReadTokenFile(ids, model.Config.VocabSize).Take(first > 0 ? first : int.MaxValue).ToList())];
@@ -47,10 +64,28 @@ public static class PerplexityCommand
             var results = groups.Count == 1
                 ? [new GenreResult("all", groups[0].Sequences.Count, Perplexity.Evaluate(model, groups[0].Sequences, pr.GetValue(batch)))]
                 : GenrePerplexity.Evaluate(model, groups, pr.GetValue(batch));
-            data["model"] = Path.GetFullPath(modelDir);
-            return Print(results, model, data, clock.Elapsed.TotalSeconds, pr.GetValue(GlobalOptions.Json));
+            return Print(results, model.Dtype, data, clock.Elapsed.TotalSeconds, json, null);
         });
         return cmd;
+    }
+
+    /// <summary>The same evaluation layer by layer: one run over every group's batches, results as the in-memory path gives them.</summary>
+    static int Layerwise(LayerwiseCheckpoint checkpoint, ExecutionChoice choice, List<(BrownGenre Genre, List<int[]> Sequences)> groups,
+                         JsonObject data, int batchSize, bool json)
+    {
+        var clock = Stopwatch.StartNew();
+        double disk = DiskReadRate.Measure(checkpoint.Dir, checkpoint.ShardFiles);
+        var (values, hiddenBytes, spilled) = LayerwisePerplexity.Evaluate(checkpoint, groups.Select(g => (IReadOnlyList<int[]>)g.Sequences).ToList(),
+            batchSize, choice.HiddenMemoryBytes(checkpoint.Sizes));
+        var results = groups.Zip(values, (g, r) => new GenreResult(g.Genre.Name, g.Sequences.Count, r)).ToList();
+        if (groups.Count > 1)
+        {
+            long tokens = values.Sum(r => r.Tokens);
+            results.Add(new GenreResult("all", groups.Sum(g => g.Sequences.Count), new PerplexityResult(tokens, values.Sum(r => r.MeanNll * r.Tokens) / tokens)));
+        }
+        var summary = new LayerwiseSummary(choice.Reason, choice.BudgetBytes, checkpoint.Sizes.LargestUnit, hiddenBytes, spilled,
+                                           checkpoint.BytesRead, checkpoint.ReadSeconds, disk);
+        return Print(results, checkpoint.Dtype, data, clock.Elapsed.TotalSeconds, json, summary);
     }
 
     static (List<(BrownGenre Genre, List<int[]> Sequences)>, JsonObject Data) Inputs(string modelDir, string? tokenFile, string? text, string? textFile,
@@ -87,7 +122,7 @@ public static class PerplexityCommand
         return ([(all, sequences)], data);
     }
 
-    static int Print(List<GenreResult> results, MoeForCausalLM model, JsonObject data, double seconds, bool json)
+    static int Print(List<GenreResult> results, TorchSharp.torch.ScalarType dtype, JsonObject data, double seconds, bool json, LayerwiseSummary? layerwise)
     {
         var total = results[^1];
         if (json)
@@ -96,8 +131,9 @@ public static class PerplexityCommand
             {
                 ["model"] = data["model"]!.DeepClone(), ["data"] = data,
                 ["tokens"] = total.Result.Tokens, ["mean_nll"] = total.Result.MeanNll, ["perplexity"] = total.Result.Perplexity,
-                ["sequences"] = total.Sequences, ["dtype"] = DtypeNames.ToConfigName(model.Dtype), ["seconds"] = Math.Round(seconds, 3),
+                ["sequences"] = total.Sequences, ["dtype"] = DtypeNames.ToConfigName(dtype), ["seconds"] = Math.Round(seconds, 3),
             };
+            if (layerwise is not null) o["layerwise"] = LayerwiseOptions.ToJson(layerwise);
             data.Remove("model");
             if (results.Count > 1)
             {
@@ -112,7 +148,8 @@ public static class PerplexityCommand
         if (results.Count > 1)
             foreach (var r in results.Take(results.Count - 1))
                 Console.WriteLine($"{r.Genre,-20} {r.Result.Tokens,8} tokens  NLL {r.Result.MeanNll:F4}  ppl {r.Result.Perplexity:F2}");
-        Console.WriteLine($"tokens      {total.Result.Tokens} predicted in {total.Sequences} sequences ({DtypeNames.ToConfigName(model.Dtype)}, {seconds:F2} s)");
+        if (layerwise is not null) Console.WriteLine(LayerwiseOptions.Describe(layerwise));
+        Console.WriteLine($"tokens      {total.Result.Tokens} predicted in {total.Sequences} sequences ({DtypeNames.ToConfigName(dtype)}, {seconds:F2} s)");
         Console.WriteLine($"mean NLL    {total.Result.MeanNll:F6}");
         Console.WriteLine($"perplexity  {total.Result.Perplexity:F4}");
         return 0;

@@ -29,13 +29,19 @@ public static class ScoreCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var naeeKeep = new Option<int?>("--naee-keep") { Description = "Experts NAEE keeps per layer (default: half, at least top-k)" };
+        var shard = new Option<string?>("--shard")
+        {
+            Description = "K/N: only the K-th of N slices (whole batches) of the calibration set, with --save-stats; merge all N with --merge-stats",
+        };
         var calib = CalibrationOptions.Create();
         var dtype = ModelOptions.Dtype();
+        var layerwise = LayerwiseOptions.Create();
         var cmd = new Command("score", "Score every expert of every MoE layer with one calibration pass")
         {
-            dir, criteria, output, force, saveStats, mergeStats, naeeKeep, dtype,
+            dir, criteria, output, force, saveStats, mergeStats, naeeKeep, dtype, shard,
         };
         calib.AddTo(cmd);
+        layerwise.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             bool json = pr.GetValue(GlobalOptions.Json);
@@ -46,11 +52,15 @@ public static class ScoreCommand
                 OutFile = pr.GetValue(output)!,
                 Force = pr.GetValue(force),
                 Criteria = CriterionSpec.ParseCriteria(pr.GetValue(criteria)!, names[OptionNames.Criteria]),
-                Calibration = calib.Bind(pr),
+                Calibration = calib.Bind(pr) with
+                {
+                    Shard = pr.GetValue(shard) is { } k ? Calibration.CalibrationShard.Parse(k, names[OptionNames.Shard]) : null,
+                },
                 SaveStats = pr.GetValue(saveStats),
                 MergeStats = pr.GetValue(mergeStats) ?? [],
                 SubsetKeep = pr.GetValue(naeeKeep),
                 Dtype = pr.DtypeValue(dtype),
+                Execution = layerwise.Bind(pr),
                 Names = names,
             };
             var clock = Stopwatch.StartNew();
@@ -71,10 +81,12 @@ public static class ScoreCommand
                     ["tokens_per_second"] = Math.Round(rate, 1),
                     ["checkpoint_fingerprint"] = m.CheckpointFingerprint,
                     ["calibration"] = m.CalibrationData?.DeepClone(),
+                    ["layerwise"] = result.Layerwise is { } lw ? LayerwiseOptions.ToJson(lw) : null,
                 });
                 return 0;
             }
             ScoreTable.Print(result.Report);
+            if (result.Layerwise is { } summary) Console.WriteLine(LayerwiseOptions.Describe(summary));
             Console.WriteLine($"wrote {request.OutFile}: {written.Count} {(written.Count == 1 ? "criterion" : "criteria")} ({string.Join(", ", written)}), {result.CalibrationTokens} calibration tokens"
                 + (result.PassSeconds > 0 ? $" ({rate:F0} tokens/s)" : "") + $", {seconds:F1} s in all");
             return 0;

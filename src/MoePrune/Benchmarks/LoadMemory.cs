@@ -89,16 +89,19 @@ public static class LoadMemory
     /// <summary>
     /// A random bf16 Mixtral-style checkpoint of about <paramref name="gigabytes"/> GB in <paramref name="shards"/>
     /// shards (hidden 2048, 8 experts of 7168: ≈ 0.7 GB per layer), for <see cref="Measure"/>. The values are a
-    /// constant (cheap to make; loading cost does not depend on them).
+    /// constant (cheap to make; loading cost does not depend on them), or with <paramref name="seed"/> random
+    /// (<see cref="Models.TinyCheckpoint.Randomize"/>: routing and scores that differ per expert, for runs that compare results).
     /// </summary>
-    public static void WriteBigCheckpoint(string dir, double gigabytes, int shards)
+    public static void WriteBigCheckpoint(string dir, double gigabytes, int shards, int? seed = null)
     {
         int layers = Math.Max(1, (int)Math.Ceiling(gigabytes * 1e9 / (8.0 * 3 * 2048 * 7168 * 2 + 4.0 * 2048 * 2048 * 2)));
         var json = Models.TinyCheckpoint.Config("mixtral", hidden: 2048, layers: layers, experts: 8, topK: 2, expertSize: 7168,
                                                vocab: 1024, dtype: ScalarType.BFloat16);
         using var model = new MoeForCausalLM(MoeConfig.Parse(json, "big benchmark config"));
-        using (no_grad())
-            foreach (var p in model.parameters()) p.fill_(Scalars.Of(0.01));
+        if (seed is int s) Models.TinyCheckpoint.Randomize(model, s);
+        else
+            using (no_grad())
+                foreach (var p in model.parameters()) p.fill_(Scalars.Of(0.01));
         long total = model.parameters().Sum(p => p.numel() * 2);
         ModelLoader.Save(model, dir, maxShardBytes: total / shards + (1L << 26));
     }

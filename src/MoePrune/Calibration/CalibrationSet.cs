@@ -25,14 +25,26 @@ public sealed class CalibrationSet
     public required int Seed { get; init; }
     public required IReadOnlyList<CalibrationSequence> Sequences { get; init; }
     public required IReadOnlyList<CalibrationSourceUse> Sources { get; init; }
+    /// <summary>The slice this set is of a larger one (<see cref="CalibrationShard.Apply"/>), or null for a whole set.</summary>
+    public CalibrationShard? Shard { get; init; }
+    /// <summary>Sequences of the whole set a shard was cut from (equal to the count of <see cref="Sequences"/> when not a shard).</summary>
+    public int? WholeSequences { get; init; }
+    /// <summary>The batch size a shard was cut with (its slices are whole batches of it).</summary>
+    public int? ShardBatchSize { get; init; }
 
     public long Tokens => (long)Sequences.Count * SequenceLength;
 
     /// <summary>True when the data mixes several sources (the collector then keeps per-source statistics).</summary>
     public bool IsMix => Sources.Count > 1;
 
-    /// <summary>One line for the statistics file and reports: spec, sizes and seed.</summary>
-    public string Describe() => $"{Spec} ({Sequences.Count} x {SequenceLength} tokens, seed {Seed})";
+    /// <summary>One line for the statistics file and reports: spec, sizes and seed (of the whole set), and the shard.</summary>
+    public string Describe() => Shard is null ? DescribeWhole() : $"{DescribeWhole()} [shard {Shard}]";
+
+    /// <summary>The whole set's description (a shard's without its shard).</summary>
+    public string DescribeWhole() => $"{Spec} ({WholeSequences ?? Sequences.Count} x {SequenceLength} tokens, seed {Seed})";
+
+    /// <summary>What a shard was cut from: the whole set and the batch size of its slices (shards merge only with shards of the same).</summary>
+    public string ShardOf() => $"{DescribeWhole()} in batches of {ShardBatchSize}";
 
     /// <summary>The calibration section of <c>scores.json</c>/<c>pruning.json</c> metadata.</summary>
     public JsonObject ToJson()
@@ -53,7 +65,7 @@ public sealed class CalibrationSet
             }
             sources[s.Name] = o;
         }
-        return new JsonObject
+        var json = new JsonObject
         {
             ["spec"] = Spec,
             ["sequences"] = Sequences.Count,
@@ -62,5 +74,11 @@ public sealed class CalibrationSet
             ["tokens"] = Tokens,
             ["sources"] = sources,
         };
+        if (Shard is not null)
+        {
+            json["shard"] = Shard.ToString();
+            json["whole_sequences"] = WholeSequences;
+        }
+        return json;
     }
 }

@@ -42,10 +42,10 @@ public static class WeightCriteria
     /// <summary>EWN: ‖[gate | up | down]‖₂ = sqrt of the summed squared Frobenius norms, fp64.</summary>
     private static double WeightNorm(IMoeLayerView view, int e)
     {
-        using var scope = torch.NewDisposeScope();
         double sq = 0;
         for (int part = 0; part < 3; part++)
         {
+            using var scope = torch.NewDisposeScope();                                       // one part's fp64 copies at a time
             // x·x rather than square(): square() is pow with an implicit Scalar 2, and one run failed inside it with
             // libtorch's "Unknown scalar type" (a Scalar freed during the call, under load); no Scalar here.
             var w = Part(view, e, part).detach().to(ScalarType.Float64);                    // (I, H) or (H, I) fp64

@@ -91,6 +91,26 @@ public sealed class SafetensorsFile : IDisposable
     }
 
     /// <summary>
+    /// Fills <paramref name="destination"/> with the contiguous elements of tensor <paramref name="name"/> that start at
+    /// flat element <paramref name="elementOffset"/> (as many as it holds; dtype and device converted; no autograd
+    /// history), appending the bytes read to <paramref name="hash"/> when given. A contiguous CPU destination of the
+    /// file's dtype is filled straight from the file.
+    /// </summary>
+    public void ReadSliceInto(string name, long elementOffset, torch.Tensor destination, XxHash128? hash = null)
+    {
+        var entry = Entry(name);
+        CheckRange(entry, elementOffset, destination.NumberOfElements);
+        using var noGrad = torch.no_grad();
+        if (destination.dtype == SafeDtypes.ToTorch(entry.Dtype) && destination.device_type == DeviceType.CPU && destination.is_contiguous())
+        {
+            TensorBytes.ReadFromFile(_handle, _dataStart + entry.Begin + elementOffset * SafeDtypes.SizeOf(entry.Dtype), destination, Path, hash: hash);
+            return;
+        }
+        using var source = ReadRange(entry, elementOffset, destination.shape, hash);   // file dtype, CPU
+        destination.copy_(source);                                                      // converts dtype and device
+    }
+
+    /// <summary>
     /// Writes the stored bytes of <paramref name="name"/> (or the <paramref name="elements"/> elements from
     /// <paramref name="elementOffset"/>) to <paramref name="destination"/>, unchanged.
     /// </summary>

@@ -106,6 +106,12 @@ static class TensorBytes
         }
     }
 
+    /// <summary>Writes the bytes of the contiguous CPU <paramref name="tensor"/> at <paramref name="fileOffset"/> of <paramref name="file"/>.</summary>
+    public static void WriteToFile(SafeFileHandle file, long fileOffset, torch.Tensor tensor, long chunkBytes = DefaultChunkBytes)
+    {
+        ForEachChunk(tensor, chunkBytes, (chunk, byteOffset) => RandomAccess.Write(file, chunk, fileOffset + byteOffset));
+    }
+
     /// <summary>Appends the bytes of the contiguous CPU <paramref name="tensor"/> to <paramref name="stream"/>.</summary>
     public static void WriteToStream(Stream stream, torch.Tensor tensor, long chunkBytes = DefaultChunkBytes)
     {

@@ -8,7 +8,8 @@ namespace MoePrune.Jobs;
 /// <c>pruning.json</c>: tool and version, the input checkpoint's path and fingerprint, how experts were chosen
 /// (method, criterion, direction; for a single round also its selection request, files and calibration), per
 /// MoE layer the kept and removed ORIGINAL expert indices after every round (with the criterion's values for a
-/// single round), and <c>rounds</c>: every round's record (<see cref="RoundRecord"/>), one entry for a one-shot prune.
+/// single round), the MTP layers' rule and kept originals (<c>mtp</c>, <see cref="MtpChoice.Compose"/>, when the model has
+/// them), and <c>rounds</c>: every round's record (<see cref="RoundRecord"/>), one entry for a one-shot prune.
 /// </summary>
 public static class PruneJobRecord
 {
@@ -19,7 +20,12 @@ public static class PruneJobRecord
     /// <param name="input">The model as loaded from <paramref name="modelDir"/> (round 1's parent).</param>
     /// <param name="rounds">Each round's record, in order.</param>
     /// <param name="lineage">The lineage after the last round.</param>
-    public static JsonObject Build(string modelDir, MoeForCausalLM input, IReadOnlyList<JsonObject> rounds, ExpertLineage lineage)
+    public static JsonObject Build(string modelDir, MoeForCausalLM input, IReadOnlyList<JsonObject> rounds, ExpertLineage lineage) =>
+        Build(modelDir, input.Config, input.Fingerprint, input.Dtype, rounds, lineage);
+
+    /// <summary>As above for an input given by its config, fingerprint and compute dtype (a layer-by-layer prune builds no model).</summary>
+    public static JsonObject Build(string modelDir, MoeConfig config, string? fingerprint, TorchSharp.torch.ScalarType dtype,
+                                   IReadOnlyList<JsonObject> rounds, ExpertLineage lineage)
     {
         if (rounds.Count == 0) throw new ArgumentException("a prune record needs at least one round", nameof(rounds));
         bool single = rounds.Count == 1;
@@ -37,7 +43,7 @@ public static class PruneJobRecord
                 layer["scores"] = scores.DeepClone();
             layers[index.ToString()] = layer;
         }
-        return new JsonObject
+        var record = new JsonObject
         {
             ["tool"] = "moeprune",
             ["tool_version"] = ToolVersion,
@@ -45,9 +51,9 @@ public static class PruneJobRecord
             ["input"] = new JsonObject
             {
                 ["model_dir"] = Path.GetFullPath(modelDir),
-                ["model_type"] = input.Config.ModelType,
-                ["checkpoint_fingerprint"] = input.Fingerprint,
-                ["dtype"] = DtypeNames.ToConfigName(input.Dtype),
+                ["model_type"] = config.ModelType,
+                ["checkpoint_fingerprint"] = fingerprint,
+                ["dtype"] = DtypeNames.ToConfigName(dtype),
             },
             ["method"] = Common(rounds, "method"),
             ["criterion"] = Common(rounds, "criterion"),
@@ -57,8 +63,10 @@ public static class PruneJobRecord
             ["keep_map_file"] = single ? first["keep_map_file"]?.DeepClone() : null,
             ["calibration"] = single ? first["calibration"]?.DeepClone() : null,
             ["layers"] = layers,
-            ["rounds"] = new JsonArray(rounds.Select(r => (JsonNode)r.DeepClone()).ToArray()),
         };
+        if (MtpChoice.Compose(rounds) is { } mtp) record["mtp"] = mtp;
+        record["rounds"] = new JsonArray(rounds.Select(r => (JsonNode)r.DeepClone()).ToArray());
+        return record;
     }
 
     /// <summary>The value of <paramref name="key"/> when every round has the same one, else null.</summary>

@@ -23,8 +23,12 @@ public sealed record PruneRequest
     public string? KeepMapFile { get; init; }
     public SelectionRequest Selection { get; init; } = new();
     public CalibrationSettings Calibration { get; init; } = new();
+    /// <summary>Drop the MTP layers instead of pruning them to the main layers' count (<see cref="RoundSpec.DropMtp"/>).</summary>
+    public bool DropMtp { get; init; }
     /// <summary>Compute dtype of the model (and of the written checkpoint); the checkpoint's when null.</summary>
     public ScalarType? Dtype { get; init; }
+    /// <summary>In memory or layer by layer (forced, or chosen when the model exceeds the memory budget).</summary>
+    public Layerwise.LayerwiseSettings Execution { get; init; } = new();
     /// <summary>The perplexity check before/after (on by default; see <see cref="PruneCost"/>).</summary>
     public PruneEvaluation Evaluation { get; init; } = new();
     public OptionNames Names { get; init; } = OptionNames.Neutral;
@@ -36,7 +40,7 @@ public sealed record PruneRequest
         {
             Criterion = Criterion is null ? null : CriterionSpec.Parse(Criterion, Names[OptionNames.Criterion]),
             ScoresFile = ScoresFile, KeepMapFile = KeepMapFile,
-            Selection = Selection with { Names = Names }, Calibration = Calibration, Names = Names,
+            Selection = Selection with { Names = Names }, Calibration = Calibration, DropMtp = DropMtp, Names = Names,
         };
         spec.Check();
         return spec;

@@ -44,6 +44,8 @@ public sealed class RoundContext : IDisposable
     /// <summary>True when the round's layers may end with different expert counts (a global budget, a non-uniform merge).</summary>
     public bool NonUniform => Spec.NonUniform || Merge?.Spec.NonUniform == true;
 
+    /// <summary>What the round did to the MTP layers (null when the model has none).</summary>
+    public MtpChoice? Mtp { get; init; }
     /// <summary>What the fine-tune hook recorded (null when none ran).</summary>
     public JsonNode? FineTune { get; internal set; }
     /// <summary>What the evaluate hook recorded (null when none ran).</summary>

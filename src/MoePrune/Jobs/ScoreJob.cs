@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using MoePrune.Criteria;
 using MoePrune.Criteria.Statistics;
+using MoePrune.Layerwise;
 using MoePrune.Models;
 using MoePrune.Observation;
 using MoePrune.Pruning;
@@ -9,13 +10,46 @@ using MoePrune.Pruning.Selectors;
 namespace MoePrune.Jobs;
 
 /// <summary>
-/// <c>moeprune score</c> as a library call: load the checkpoint, get statistics (one calibration pass, or the
-/// merge of saved passes of the same checkpoint, or none when only weight criteria are asked for), score every
-/// criterion (<see cref="Report"/>), write <c>scores.json</c> atomically, and optionally save the statistics.
+/// <c>moeprune score</c> as a library call: load the checkpoint, get statistics (one calibration pass — of one
+/// shard of the calibration set when asked —, or the merge of saved passes of the same checkpoint, or none when only
+/// weight criteria are asked for), score every criterion (<see cref="Report"/>), write <c>scores.json</c> atomically,
+/// and optionally save the statistics. A checkpoint that does not fit the memory budget (or any, when forced) runs
+/// layer by layer instead (<see cref="LayerwiseScoreJob"/>), with the same results.
 /// </summary>
 public static class ScoreJob
 {
-    public static ScoreResult Run(ScoreRequest r, Action<ScoringProgress>? progress = null)
+    /// <param name="layerProgress">Progress of a layer-by-layer run (<see cref="LayerwiseScoreJob"/>).</param>
+    public static ScoreResult Run(ScoreRequest r, Action<ScoringProgress>? progress = null, Action<LayerwiseProgress>? layerProgress = null)
+    {
+        var names = r.Names;
+        Check(r);
+        using (var checkpoint = LayerwiseCheckpoint.Open(r.ModelDir, r.Dtype))
+        {
+            var choice = ExecutionChoice.Decide(checkpoint, r.Execution, names);
+            if (choice.Layerwise) return LayerwiseScoreJob.Run(r, checkpoint, choice, layerProgress);
+        }
+        using var model = ModelLoader.Load(r.ModelDir, r.Dtype);
+        string fingerprint = model.Fingerprint ?? IO.CheckpointFingerprint.Compute(r.ModelDir);
+        var subsets = Subsets(r, NaeeSelector.Shapes(model.MoeLayers), model.Config);
+        CriteriaStats? stats = null;
+        JsonObject? calibration = null;
+        double seconds = 0;
+        if (r.MergeStats.Count > 0)
+        {
+            stats = StatisticsFiles.LoadMerged(r.MergeStats, r.ModelDir, fingerprint, model.MoeLayers);
+            calibration = MergedCalibration(r, stats);
+        }
+        else if (r.Criteria.Any(c => c.Needs.ReadsStatistics))
+            (stats, calibration, seconds) = r.Calibration.Collect(model, r.ModelDir, r.Criteria, progress, names);
+        var metadata = Metadata(r, stats, calibration, fingerprint, model.Dtype);
+        var report = Report(model.MoeLayers, stats, r.Criteria, metadata, r.Calibration.Seed, subsets);
+        if (r.SaveStats is not null) CriteriaStatsFile.Save(stats!, r.SaveStats);
+        report.Save(r.OutFile);
+        return new ScoreResult(report, stats, stats?.Tokens ?? 0, seconds);
+    }
+
+    /// <summary>The checks that need no checkpoint.</summary>
+    internal static void Check(ScoreRequest r)
     {
         var names = r.Names;
         bool needsStats = r.Criteria.Any(c => c.Needs.ReadsStatistics);
@@ -23,41 +57,57 @@ public static class ScoreJob
             throw new MoePruneException($"{names[OptionNames.SaveStats]}: the requested criteria read no calibration statistics");
         if (r.SaveStats is not null && r.MergeStats.Count > 0)
             throw new MoePruneException($"{names[OptionNames.SaveStats]}: cannot be combined with {names[OptionNames.MergeStats]} (the merged statistics are already saved)");
+        if (r.Calibration.Shard is { } shard)
+        {
+            if (r.MergeStats.Count > 0)
+                throw new MoePruneException($"{names[OptionNames.Shard]} {shard}: cannot be combined with {names[OptionNames.MergeStats]} (merge the shards' statistics instead)");
+            if (r.SaveStats is null)
+                throw new MoePruneException($"{names[OptionNames.Shard]} {shard}: give {names[OptionNames.SaveStats]} FILE too; a shard's statistics are merged later with {names[OptionNames.MergeStats]}");
+        }
         r.Calibration.Check(names);
         IO.OutputPaths.Claim(r.OutFile, IO.OutputKind.File, r.Force, names);
         if (r.SaveStats is not null) IO.OutputPaths.Claim(r.SaveStats, IO.OutputKind.File, r.Force, names);
-        using var model = ModelLoader.Load(r.ModelDir, r.Dtype);
-        string fingerprint = model.Fingerprint ?? IO.CheckpointFingerprint.Compute(r.ModelDir);
+    }
+
+    /// <summary>The request NAEE searches at, checked against the layers before the calibration pass.</summary>
+    /// <remarks>Under group-limited routing every group keeps the same number, at least what its group score needs.</remarks>
+    internal static SelectionRequest Subsets(ScoreRequest r, IReadOnlyDictionary<int, (int NumExperts, int TopK)> layers, MoeConfig config)
+    {
+        var groups = config.Groups;
         var subsets = new SelectionRequest
         {
-            Keep = r.SubsetKeep ?? NaeeSelector.DefaultKeep(model.MoeLayers),
-            Names = names.With(OptionNames.Keep, names[OptionNames.SubsetKeep]),
+            Keep = r.SubsetKeep ?? (groups.IsGroupLimited
+                ? Math.Min(config.NumExperts, Math.Max(NaeeSelector.DefaultKeep(layers, groups.NGroup), groups.NGroup * groups.MinGroupSize))
+                : NaeeSelector.DefaultKeep(layers)),
+            Names = r.Names.With(OptionNames.Keep, r.Names[OptionNames.SubsetKeep]),
         };
-        if (r.Criteria.Any(c => c.Needs.SelectsSubsets))                                  // before the calibration pass
-            NaeeSelector.Check(NaeeSelector.Shapes(model.MoeLayers), subsets);
-        CriteriaStats? stats = null;
-        JsonObject? calibration = null;
-        double seconds = 0;
-        if (r.MergeStats.Count > 0)
+        if (!r.Criteria.Any(c => c.Needs.SelectsSubsets)) return subsets;                // checked before the calibration pass
+        NaeeSelector.Check(layers, subsets);
+        try
         {
-            stats = StatisticsFiles.LoadMerged(r.MergeStats, r.ModelDir, fingerprint, model.MoeLayers);
-            calibration = new JsonObject
-            {
-                ["merged_from"] = new JsonArray(r.MergeStats.Select(f => (JsonNode)JsonValue.Create(Path.GetFullPath(f))).ToArray()),
-                ["description"] = stats.Calibration,
-                ["tokens"] = stats.Tokens,
-            };
+            if (groups.IsGroupLimited) GroupBalancedSelection.DropsPerGroup(config, config.NumExperts - subsets.Keep!.Value);
         }
-        else if (needsStats)
-            (stats, calibration, seconds) = r.Calibration.Collect(model, r.ModelDir, r.Criteria, progress);
+        catch (MoePruneException e)
+        {
+            throw new MoePruneException($"{r.Names[OptionNames.SubsetKeep]} {subsets.Keep}: {e.Message}", e.Details, e);
+        }
+        return subsets;
+    }
+
+    internal static JsonObject MergedCalibration(ScoreRequest r, CriteriaStats stats) => new()
+    {
+        ["merged_from"] = new JsonArray(r.MergeStats.Select(f => (JsonNode)JsonValue.Create(Path.GetFullPath(f))).ToArray()),
+        ["description"] = stats.Calibration,
+        ["tokens"] = stats.Tokens,
+    };
+
+    internal static ScoresMetadata Metadata(ScoreRequest r, CriteriaStats? stats, JsonObject? calibration, string fingerprint, TorchSharp.torch.ScalarType dtype)
+    {
         var metadata = ScoresMetadata.From(stats, Path.GetFullPath(r.ModelDir), r.Calibration.Seed);
         metadata.CheckpointFingerprint = fingerprint;
-        metadata.Dtype = DtypeNames.ToConfigName(model.Dtype);
+        metadata.Dtype = DtypeNames.ToConfigName(dtype);
         metadata.CalibrationData = calibration;
-        var report = Report(model.MoeLayers, stats, r.Criteria, metadata, r.Calibration.Seed, subsets);
-        if (r.SaveStats is not null) CriteriaStatsFile.Save(stats!, r.SaveStats);
-        report.Save(r.OutFile);
-        return new ScoreResult(report, stats, stats?.Tokens ?? 0, seconds);
+        return metadata;
     }
 
     /// <summary>
@@ -69,7 +119,17 @@ public static class ScoreJob
     public static ScoresReport Report(IReadOnlyList<IMoeLayerView> views, CriteriaStats? stats, IReadOnlyList<CriterionSpec> criteria,
         ScoresMetadata metadata, int seed = 0, SelectionRequest? subsets = null, NaeeMode mode = NaeeMode.Exhaustive)
     {
-        if (stats is not null) stats.CheckCovers(criteria);
+        stats?.CheckCovers(criteria);
+        var local = new LayerLocalScores(criteria, NaeeSelector.Shapes(views), subsets, seed, mode);
+        foreach (var view in views) local.Add(view, stats);
+        return Report(local, stats, criteria, metadata, seed);
+    }
+
+    /// <summary>The report from the layer-local parts (weights, subsets) gathered layer by layer and the statistics.</summary>
+    public static ScoresReport Report(LayerLocalScores local, CriteriaStats? stats, IReadOnlyList<CriterionSpec> criteria,
+        ScoresMetadata metadata, int seed = 0)
+    {
+        stats?.CheckCovers(criteria);
         var report = new ScoresReport { Metadata = metadata };
         foreach (var spec in criteria)
         {
@@ -78,16 +138,18 @@ public static class ScoreJob
                 throw new MoePruneException($"criterion {spec.Name}: needs calibration statistics, none were given");
             if (needs.SelectsSubsets)
             {
-                var request = subsets ?? new SelectionRequest { Keep = NaeeSelector.DefaultKeep(views) };
-                var found = NaeeSelector.Select(views, stats!, request, mode);
-                report.Naee = found.ToReport();
+                report.Naee = local.Naee.ToReport();
                 continue;
             }
-            var useStats = needs.ReadsStatistics ? stats : null;
-            report.Add(CriteriaScorer.Score(spec, useStats, views, seed));
-            if (useStats is null || !needs.PerSource) continue;
-            foreach (var source in useStats.Sources.Keys)
-                report.Add(CriteriaScorer.Score(spec, useStats.ForSource(source), views, seed), source);
+            if (!needs.ReadsStatistics)
+            {
+                report.Add(local.Values(spec));
+                continue;
+            }
+            report.Add(CriteriaScorer.Score(spec, stats, null, seed));
+            if (!needs.PerSource) continue;
+            foreach (var source in stats!.Sources.Keys)
+                report.Add(CriteriaScorer.Score(spec, stats.ForSource(source), null, seed), source);
         }
         return report;
     }

@@ -20,8 +20,11 @@ public sealed record ScoreRequest
     /// <summary>Experts a subset selector (naee) keeps per layer; half the experts (at least top-k) when null.</summary>
     public int? SubsetKeep { get; init; }
     public ScalarType? Dtype { get; init; }
+    /// <summary>In memory or layer by layer (forced, or chosen when the model exceeds the memory budget).</summary>
+    public Layerwise.LayerwiseSettings Execution { get; init; } = new();
     public OptionNames Names { get; init; } = OptionNames.Neutral;
 }
 
-/// <summary>The report (already written), the statistics behind it, and the pass's speed.</summary>
-public sealed record ScoreResult(ScoresReport Report, CriteriaStats? Stats, long CalibrationTokens, double PassSeconds);
+/// <summary>The report (already written), the statistics behind it, the pass's speed, and what a layer-by-layer run did (null in memory).</summary>
+public sealed record ScoreResult(ScoresReport Report, CriteriaStats? Stats, long CalibrationTokens, double PassSeconds,
+                                 Layerwise.LayerwiseSummary? Layerwise = null);

@@ -19,6 +19,21 @@ public static class MallocTuning
     [DllImport("libc", EntryPoint = "mallopt")]
     static extern int Mallopt(int param, int value);
 
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    static extern int MallocTrim(nuint pad);
+
+    /// <summary>
+    /// Hands the allocator's free memory back to the system (glibc <c>malloc_trim(0)</c>; a no-op elsewhere). The
+    /// layer-by-layer runner calls it after freeing each decoder layer, whose weights lie below the mmap threshold:
+    /// otherwise the freed blocks can stay resident beside the next layer's.
+    /// </summary>
+    public static void Trim()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { MallocTrim(0); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+    }
+
     /// <summary>True when the thresholds were set (Linux with glibc, not disabled by the environment).</summary>
     public static bool Applied { get; private set; }
 

@@ -14,6 +14,10 @@ public sealed class CriteriaStats
     public string Calibration { get; set; } = "";
     /// <summary>Fingerprint of the checkpoint the pass ran on (<c>IO.CheckpointFingerprint</c>); null for a model built in memory.</summary>
     public string? CheckpointFingerprint { get; set; }
+    /// <summary>The calibration shard these statistics cover ("K/N", <c>Calibration.CalibrationShard</c>), or null for a whole set.</summary>
+    public string? Shard { get; set; }
+    /// <summary>For a shard: the whole calibration set it was cut from (its description), so shards of different sets are not merged.</summary>
+    public string? ShardOf { get; set; }
     /// <summary>Layer index → statistics over every source.</summary>
     public SortedDictionary<int, LayerStats> Layers { get; } = [];
     /// <summary>Source name → layer index → statistics of that source's tokens (per-source parts only).</summary>

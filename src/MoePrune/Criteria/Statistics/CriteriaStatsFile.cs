@@ -10,8 +10,8 @@ namespace MoePrune.Criteria.Statistics;
 /// Stores <see cref="CriteriaStats"/> as a safetensors file (<see cref="SafetensorsWriter"/>, read back with
 /// <see cref="SafetensorsFile"/>). The header's <c>__metadata__["moeprune.criteria_stats"]</c> holds a JSON
 /// string: format version, criteria, calibration description, the fingerprint of the scored checkpoint, the
-/// expert count of every layer, and per statistics set (all sources, then each source) every layer's shape and
-/// each statistic's sizes. Tensor names: <c>{set}.layers.{l}.{statistic}.{part}</c> with set = "all" or
+/// expert count of every layer, for a calibration shard "shard" ("K/N") and "shard_of" (the whole set), and per
+/// statistics set (all sources, then each source) every layer's shape and each statistic's sizes. Tensor names: <c>{set}.layers.{l}.{statistic}.{part}</c> with set = "all" or
 /// "source.{name}".
 /// </summary>
 public static class CriteriaStatsFile
@@ -39,6 +39,11 @@ public static class CriteriaStatsFile
             ["experts"] = experts,
             ["sets"] = sets,
         };
+        if (stats.Shard is not null)
+        {
+            meta["shard"] = stats.Shard;
+            meta["shard_of"] = stats.ShardOf;
+        }
         SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { [MetaKey] = meta.ToJsonString() });
     }
 
@@ -52,6 +57,8 @@ public static class CriteriaStatsFile
         {
             Calibration = meta["calibration"]?.GetValue<string>() ?? "",
             CheckpointFingerprint = meta["checkpoint_fingerprint"]?.GetValue<string>(),
+            Shard = meta["shard"]?.GetValue<string>(),
+            ShardOf = meta["shard_of"]?.GetValue<string>(),
         };
         stats.Criteria.AddRange(meta["criteria"]!.AsArray().Select(c => c!.GetValue<string>()));
         var kinds = CriterionInfo.AllStatistics.ToDictionary(k => k.Key);

@@ -124,7 +124,7 @@ public static class ModelLoader
     }
 
     /// <summary>The config's dtype, or the dtype of the stored floating-point tensors when the config names none.</summary>
-    private static ScalarType CheckpointDtype(CheckpointDirectory checkpoint, MoeConfig config)
+    public static ScalarType CheckpointDtype(CheckpointDirectory checkpoint, MoeConfig config)
     {
         if (config.Source.ContainsKey("torch_dtype") || config.Source.ContainsKey("dtype")) return config.Dtype;
         var stored = checkpoint.Tensors

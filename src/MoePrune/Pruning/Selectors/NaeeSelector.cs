@@ -21,30 +21,61 @@ public static class NaeeSelector
 {
     public const string Method = "naee";
 
-    /// <summary>The kept count when none is given (scoring without a selection): half the experts, at least top-k.</summary>
-    public static int DefaultKeep(IReadOnlyList<IMoeLayerView> views) =>
-        Math.Max(views.Max(v => v.TopK), views.Min(v => v.NumExperts) / 2);
+    /// <summary>
+    /// The kept count when none is given (scoring without a selection): half the experts, at least top-k, rounded up to a
+    /// multiple of the routing groups (so every group keeps the same number).
+    /// </summary>
+    public static int DefaultKeep(IReadOnlyList<IMoeLayerView> views) => DefaultKeep(Shapes(views), views.Max(v => v.RoutingGroups));
+
+    /// <summary>As above for layer → (experts, top-k) under <paramref name="groups"/> routing groups.</summary>
+    public static int DefaultKeep(IReadOnlyDictionary<int, (int NumExperts, int TopK)> layers, int groups = 1)
+    {
+        int keep = Math.Max(layers.Values.Max(v => v.TopK), layers.Values.Min(v => v.NumExperts) / 2);
+        return (keep + groups - 1) / groups * groups;
+    }
 
     public static NaeeSelection Select(IReadOnlyList<IMoeLayerView> views, CriteriaStats stats, SelectionRequest request,
         NaeeMode mode = NaeeMode.Exhaustive, int cap = NaeeSearch.DefaultCap)
     {
-        var keeps = CheckedKeeps(Shapes(views), request, out var protect);
+        var layers = Shapes(views);
+        var (keeps, protect) = Plan(layers, request);
         var results = new SortedDictionary<int, NaeeLayerResult>();
-        var selections = new SortedDictionary<int, LayerSelection>();
-        long total = mode == NaeeMode.Exhaustive                                          // subsets to evaluate (greedy: an estimate)
-            ? views.Sum(v => (long)Math.Min(cap, NaeeSearch.Combinations(v.NumExperts - protect[v.LayerIndex].Count, keeps[v.LayerIndex] - protect[v.LayerIndex].Count)))
-            : views.Sum(v => (long)v.NumExperts * (v.NumExperts - keeps[v.LayerIndex]));
-        long done = 0;
+        var done = 0L;
+        long total = SubsetCount(views.Select(v => v.LayerIndex), layers, keeps, protect, mode, cap, views.Max(v => v.RoutingGroups));
         foreach (var view in views)
-        {
-            int layer = view.LayerIndex;
-            var sample = stats.Layer(layer).Find<LayerInputSample>(LayerInputSample.Kind);
-            var result = results[layer] = NaeeSearch.SearchLayer(view, sample, keeps[layer], mode, cap, protect[layer],
-                () => Progress.StepProgress.Report("naee search", ++done, Math.Max(total, done), "subsets", $"layer {layer}"));
-            selections[layer] = Kept(layer, view.NumExperts, result.Best.Experts);
-        }
-        return new NaeeSelection(results, selections);
+            results[view.LayerIndex] = SearchLayer(view, stats, keeps[view.LayerIndex], protect[view.LayerIndex], mode, cap,
+                () => Progress.StepProgress.Report("naee search", ++done, Math.Max(total, done), "subsets", $"layer {view.LayerIndex}"));
+        return FromResults(results, layers);
     }
+
+    /// <summary>Per layer the experts kept and the protected ones, checked against the layers before any work (a layer-by-layer run then searches each layer while it is loaded).</summary>
+    public static (IReadOnlyDictionary<int, int> Keeps, IReadOnlyDictionary<int, HashSet<int>> Protect) Plan(
+        IReadOnlyDictionary<int, (int NumExperts, int TopK)> layers, SelectionRequest request)
+    {
+        var keeps = CheckedKeeps(layers, request, out var protect);
+        return (keeps, protect);
+    }
+
+    /// <summary>One layer's search on its input sample in <paramref name="stats"/>.</summary>
+    public static NaeeLayerResult SearchLayer(IMoeLayerView view, CriteriaStats stats, int keep, IReadOnlyCollection<int> protect,
+        NaeeMode mode = NaeeMode.Exhaustive, int cap = NaeeSearch.DefaultCap, Action? evaluatedOne = null)
+    {
+        var sample = stats.Layer(view.LayerIndex).Find<LayerInputSample>(LayerInputSample.Kind);
+        return NaeeSearch.SearchLayer(view, sample, keep, mode, cap, protect, evaluatedOne);
+    }
+
+    /// <summary>Subsets the searches of <paramref name="searched"/> evaluate (greedy: an estimate), for progress.</summary>
+    public static long SubsetCount(IEnumerable<int> searched, IReadOnlyDictionary<int, (int NumExperts, int TopK)> layers,
+        IReadOnlyDictionary<int, int> keeps, IReadOnlyDictionary<int, HashSet<int>> protect, NaeeMode mode = NaeeMode.Exhaustive, int cap = NaeeSearch.DefaultCap,
+        int groups = 1) =>
+        searched.Sum(l => mode == NaeeMode.Exhaustive
+            ? (long)Math.Min(cap, NaeeSearch.CountSubsets(layers[l].NumExperts, keeps[l], groups, protect[l]))
+            : (long)layers[l].NumExperts * (layers[l].NumExperts - keeps[l]));
+
+    /// <summary>The selection the layers' searches make.</summary>
+    public static NaeeSelection FromResults(SortedDictionary<int, NaeeLayerResult> results, IReadOnlyDictionary<int, (int NumExperts, int TopK)> layers) =>
+        new(results, new SortedDictionary<int, LayerSelection>(
+            results.ToDictionary(kv => kv.Key, kv => Kept(kv.Key, layers[kv.Key].NumExperts, kv.Value.Best.Experts))));
 
     /// <summary>
     /// The selection of subsets searched earlier (a scores file's <c>naee</c> section, <paramref name="file"/> in
