@@ -24,5 +24,10 @@ public static class CliOptionNames
         [OptionNames.RandomSeeds] = "--random-seeds",
         [OptionNames.EvalSequences] = "--eval-sequences",
         [OptionNames.Out] = "--out",
+        [Jobs.FineTuning.FineTuneNames.Tokens] = "--finetune-tokens",
+        [Jobs.FineTuning.FineTuneNames.Train] = "--train",
+        [Jobs.FineTuning.FineTuneNames.Objective] = "--objective",
+        [Jobs.FineTuning.FineTuneNames.Growth] = "--finetune-growth",
+        [Jobs.FineTuning.FineTuneNames.Teacher] = "--teacher",
     });
 }

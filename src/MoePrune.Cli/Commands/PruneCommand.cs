@@ -9,7 +9,8 @@ namespace MoePrune.Cli.Commands;
 /// <summary>
 /// <c>moeprune prune [MODEL_DIR] --criterion min-ean (--drop N | --keep N | --ratio R) --out DIR</c>, or with
 /// <c>--scores scores.json</c> to reuse a scoring run, or <c>--keep-map FILE</c>: writes a pruned Hugging
-/// Face checkpoint with <c>pruning.json</c>.
+/// Face checkpoint with <c>pruning.json</c>. With <c>--strategy iterative|lottery</c>, <c>--recalibrate</c>, <c>--work</c>
+/// or <c>--eval-tasks</c> the rounds run through <see cref="Jobs.Strategies.StrategyJob"/> (<see cref="StrategyOptions"/>).
 /// </summary>
 public static class PruneCommand
 {
@@ -27,13 +28,16 @@ public static class PruneCommand
         var protect = new Option<string?>("--protect") { Description = "Experts never removed: LAYER:EXPERT,…" };
         var calib = CalibrationOptions.Create();
         var dtype = ModelOptions.Dtype();
+        var strategy = new StrategyOptions();
         var cmd = new Command("prune", "Remove experts and write a standard Hugging Face checkpoint with pruning.json")
         {
             dir, criterion, drop, keep, ratio, output, scores, keepMap, global, protect, dtype,
         };
         calib.AddTo(cmd);
+        strategy.AddTo(cmd);
         cmd.SetAction(pr =>
         {
+            strategy.ApplyThreads(pr);
             bool json = pr.GetValue(GlobalOptions.Json);
             var names = CliOptionNames.Map;
             var request = new PruneRequest
@@ -52,6 +56,7 @@ public static class PruneCommand
                 Dtype = DtypeNames.ParseOption(pr.GetValue(dtype)),
                 Names = names,
             };
+            if (!strategy.IsPlainOneShot(pr)) return PruneStrategyOutput.Run(strategy.Bind(pr, request), json);
             var result = CalibrationProgress.Run(json, progress => PruneJob.Run(request, progress));
             if (json)
             {
