@@ -24,5 +24,6 @@ public static class CommandRegistry
         yield return StudyCommand.Create();
         yield return ExportGgufCommand.Create();
         yield return ReportCommand.Create();
+        yield return EvalCommand.Create();
     }
 }

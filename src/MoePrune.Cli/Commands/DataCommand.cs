@@ -6,7 +6,8 @@ namespace MoePrune.Cli.Commands;
 
 /// <summary>
 /// <c>moeprune data</c>: the corpora. <c>data manifests</c> rewrites <c>data/splits.json</c> and
-/// <c>data/heldout_lemmas.json</c>; <c>data mix --seed N --out DIR</c> writes the training-mix texts for inspection.
+/// <c>data/heldout_lemmas.json</c>; <c>data mix --seed N --out DIR</c> writes the training-mix texts for inspection;
+/// <c>data tasks --out DIR</c> writes the built-in evaluation tasks as JSONL.
 /// </summary>
 public static class DataCommand
 {
@@ -15,6 +16,7 @@ public static class DataCommand
         var cmd = new Command("data", "Brown / WordNet corpora: committed manifests and the training mix");
         cmd.Subcommands.Add(Manifests());
         cmd.Subcommands.Add(Mix());
+        cmd.Subcommands.Add(Tasks());
         return cmd;
     }
 
@@ -54,6 +56,23 @@ public static class DataCommand
             sizes["out"] = Path.GetFullPath(dir);
             if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(sizes);
             else Console.WriteLine(sizes.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        });
+        return cmd;
+    }
+
+    static Command Tasks()
+    {
+        var outDir = new Option<string>("--out") { Description = "Folder for NAME.jsonl per built-in task and tasks.json", Required = true };
+        var cmd = new Command("tasks", "Write the built-in evaluation tasks (held-out WordNet lemmas, Brown test passages) as JSONL") { outDir };
+        cmd.SetAction(pr =>
+        {
+            string dir = pr.GetValue(outDir)!;
+            var catalog = MoePrune.Data.Tasks.BuiltinTasks.Write(dir);
+            if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(new JsonObject { ["out"] = Path.GetFullPath(dir), ["tasks"] = catalog });
+            else
+                foreach (var (name, info) in catalog)
+                    Console.WriteLine($"{name,-18} {info!["type"],-16} {info["test"],5} test {info["train"],3} train  chance {info["chance"]}");
             return 0;
         });
         return cmd;
