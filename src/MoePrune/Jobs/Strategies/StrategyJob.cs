@@ -25,7 +25,7 @@ public static class StrategyJob
         var rounds = r.Rounds(config);
         var evaluation = r.Evaluation;
         var sequences = evaluation?.Sequences(r.ModelDir);
-        Func<MoeForCausalLM, JsonNode?>? tasks = null;
+        var tasks = evaluation is { Tasks.Count: > 0 } ? RoundTasks.Create(r.ModelDir, evaluation) : null;
         var fineTune = r.FineTunes ? r.ResolvedFineTune() : null;
         var run = new PruneRunRequest
         {
