@@ -22,52 +22,57 @@ public static class StrategyJob
     {
         r.Check();
         var config = MoeConfig.Load(Path.Combine(r.ModelDir, "config.json"));
-        var rounds = r.Rounds(config);
+        var run = new PruneRunRequest
+        {
+            ModelDir = r.ModelDir, Rounds = r.Rounds(config), OutDir = r.OutDir, WorkDir = r.WorkDir, Resume = r.Resume, Dtype = r.Dtype,
+            Settings = r.SettingsJson(),
+        };
         var evaluation = r.Evaluation;
         var sequences = evaluation?.Sequences(r.ModelDir);
         var tasks = evaluation is { Tasks.Count: > 0 } ? RoundTasks.Create(r.ModelDir, evaluation) : null;
-        var fineTune = r.FineTunes ? r.ResolvedFineTune() : null;
-        var run = new PruneRunRequest
+        RoundEvaluation? evaluator = null;
+        try
         {
-            ModelDir = r.ModelDir, Rounds = rounds, OutDir = r.OutDir, WorkDir = r.WorkDir, Resume = r.Resume, Dtype = r.Dtype,
-            Settings = r.SettingsJson(),
-        };
-        var result = PruneRun.Run(run, original =>
-        {
-            var hooks = RoundHooks.None;
-            RoundEvaluation? evaluator = null;
-            if (evaluation is not null)
+            var result = PruneRun.Run(run, original =>
             {
-                evaluator = new RoundEvaluation(sequences!.Sequences, sequences.Description, evaluation.BatchSize)
-                {
-                    Parent = evaluation.Kl ? original : null, Kl = evaluation.Kl ? RoundKl.Measure : null, Tasks = tasks,
-                };
-                hooks = evaluator.With(hooks);
-            }
-            if (fineTune is not null)
-                hooks = new RoundFineTune(fineTune, r.Strategy == PruneStrategy.Lottery ? r.Growth : 1, r.ModelDir, original, r.WorkDir)
-                {
-                    Before = evaluator is null ? null : evaluator.Perplexity,
-                    Step = (k, s) =>
+                if (evaluation is not null)
+                    evaluator = new RoundEvaluation(sequences!.Sequences, sequences.Description, evaluation.BatchSize)
                     {
-                        step?.Invoke(k, s);
-                        if (log is not null && (s.Step == s.TotalSteps || s.Step % 50 == 0))
-                            log($"round {k}: fine-tune step {s.Step}/{s.TotalSteps}, loss {s.CrossEntropy:F4}");
-                    },
-                }.With(hooks);
-            var evaluate = hooks.Evaluate;
-            return log is null ? hooks : hooks with
+                        Parent = evaluation.Kl ? original : null, Tasks = tasks,
+                    };
+                return Hooks(r, original, evaluator, log, step);
+            }, progress);
+            if (r.WorkDir is not null && r.FineTunes) RoundFineTune.Clean(r.WorkDir);
+            return result;
+        }
+        finally { evaluator?.Dispose(); }
+    }
+
+    static RoundHooks Hooks(StrategyRequest r, MoeForCausalLM original, RoundEvaluation? evaluator, Action<string>? log, Action<int, StepReport>? step)
+    {
+        var hooks = evaluator?.With(RoundHooks.None) ?? RoundHooks.None;
+        if (r.FineTunes)
+            hooks = new RoundFineTune(r.ResolvedFineTune(), r.Strategy == PruneStrategy.Lottery ? r.Growth : 1, r.ModelDir, original, r.WorkDir)
             {
-                Evaluate = round =>
+                Before = evaluator is null ? null : evaluator.Perplexity,
+                Step = (k, s) =>
                 {
-                    var e = evaluate?.Invoke(round);
-                    log($"round {round.Round}: {string.Join(" ", round.Choice.Selections.Select(s => $"L{s.Key}-{string.Join(",", round.LineageBefore.Originals(s.Key, s.Value.Removed))}"))}" +
-                        (e?["perplexity"] is JsonNode p ? $"  perplexity {(double)p:F2}" : ""));
-                    return e;
+                    step?.Invoke(k, s);
+                    if (log is not null && (s.Step == s.TotalSteps || s.Step % 50 == 0))
+                        log($"round {k}: fine-tune step {s.Step}/{s.TotalSteps}, loss {s.CrossEntropy:F4}");
                 },
-            };
-        }, progress);
-        if (r.WorkDir is not null && r.FineTunes) RoundFineTune.Clean(r.WorkDir);
-        return result;
+            }.With(hooks);
+        if (log is null) return hooks;
+        var evaluate = hooks.Evaluate;
+        return hooks with
+        {
+            Evaluate = round =>
+            {
+                var e = evaluate?.Invoke(round);
+                string cut = string.Join(" ", round.Choice.Selections.Select(s => $"L{s.Key}-{string.Join(",", round.LineageBefore.Originals(s.Key, s.Value.Removed))}"));
+                log($"round {round.Round}: {cut}" + (e?["perplexity"] is JsonNode p ? $"  perplexity {(double)p:F2}" : ""));
+                return e;
+            },
+        };
     }
 }

@@ -26,7 +26,11 @@ public static class LotteryStudy
     {
         request.Check();
         Directory.CreateDirectory(request.WorkDir);
-        IO.JsonFile.WriteAtomic(Path.Combine(request.WorkDir, "study.json"), new JsonObject { ["settings"] = request.ToJson() });
+        string file = Path.Combine(request.WorkDir, "study.json");
+        var settings = request.ToJson();
+        if (File.Exists(file) && !JsonNode.DeepEquals(IO.JsonFile.ReadObject(file)["settings"], settings))
+            throw new MoePruneException($"{file}: the study in {request.WorkDir} was started with other settings; continue it with the same options or use another --work folder");
+        IO.JsonFile.WriteAtomic(file, new JsonObject { ["settings"] = settings });
         LotteryStudyContext? ctx = null;
         var units = new StudyUnits(request.WorkDir, log) { AfterEach = () => afterEach?.Invoke(ctx!) };
         using (ctx = new LotteryStudyContext(request, units))
@@ -51,6 +55,7 @@ public static class LotteryStudy
     static IEnumerable<StudyUnit> SeedUnits(LotteryStudyContext ctx, int seed, Action<string>? log)
     {
         var r = ctx.Request;
+        if (seed == r.Seeds[0]) yield return new StudyUnit("a-full", 'a', () => new JsonObject { ["evaluation"] = ctx.Evaluation.Perplexity(ctx.Original) });
         yield return new StudyUnit(OneShotUnit(seed), 'a', () => OneShot(ctx, seed));
         foreach (var strategy in new[] { PruneStrategy.Iterative, PruneStrategy.Lottery })
             foreach (string c in r.Criteria)
@@ -69,12 +74,12 @@ public static class LotteryStudy
     {
         var r = ctx.Request;
         var model = ctx.Original;
-        var specs = r.Criteria.Select(c => CriterionSpec.Parse(c)).ToList();
+        var specs = r.Criteria.Select(c => (Name: c, Spec: CriterionSpec.Parse(c))).ToList();
         var calibration = r.Calibration with { Seed = seed };
-        var reading = specs.Where(s => s.Needs.ReadsStatistics).ToList();
+        var reading = specs.Select(s => s.Spec).Where(s => s.Needs.ReadsStatistics).ToList();
         var stats = reading.Count > 0 ? calibration.Collect(model, r.ModelDir, reading).Stats : null;
         var rows = new JsonObject();
-        foreach (var spec in specs)
+        foreach (var (name, spec) in specs)
         {
             var row = new JsonObject();
             foreach (int drop in r.Drops)
@@ -88,7 +93,7 @@ public static class LotteryStudy
                     kept[layer.ToString()] = new JsonArray(round.LineageAfter.KeptOriginals(layer).Select(e => (JsonNode)e).ToArray());
                 row[drop.ToString()] = new JsonObject { ["kept"] = kept, ["evaluation"] = evaluation };
             }
-            rows[spec.Name] = row;
+            rows[name] = row;
         }
         return new JsonObject { ["strategy"] = "one-shot", ["seed"] = seed, ["calibration_tokens"] = stats?.Tokens, ["rows"] = rows };
     }

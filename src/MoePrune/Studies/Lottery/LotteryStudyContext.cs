@@ -29,7 +29,7 @@ public sealed class LotteryStudyContext(LotteryStudyRequest request, StudyUnits 
     /// <summary>Perplexity, expert load and KL to the original model.</summary>
     public RoundEvaluation Evaluation => _evaluation ??= new RoundEvaluation(EvaluationSet.Sequences, EvaluationSet.Description, Request.Calibration.BatchSize)
     {
-        Parent = Original, Kl = RoundKl.Measure,
+        Parent = Original,
     };
 
     public RoundEvaluationSpec EvaluationSpec => new() { SequencesPerGenre = Request.EvalSequencesPerGenre, BatchSize = Request.Calibration.BatchSize, Kl = true };
@@ -63,5 +63,9 @@ public sealed class LotteryStudyContext(LotteryStudyRequest request, StudyUnits 
     public static Dictionary<int, IReadOnlyList<int>> Kept(JsonObject layers) =>
         layers.ToDictionary(kv => int.Parse(kv.Key), kv => (IReadOnlyList<int>)kv.Value!.AsArray().Select(v => (int)v!).ToList());
 
-    public void Dispose() => _original?.Dispose();
+    public void Dispose()
+    {
+        _evaluation?.Dispose();
+        _original?.Dispose();
+    }
 }

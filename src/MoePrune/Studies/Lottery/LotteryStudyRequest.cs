@@ -57,6 +57,9 @@ public sealed record LotteryStudyRequest
         if (MaxDrop < 1) throw new MoePruneException($"max drop {MaxDrop} must be at least 1");
         if (Parts.Any(p => p is < 'a' or > 'f')) throw new MoePruneException($"parts: '{string.Concat(Parts)}' names a part other than a … f");
         FineTune.Check();
+        foreach (string c in Criteria) MoePrune.Criteria.CriterionSpec.Parse(c, "criteria");
+        if (!Criteria.Contains("min-ean") && Parts.Any(p => p is 'c' or 'd' or 'e' or 'f'))
+            throw new MoePruneException("criteria: parts c-f study min-ean cuts; include min-ean");
     }
 
     public JsonObject ToJson() => new()

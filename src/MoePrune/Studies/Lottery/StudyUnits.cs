@@ -9,8 +9,8 @@ public sealed record StudyUnit(string Name, char Part, Func<JsonObject> Run);
 
 /// <summary>
 /// Runs units in order, each at most once: a finished unit's record is <c>units/NAME.json</c> (written atomically, with
-/// its wall time and the load average around it), so a rerun skips it; a unit that fails is logged and left for the
-/// next run (its run folder, if any, lets it resume). <see cref="AfterEach"/> runs after every finished unit (e.g. to
+/// its wall time and the load average around it), so a rerun skips it; a unit that fails (any exception but a
+/// cancellation) is logged and left for the next run (its run folder, if any, lets it resume) while the others go on. <see cref="AfterEach"/> runs after every finished unit (e.g. to
 /// render the study so far).
 /// </summary>
 public sealed class StudyUnits(string workDir, Action<string>? log)
@@ -37,9 +37,9 @@ public sealed class StudyUnits(string workDir, Action<string>? log)
             var clock = Stopwatch.StartNew();
             JsonObject record;
             try { record = unit.Run(); }
-            catch (MoePruneException e)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                log?.Invoke($"{DateTime.UtcNow:HH:mm:ss} {unit.Name}: FAILED: {e.Message}");
+                log?.Invoke($"{DateTime.UtcNow:HH:mm:ss} {unit.Name}: FAILED: {(e is MoePruneException ? e.Message : e.ToString())}");
                 failed.Add(unit.Name);
                 continue;
             }
