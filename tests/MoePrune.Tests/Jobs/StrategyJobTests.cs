@@ -209,6 +209,33 @@ public class StrategyJobTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheCliRunsALotteryAndResumesItsFinishedRunFolder()
+    {
+        using var tmp = new TempDir();
+        var modelDir = NearDuplicates(tmp["m"]);
+        var tokens = ChainTokens(tmp["t.txt"]);
+        string[] Args(string threads) => ["prune", modelDir, "--criterion", "max-ews", "--drop", "2", "--strategy", "lottery", "--finetune-tokens", "64",
+            "--finetune-data", "tokens:" + tokens, "--finetune-seq-len", "16", "--finetune-batch-size", "4", "--calib", "tokens:" + tokens,
+            "--calib-seqs", "8", "--calib-len", "16", "--eval-tokens", tokens, "--work", tmp["w"], "--threads", threads, "--json"];
+        var (code, stdout, err) = JobSupport.CliOutput([.. Args("1"), "--out", tmp["o"]]);
+        output.WriteLine(err);
+        Assert.Equal(0, code);
+        var json = JsonNode.Parse(stdout)!;
+        Assert.Equal("lottery", (string)json["strategy"]!);
+        Assert.Equal(2, json["rounds"]!.AsArray().Count);
+        Assert.Equal(64, (int)json["rounds"]![0]!["finetune"]!["tokens"]!);
+        Assert.Equal(128, (int)json["rounds"]![1]!["finetune"]!["tokens"]!);
+        Assert.Equal(1, (int)JsonNode.Parse(File.ReadAllText(Path.Combine(tmp["w"], RunFolder.SettingsFile)))!["settings"]!["threads"]!);
+        var (again, _, err2) = JobSupport.CliOutput([.. Args("1"), "--out", tmp["o2"], "--resume"]);          // every round finished: only the export
+        Assert.Equal(0, again);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(tmp["o"], "model.safetensors")), File.ReadAllBytes(Path.Combine(tmp["o2"], "model.safetensors")));
+        var (other, _, err3) = JobSupport.CliOutput([.. Args("2"), "--out", tmp["o3"], "--resume"]);
+        output.WriteLine(err3);
+        Assert.Equal(1, other);
+        Assert.Contains("threads", err3);
+    }
+
+    [Fact]
     public void BadStrategySettingsFailInOneLineBeforeAnythingIsWritten()
     {
         using var tmp = new TempDir();
