@@ -30,7 +30,7 @@ public sealed class WandaNorms : IMoeObserver, IDisposable
                 s.Input.add_(input);
                 s.Intermediate.add_(inter);
             }
-            else _sums[(e.LayerIndex, expert)] = (input.MoveToOuterDisposeScope(), inter.MoveToOuterDisposeScope());
+            else _sums[(e.LayerIndex, expert)] = (input.DetachFromDisposeScope(), inter.DetachFromDisposeScope());
         }
     }
 
