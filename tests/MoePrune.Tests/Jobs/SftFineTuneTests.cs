@@ -78,3 +78,22 @@ public class SftFineTuneTests(ITestOutputHelper output)
         Assert.True(Math.Abs(trained - expected) < 1e-4, $"{trained} vs {expected}");
     }
 }
+
+/// <summary>Generative SFT documents are trained after the prompt exactly as generation reads it (trailing newline included).</summary>
+public class SftGenerativePromptTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void TheAnswerFollowsThePromptGenerationSees()
+    {
+        var tokenizer = HfTokenizer.Load(DefaultModelFiles.TokenizerJson);
+        var encoder = new MoePrune.Evaluation.LogLikelihood.ContinuationEncoder(tokenizer);
+        const string context = "### Question:\nWhich noun means \"a domestic animal\"?\nA. dog\nB. tree\nC. house\nD. car\n### Answer:\n";
+        var request = SftExamples.AfterPrompt(encoder, context, "A\n");
+        var prompt = encoder.EncodePrompt(context);
+        output.WriteLine($"prompt ends {string.Join(" ", prompt[^3..])}; answer {string.Join(" ", request.Continuation)} = \"{tokenizer.Decode(request.Continuation).Replace("\n", "\\n")}\"");
+        Assert.Equal(prompt, request.Context);
+        Assert.False(request.Merged);
+        Assert.Equal("A\n", tokenizer.Decode(request.Continuation));
+        Assert.Equal(tokenizer.Encode(context + "A\n", addSpecialTokens: false).ToArray(), request.Context.Concat(request.Continuation).ToArray());
+    }
+}
