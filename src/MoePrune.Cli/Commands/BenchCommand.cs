@@ -24,13 +24,13 @@ public static class BenchCommand
 
     private static Option<string> ShapeOption() => new("--shape") { Description = "mixtral-8x7b, default, small or all", DefaultValueFactory = _ => "all" };
     private static Option<int> TokensOption() => new("--tokens") { Description = "Tokens T per forward", DefaultValueFactory = _ => 1024 };
-    private static Option<string> DtypesOption() => new("--dtypes") { Description = "Comma-separated: fp32, bf16", DefaultValueFactory = _ => "fp32,bf16" };
+    private static Option<string> DtypesOption() => new("--dtype") { Description = "Dtype(s) the layer is held in, comma-separated: f32, bf16, f16", DefaultValueFactory = _ => "f32,bf16" };
 
     private static IEnumerable<LayerShape> Shapes(string value) => value == "all" ? LayerShape.All : [LayerShape.Parse(value)];
 
     private static IEnumerable<torch.ScalarType> Dtypes(string value) =>
         value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-             .Select(d => DtypeNames.ParseOption(d, "--dtypes")!.Value);
+             .Select(d => DtypeNames.ParseOption(d, "--dtype")!.Value);
 
     private static Command Forward()
     {
@@ -93,13 +93,14 @@ public static class BenchCommand
 
     private static Command Load()
     {
-        var dir = new Argument<string>("dir") { Description = "Checkpoint directory, loaded in its own dtype" };
+        var dir = ModelOptions.ModelDir();
         var reps = new Option<int>("--reps") { Description = "Then N pairs of timed loads with and without the value fingerprint (medians reported)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("load", "Peak RSS growth (VmHWM − VmRSS before) of loading a checkpoint, relative to its size on disk") { dir, reps };
         cmd.SetAction(pr =>
         {
-            var r = LoadMemory.Measure(pr.GetValue(dir)!);
-            var (with, without) = LoadMemory.FingerprintOverhead(pr.GetValue(dir)!, pr.GetValue(reps));
+            string modelDir = pr.Model(dir);
+            var r = LoadMemory.Measure(modelDir);
+            var (with, without) = LoadMemory.FingerprintOverhead(modelDir, pr.GetValue(reps));
             var obj = new JsonObject
             {
                 ["dir"] = r.Dir, ["shards"] = r.Shards, ["disk_bytes"] = r.DiskBytes, ["rss_before_bytes"] = r.RssBeforeBytes,
@@ -131,15 +132,18 @@ public static class BenchCommand
 
     private static Command MakeCheckpoint()
     {
-        var dir = new Argument<string>("dir") { Description = "Output directory (must not exist or be empty)" };
+        var output = OutputOptions.Out("Output model folder");
+        var force = OutputOptions.Force();
         var gb = new Option<double>("--gb") { Description = "Approximate size in GB", DefaultValueFactory = _ => 4.2 };
         var shards = new Option<int>("--shards") { Description = "Number of shards", DefaultValueFactory = _ => 3 };
-        var cmd = new Command("make-checkpoint", "Write a big random bf16 Mixtral-style checkpoint for `bench load`") { dir, gb, shards };
+        var cmd = new Command("make-checkpoint", "Write a big random bf16 Mixtral-style checkpoint for `bench load`") { output, force, gb, shards };
         cmd.SetAction(pr =>
         {
-            LoadMemory.WriteBigCheckpoint(pr.GetValue(dir)!, pr.GetValue(gb), pr.GetValue(shards));
-            if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(new JsonObject { ["out"] = pr.GetValue(dir) });
-            else Console.WriteLine($"wrote {pr.GetValue(dir)}");
+            string outDir = pr.GetValue(output)!;
+            OutputOptions.Claim(outDir, IO.OutputKind.Directory, pr.GetValue(force));
+            LoadMemory.WriteBigCheckpoint(outDir, pr.GetValue(gb), pr.GetValue(shards));
+            if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(new JsonObject { ["out"] = outDir });
+            else Console.WriteLine($"wrote {outDir}");
             return 0;
         });
         return cmd;

@@ -24,9 +24,13 @@ public sealed class CalibrationOptions
                         + $"comma-separated with optional =WEIGHT (default: {CalibrationSpec.Default})",
             DefaultValueFactory = _ => CalibrationSpec.Default,
         },
-        Sequences = new Option<int>("--calib-seqs") { Description = "Calibration sequences", DefaultValueFactory = _ => CalibrationPacker.DefaultSequences },
-        Length = new Option<int>("--calib-len") { Description = "Tokens per calibration sequence", DefaultValueFactory = _ => CalibrationPacker.DefaultLength },
-        Seed = new Option<int>("--seed") { Description = "Seed of the calibration shuffle and the random baseline", DefaultValueFactory = _ => 0 },
+        Sequences = new Option<int>("--calib-sequences")
+        {
+            Description = "Calibration sequences, spread over the sources by weight and over the Brown genres by size (one window per document)",
+            DefaultValueFactory = _ => CalibrationPacker.DefaultSequences,
+        },
+        Length = new Option<int>("--calib-seq-len") { Description = "Tokens per calibration sequence", DefaultValueFactory = _ => CalibrationPacker.DefaultLength },
+        Seed = new Option<int>("--seed") { Description = "Seed of the calibration sampling and of the random baseline", DefaultValueFactory = _ => 0 },
         BatchSize = new Option<int>("--batch-size") { Description = "Sequences per forward", DefaultValueFactory = _ => CalibrationPass.DefaultBatchSize },
         InputSampleRows = new Option<int>("--naee-tokens")
         {

@@ -29,5 +29,6 @@ public static class CliOptionNames
         [Jobs.FineTuning.FineTuneNames.Objective] = "--objective",
         [Jobs.FineTuning.FineTuneNames.Growth] = "--finetune-growth",
         [Jobs.FineTuning.FineTuneNames.Teacher] = "--teacher",
+        [OptionNames.Force] = "--force",
     });
 }

@@ -37,11 +37,12 @@ public static class DataCommand
     static Command Mix()
     {
         var seed = new Option<long>("--seed") { Description = "Seed for document order, distractors and passages", DefaultValueFactory = _ => 1 };
-        var outDir = new Option<string>("--out") { Description = "Folder for brown.txt, wordnet_prose.txt, instructions.txt/.jsonl, sizes.json", Required = true };
+        var outDir = OutputOptions.Out("Folder for brown.txt, wordnet_prose.txt, instructions.txt/.jsonl, sizes.json");
+        var force = OutputOptions.Force();
         var defaults = new InstructionOptions();
         var defQuestions = new Option<int>("--definition-questions") { Description = "Lettered definition → word questions per trainable lemma", DefaultValueFactory = _ => defaults.DefinitionQuestionsPerLemma };
         var findQuestions = new Option<int>("--find-word-questions") { Description = "Lettered find-the-word questions per trainable lemma", DefaultValueFactory = _ => defaults.FindWordQuestionsPerLemma };
-        var cmd = new Command("mix", "Build the training mix and write its texts for inspection") { seed, outDir, defQuestions, findQuestions };
+        var cmd = new Command("mix", "Build the training mix and write its texts for inspection") { seed, outDir, force, defQuestions, findQuestions };
         cmd.SetAction(pr =>
         {
             var instructions = new InstructionOptions
@@ -49,9 +50,10 @@ public static class DataCommand
                 DefinitionQuestionsPerLemma = pr.GetValue(defQuestions), FindWordQuestionsPerLemma = pr.GetValue(findQuestions),
             };
             instructions.Validate();
-            var mix = TrainingMix.Build(pr.GetValue(seed), TrainingMixOptions.WithInstructions(instructions));
             string dir = pr.GetValue(outDir)!;
-            mix.WriteTexts(dir);
+            OutputOptions.Claim(dir, IO.OutputKind.Directory, pr.GetValue(force));
+            var mix = TrainingMix.Build(pr.GetValue(seed), TrainingMixOptions.WithInstructions(instructions));
+            IO.AtomicDirectory.Create(dir, mix.WriteTexts);
             var sizes = mix.Sizes();
             sizes["out"] = Path.GetFullPath(dir);
             if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(sizes);
@@ -63,12 +65,15 @@ public static class DataCommand
 
     static Command Tasks()
     {
-        var outDir = new Option<string>("--out") { Description = "Folder for NAME.jsonl per built-in task and tasks.json", Required = true };
-        var cmd = new Command("tasks", "Write the built-in evaluation tasks (held-out WordNet lemmas, Brown test passages) as JSONL") { outDir };
+        var outDir = OutputOptions.Out("Folder for NAME.jsonl per built-in task and tasks.json");
+        var force = OutputOptions.Force();
+        var cmd = new Command("tasks", "Write the built-in evaluation tasks (held-out WordNet lemmas, Brown test passages) as JSONL") { outDir, force };
         cmd.SetAction(pr =>
         {
             string dir = pr.GetValue(outDir)!;
-            var catalog = MoePrune.Data.Tasks.BuiltinTasks.Write(dir);
+            OutputOptions.Claim(dir, IO.OutputKind.Directory, pr.GetValue(force));
+            JsonObject catalog = [];
+            IO.AtomicDirectory.Create(dir, staged => catalog = MoePrune.Data.Tasks.BuiltinTasks.Write(staged));
             if (pr.GetValue(GlobalOptions.Json)) CliRunner.PrintJson(new JsonObject { ["out"] = Path.GetFullPath(dir), ["tasks"] = catalog });
             else
                 foreach (var (name, info) in catalog)

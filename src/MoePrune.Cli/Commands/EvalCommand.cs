@@ -6,13 +6,14 @@ using MoePrune.Evaluation.LogLikelihood;
 using MoePrune.Evaluation.Tasks;
 using MoePrune.Models;
 using MoePrune.Tokenization;
+using MoePrune.Progress;
 using Spectre.Console;
 
 namespace MoePrune.Cli.Commands;
 
 /// <summary>
-/// <c>moeprune eval [MODEL_DIR] --tasks T1,T2 [--shots K] [--limit N] [--batch-size B] [--out FILE] [--samples FILE]
-/// [--markdown FILE] [--reference PARENT (--text FILE | --corpus SPLIT) [--seq-len L]]</c>: multiple-choice and generative
+/// <c>moeprune eval [MODEL] --tasks T1,T2 [--shots K] [--limit N] [--batch-size B] [--out FILE] [--samples FILE]
+/// [--markdown FILE] [--reference PARENT (--text-file F | --corpus brown:SPLIT) [--seq-len L]]</c>: multiple-choice and generative
 /// tasks (built-in names or JSONL files, docs/EVALUATION.md) and the KL quality gate against a parent model.
 /// Every input is read and checked before a model is loaded; the output files are written only at the end.
 /// </summary>
@@ -20,7 +21,7 @@ public static class EvalCommand
 {
     public static Command Create()
     {
-        var dir = ModelOptions.ModelDirOrDefault();
+        var dir = ModelOptions.ModelDir();
         var dtype = ModelOptions.Dtype();
         var tasks = new Option<string?>("--tasks") { Description = "Comma-separated task names (built-in, or 'builtin' for all) or JSONL task files" };
         var shots = new Option<int>("--shots") { Description = "Demonstrations in front of each prompt", DefaultValueFactory = _ => 0 };
@@ -33,18 +34,19 @@ public static class EvalCommand
         };
         var seed = new Option<long>("--seed") { Description = "Seed of the k-shot draws", DefaultValueFactory = _ => FewShot.DefaultSeed };
         var addBos = new Option<bool>("--add-bos") { Description = "Put the tokenizer's BOS token in front of every prompt" };
-        var outFile = new Option<string?>("--out") { Description = "Write results.json here" };
+        var outFile = OutputOptions.Out("Write results.json here", required: false);
+        var force = OutputOptions.Force();
         var samples = new Option<string?>("--samples") { Description = "Write one JSON line per scored document here" };
         var markdown = new Option<string?>("--markdown") { Description = "Write the results as a Markdown table here" };
         var reference = new Option<string?>("--reference") { Description = "Parent model directory: report KL(parent ‖ model) on --text or --corpus" };
-        var text = new Option<string?>("--text") { Description = "UTF-8 text for the KL gate" };
+        var text = new Option<string?>("--text-file") { Description = "UTF-8 text file for the KL gate" };
         var corpus = new Option<string?>("--corpus") { Description = "Brown split for the KL gate: brown:validation, brown:test (or brown:train)" };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per KL sequence", DefaultValueFactory = _ => 1024 };
         var cmd = new Command("eval", "Score multiple-choice and generative tasks zero- or k-shot, and the KL divergence from a parent model")
-            { dir, tasks, shots, limit, batch, batchTokens, seed, addBos, outFile, samples, markdown, reference, text, corpus, seqLen, dtype };
+            { dir, tasks, shots, limit, batch, batchTokens, seed, addBos, outFile, force, samples, markdown, reference, text, corpus, seqLen, dtype };
         cmd.SetAction(pr =>
         {
-            string modelDir = pr.GetValue(dir)!;
+            string modelDir = pr.Model(dir);
             bool json = pr.GetValue(GlobalOptions.Json);
             var settings = new EvalSettings(pr.GetValue(shots), pr.GetValue(limit), pr.GetValue(batch), pr.GetValue(addBos), pr.GetValue(seed), pr.GetValue(batchTokens));
             if (settings.BatchSize < 1) throw new MoePruneException($"--batch-size: {settings.BatchSize} must be at least 1");
@@ -53,9 +55,8 @@ public static class EvalCommand
             string? referenceDir = pr.GetValue(reference);
             string? taskList = pr.GetValue(tasks);
             if (taskList is null && referenceDir is null) throw new MoePruneException("eval: give --tasks, --reference, or both");
-            EvaluationReport.CheckWritable(pr.GetValue(outFile), "--out");
-            EvaluationReport.CheckWritable(pr.GetValue(samples), "--samples");
-            EvaluationReport.CheckWritable(pr.GetValue(markdown), "--markdown");
+            foreach (var path in new[] { pr.GetValue(outFile), pr.GetValue(samples), pr.GetValue(markdown) })
+                if (path is not null) OutputOptions.Claim(path, IO.OutputKind.File, pr.GetValue(force));
 
             var tokenizer = HfTokenizer.Load(modelDir);
             var encoder = new ContinuationEncoder(tokenizer, settings.AddBos);
@@ -69,11 +70,12 @@ public static class EvalCommand
                 klSequences = KlSequences(tokenizer, pr.GetValue(text), pr.GetValue(corpus), pr.GetValue(seqLen), settings.Limit);
             }
             else if (pr.GetValue(text) is not null || pr.GetValue(corpus) is not null)
-                throw new MoePruneException("--text and --corpus are the KL gate's input: give --reference too");
+                throw new MoePruneException("--text-file and --corpus are the KL gate's input: give --reference too");
 
-            using var model = ModelLoader.Load(modelDir, DtypeNames.ParseOption(pr.GetValue(dtype)));
-            using var parent = referenceDir is null ? null : ModelLoader.Load(referenceDir, DtypeNames.ParseOption(pr.GetValue(dtype)));
-            var (results, kl) = WithProgress(json, prepared, klSequences?.Count ?? 0, report =>
+            var dt = pr.DtypeValue(dtype);
+            using var model = ModelLoader.Load(modelDir, dt);
+            using var parent = referenceDir is null ? null : ModelLoader.Load(referenceDir, dt);
+            var (results, kl) = WithProgress(prepared, klSequences?.Count ?? 0, report =>
             {
                 var results = new List<TaskResult>();
                 foreach (var p in prepared)
@@ -111,16 +113,16 @@ public static class EvalCommand
 
     static List<int[]> KlSequences(HfTokenizer tokenizer, string? text, string? corpus, int length, int? limit)
     {
-        if ((text is null) == (corpus is null)) throw new MoePruneException("--reference: give exactly one of --text, --corpus");
+        if ((text is null) == (corpus is null)) throw new MoePruneException("--reference: give exactly one of --text-file, --corpus");
         if (length < 2) throw new MoePruneException($"--seq-len: {length} must be at least 2");
         List<int[]> sequences;
         if (text is not null)
         {
-            if (!File.Exists(text)) throw new MoePruneException($"{text}: text file not found (--text)");
+            if (!File.Exists(text)) throw new MoePruneException($"{text}: text file not found (--text-file)");
             var ids = tokenizer.Encode(File.ReadAllText(text), addSpecialTokens: false).ToArray();
             sequences = [];
             for (int start = 0; start + 2 <= ids.Length; start += length) sequences.Add(ids[start..Math.Min(ids.Length, start + length)]);
-            if (sequences.Count == 0) throw new MoePruneException($"{text}: fewer than 2 tokens (--text)");
+            if (sequences.Count == 0) throw new MoePruneException($"{text}: fewer than 2 tokens (--text-file)");
         }
         else
         {
@@ -132,10 +134,11 @@ public static class EvalCommand
         return limit is int n ? sequences.Take(n).ToList() : sequences;
     }
 
-    /// <summary>Runs <paramref name="work"/> with one progress bar per task (and the KL gate) on stderr, unless --json or stderr is redirected.</summary>
-    static T WithProgress<T>(bool json, IReadOnlyList<PreparedTask> tasks, int klSequences, Func<Action<string, int>, T> work)
+    /// <summary>Runs <paramref name="work"/> with one progress bar per task (and the KL gate) on a terminal's stderr (also under --json); plain periodic lines otherwise.</summary>
+    static T WithProgress<T>(IReadOnlyList<PreparedTask> tasks, int klSequences, Func<Action<string, int>, T> work)
     {
-        if (json || Console.IsErrorRedirected) return work((_, _) => { });
+        if (Console.IsErrorRedirected)                                                   // logs and pipes: the shared plain-line reporter
+            return work((name, done) => StepProgress.Report("eval", done, tasks.FirstOrDefault(t => t.Task.Name == name)?.Work ?? klSequences, "items", name));
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         return console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())

@@ -43,7 +43,7 @@ public sealed class FineTuneOptions
         BatchSize = new Option<int>($"--{prefix}batch-size") { Description = "Sequences per optimizer step", DefaultValueFactory = _ => FineTuneSpec.DefaultBatchSize },
         Pool = new Option<int>($"--{prefix}pool") { Description = "At most this many sequences are packed; a larger budget cycles through them", DefaultValueFactory = _ => FineTuneSpec.DefaultPoolSequences },
         LearningRate = new Option<double>($"--{prefix}lr") { Description = "Peak learning rate (AdamW, cosine to 0.1 x)", DefaultValueFactory = _ => FineTuneSpec.DefaultLearningRate },
-        Warmup = new Option<double>($"--{prefix}warmup") { Description = "Fraction of the steps with a linear warmup", DefaultValueFactory = _ => 0.1 },
+        Warmup = new Option<double>($"--{prefix}warmup-fraction") { Description = "Fraction of the steps with a linear warmup", DefaultValueFactory = _ => 0.1 },
         Seed = new Option<int>($"--{prefix}seed") { Description = "Seed of the data packing and order", DefaultValueFactory = _ => FineTuneSpec.DefaultSeed },
     };
 

@@ -7,7 +7,7 @@ using MoePrune.Models;
 namespace MoePrune.Cli.Commands;
 
 /// <summary>
-/// <c>moeprune finetune [MODEL_DIR] --tokens N [--data SPEC | --sft TASK.jsonl] [--train ROLES] [--objective lm|distill
+/// <c>moeprune finetune [MODEL] --tokens N [--data SPEC | --sft TASK.jsonl] [--train ROLES] [--objective lm|distill
 /// --teacher DIR] --out DIR</c>: next-token fine-tuning (or distillation, or answer-only SFT) of the selected roles; writes
 /// a standard checkpoint with <c>finetune.json</c> (<see cref="FinetuneJob"/>).
 /// </summary>
@@ -15,20 +15,19 @@ public static class FinetuneCommand
 {
     public static Command Create()
     {
-        var dir = ModelOptions.OptionalModelDir();
-        var output = new Option<string>("--out") { Description = "Output checkpoint directory (must not exist or be empty)", Required = true };
+        var dir = ModelOptions.ModelDir();
+        var output = OutputOptions.Out("Output model folder");
+        var force = OutputOptions.Force();
         var teacher = new Option<string?>("--teacher") { Description = "Teacher model of --objective distill (normally the unpruned parent)" };
         var sft = new Option<string?>("--sft") { Description = "Task JSONL: train on its documents' answers only (its train split, or all documents when it has none)" };
         var work = new Option<string?>("--work") { Description = "Trainer work folder (log.jsonl, checkpoints); rerunning with it resumes" };
         var dtype = ModelOptions.Dtype();
-        var threads = ThreadsOption.Create();
         var ft = FineTuneOptions.Create("", 200_000);
         var cmd = new Command("finetune", "Fine-tune (next-token, distillation or answer-only SFT) the selected roles of a checkpoint")
-            { dir, output, teacher, sft, work, dtype, threads };
+            { dir, output, force, teacher, sft, work, dtype };
         ft.AddTo(cmd);
         cmd.SetAction(pr =>
         {
-            ThreadsOption.Apply(pr, threads);
             bool json = pr.GetValue(GlobalOptions.Json);
             var names = ft.Names(CliOptionNames.Map);
             var spec = ft.Bind(pr, names) with { SftFile = pr.GetValue(sft) };
@@ -36,8 +35,8 @@ public static class FinetuneCommand
                 throw new MoePruneException("--sft: replaces --data; give one of them");
             var request = new FinetuneRequest
             {
-                ModelDir = DefaultModel.Resolve(pr.GetValue(dir)), OutDir = pr.GetValue(output)!, Spec = spec,
-                TeacherDir = pr.GetValue(teacher), WorkDir = pr.GetValue(work), Dtype = DtypeNames.ParseOption(pr.GetValue(dtype)),
+                ModelDir = pr.Model(dir), OutDir = pr.GetValue(output)!, Force = pr.GetValue(force), Spec = spec,
+                TeacherDir = pr.GetValue(teacher), WorkDir = pr.GetValue(work), Dtype = pr.DtypeValue(dtype),
             };
             var record = FinetuneJob.Run(request, json ? null : s =>
             {

@@ -8,16 +8,16 @@ using MoePrune.Tokenization;
 namespace MoePrune.Cli.Commands;
 
 /// <summary>
-/// <c>moeprune generate [MODEL_DIR] --prompt S [--max-new-tokens N] [--stop S …] [--no-cache]</c>: greedy
+/// <c>moeprune generate [MODEL] --prompt S [--max-new-tokens N] [--stop S …] [--no-cache]</c>: greedy
 /// continuation of a prompt, tokenized with the model directory's tokenizer.json (special tokens added as the
 /// tokenizer's post-processor says, like transformers' <c>tokenizer(prompt)</c>). Stops at the model's EOS
-/// token, a stop string (not printed) or the token limit. MODEL_DIR defaults to models/default.
+/// token, a stop string (not printed) or the token limit. MODEL defaults to models/default.
 /// </summary>
 public static class GenerateCommand
 {
     public static Command Create()
     {
-        var dir = ModelOptions.ModelDirOrDefault();
+        var dir = ModelOptions.ModelDir();
         var dtype = ModelOptions.Dtype();
         var prompt = new Option<string>("--prompt") { Description = "The text to continue", Required = true };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens to generate", DefaultValueFactory = _ => 64 };
@@ -26,7 +26,7 @@ public static class GenerateCommand
         var cmd = new Command("generate", "Greedy continuation of a prompt with the KV cache") { dir, prompt, maxNew, stop, noCache, dtype };
         cmd.SetAction(pr =>
         {
-            string modelDir = pr.GetValue(dir)!;
+            string modelDir = pr.Model(dir);
             int max = pr.GetValue(maxNew);
             if (max < 1) throw new MoePruneException($"--max-new-tokens: {max} must be at least 1");
             var stops = new StopStrings(pr.GetValue(stop) ?? []);
@@ -34,7 +34,8 @@ public static class GenerateCommand
             string text = pr.GetValue(prompt)!;
             var ids = tokenizer.Encode(text).ToArray();
             if (ids.Length == 0) throw new MoePruneException("--prompt: the text encodes to no tokens");
-            using var model = ModelLoader.Load(modelDir, DtypeNames.ParseOption(pr.GetValue(dtype)));
+            var dt = pr.DtypeValue(dtype);
+            using var model = ModelLoader.Load(modelDir, dt);
             var options = new GenerationOptions(max, EosTokens.Of(modelDir, model.Config, tokenizer.EosId), BatchSize: 1, UseCache: !pr.GetValue(noCache));
             var clock = Stopwatch.StartNew();
             var generated = GreedyDecoder.Generate(model, [ids], options,

@@ -3,16 +3,16 @@ using MoePrune.Models;
 
 namespace MoePrune.Cli.Commands;
 
-/// <summary><c>moeprune info MODEL_DIR</c>: architecture, experts, parameter counts and storage of a checkpoint.</summary>
+/// <summary><c>moeprune info [MODEL]</c>: architecture, experts, parameter counts and storage of a checkpoint.</summary>
 public static class InfoCommand
 {
     public static Command Create()
     {
-        var dir = ModelOptions.ModelDirOrDefault();
+        var dir = ModelOptions.ModelDir();
         var cmd = new Command("info", "Show a checkpoint's architecture, experts, parameters and storage (no weights are loaded)") { dir };
         cmd.SetAction(pr =>
         {
-            var info = ModelInfo.Read(pr.GetValue(dir)!);
+            var info = ModelInfo.Read(pr.Model(dir));
             if (pr.GetValue(GlobalOptions.Json)) { CliRunner.PrintJson(info.ToJson()); return 0; }
             var experts = info.ExpertsPerLayer.Distinct().Count() == 1
                 ? $"{info.ExpertsPerLayer.FirstOrDefault()} per MoE layer"
@@ -23,6 +23,7 @@ public static class InfoCommand
             Console.WriteLine($"parameters        {info.TotalParameters:N0} total, {info.ActiveParameters:N0} active per token");
             Console.WriteLine($"storage           {string.Join(", ", info.BytesByDtype.Select(kv => $"{kv.Key} {Size(kv.Value)}"))}");
             Console.WriteLine($"shards            {info.Shards.Count} ({Size(info.TotalBytes)})");
+            foreach (var (label, text) in info.Details) Console.WriteLine($"{label,-18}{text}");
             return 0;
         });
         return cmd;

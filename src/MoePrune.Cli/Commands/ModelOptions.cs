@@ -1,34 +1,34 @@
 using System.CommandLine;
 using MoePrune.Jobs;
+using MoePrune.Models;
+using static TorchSharp.torch;
 
 namespace MoePrune.Cli.Commands;
 
-/// <summary>Arguments and options shared by commands that read a model directory.</summary>
+/// <summary>The model-folder argument and the <c>--dtype</c> option, the same on every command that reads a model.</summary>
 public static class ModelOptions
 {
     /// <summary>
-    /// The model directory argument, optional; commands resolve it with <see cref="DefaultModel.Resolve(string?)"/>,
-    /// which gives a one-line error when it is omitted and no default model is installed.
+    /// The model folder, optional on every command: <see cref="Model"/> resolves it with
+    /// <see cref="DefaultModel.Resolve(string?)"/> (one-line error when omitted and no default model is installed).
     /// </summary>
-    public static Argument<string?> OptionalModelDir() => new("model-dir")
+    public static Argument<string?> ModelDir() => new("model")
     {
-        Description = $"Hugging Face model directory (default: {DefaultModel.RelativeDir}, the shipped pretrained model)",
+        Description = $"Hugging Face model folder (default: {DefaultModel.RelativeDir}, the shipped pretrained model)",
         Arity = ArgumentArity.ZeroOrOne,
     };
 
-    /// <summary>
-    /// The model directory argument with the default model (<see cref="DefaultModel.Find()"/>) as its default value;
-    /// when none is installed the default is the relative path, so that loading names it.
-    /// </summary>
-    public static Argument<string> ModelDirOrDefault() => new("model-dir")
+    /// <summary>The folder given, or the default model.</summary>
+    public static string Model(this ParseResult pr, Argument<string?> dir) => DefaultModel.Resolve(pr.GetValue(dir));
+
+    public const string DtypeValues = "f32, bf16 or f16 (also float32, bfloat16, float16, fp32, …)";
+
+    /// <summary><c>--dtype</c>: the dtype the model's parameters are held in (and written in, where the command writes a model).</summary>
+    public static Option<string?> Dtype(string? what = null) => new("--dtype")
     {
-        Description = $"Hugging Face model directory (default: {DefaultModel.RelativeDir}, the shipped pretrained model)",
-        Arity = ArgumentArity.ZeroOrOne,
-        DefaultValueFactory = _ => DefaultModel.Find() ?? DefaultModel.RelativeDir,
+        Description = what ?? $"Dtype the model's parameters are held (and computed) in: {DtypeValues} (default: the checkpoint's)",
     };
 
-    public static Option<string?> Dtype() => new("--dtype")
-    {
-        Description = "Compute dtype: fp32, bf16 or fp16 (default: the checkpoint's)",
-    };
+    /// <summary>The parsed <c>--dtype</c>, or null for "the checkpoint's".</summary>
+    public static ScalarType? DtypeValue(this ParseResult pr, Option<string?> dtype) => DtypeNames.ParseOption(pr.GetValue(dtype), dtype.Name);
 }

@@ -12,14 +12,15 @@ namespace MoePrune.Cli.Commands;
 /// dense model with the same active parameters) from scratch on the training mix and writes a Hugging Face
 /// checkpoint. Work files (tokenizer, token cache, checkpoint, log.jsonl) live in <c>--work</c>
 /// (default <c>DIR.work</c>); rerunning resumes from its checkpoint. The workflow is <see cref="PretrainJob"/>;
-/// this command binds the options, sets the torch threads and shows progress.
+/// this command binds the options and shows progress (the global <c>--threads</c> sets the torch threads).
 /// </summary>
 public static class PretrainCommand
 {
     public static Command Create()
     {
         var d = new PretrainOptions();
-        var output = new Option<string>("--out") { Description = "Output model directory", Required = true };
+        var output = OutputOptions.Out("Output model folder (with --evaluate-only: the trained model to evaluate)");
+        var force = OutputOptions.Force();
         var work = new Option<string?>("--work") { Description = "Work folder for tokenizer, token cache, checkpoint and log (default: OUT.work)" };
         Option<T> Opt<T>(string name, string description, T fallback) => new(name) { Description = description, DefaultValueFactory = _ => fallback };
         var hidden = Opt("--hidden", "Hidden size", d.HiddenSize);
@@ -47,22 +48,24 @@ public static class PretrainCommand
         var answerWeight = Opt("--answer-weight", "Loss weight of the first token after each \"### Answer:\" line (1: plain language-model loss)", d.Curriculum.AnswerWeight);
         var letteredWarmup = Opt("--lettered-warmup-steps", "Train the first N steps on lettered find-the-word questions only, then on the mix", d.Curriculum.LetteredWarmupSteps);
         var z = Opt("--z-coef", "Router z-loss coefficient (0: off)", d.ZLossCoef);
-        var bf16 = Opt("--bf16", "bf16 forward/backward with fp32 master weights", false);
+        var dtype = ModelOptions.Dtype("Dtype the model is held, trained and written in: f32 (default) or bf16 (bf16 forward/backward, fp32 master weights)");
         var seed = Opt("--seed", "Seed of the mix order, initialisation and data order", d.Seed);
-        var threads = Opt("--threads", "Torch threads", 2);
         var evalEvery = Opt("--eval-every", "Validate every N steps (0: only at the end)", d.EvalEvery);
         var evalSeqs = Opt("--eval-sequences", "Validation sequences of the periodic evaluation", d.EvalSequences);
         var ckptEvery = Opt("--checkpoint-every", "Checkpoint every N steps", d.CheckpointEvery);
         var maxMinutes = Opt("--max-minutes", "Stop (and write the model) after this many minutes of training (0: no limit)", d.MaxMinutes);
-        var cardNotes = new Option<string?>("--card-notes") { Description = "With --evaluate-only: also write MODEL_CARD.md, with this Markdown file as its notes" };
+        var cardNotes = new Option<string?>("--card-notes-file") { Description = "With --evaluate-only: also write MODEL_CARD.md, with this Markdown file as its notes" };
         var evaluateOnly = Opt("--evaluate-only", "Do not train: evaluate the model in --out and write evaluation.json there", false);
 
         var cmd = new Command("pretrain", "Train a Mixtral-architecture MoE from scratch on the training mix");
-        foreach (var o in new Option[] { output, work, hidden, layers, heads, kvHeads, experts, topK, expertSize, dense, vocab, seqLen, batch,
-                                         accum, steps, warmup, lr, minLr, wd, clip, aux, auxMode, answerWeight, defQuestions, findQuestions, letteredWarmup, z, bf16, seed, threads, evalEvery, evalSeqs, ckptEvery, maxMinutes, evaluateOnly, cardNotes })
+        foreach (var o in new Option[] { output, force, work, hidden, layers, heads, kvHeads, experts, topK, expertSize, dense, vocab, seqLen, batch,
+                                         accum, steps, warmup, lr, minLr, wd, clip, aux, auxMode, answerWeight, defQuestions, findQuestions, letteredWarmup, z, dtype, seed, evalEvery, evalSeqs, ckptEvery, maxMinutes, evaluateOnly, cardNotes })
             cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
+            var dt = pr.DtypeValue(dtype);
+            if (dt is not (null or TorchSharp.torch.ScalarType.Float32 or TorchSharp.torch.ScalarType.BFloat16))
+                throw new MoePruneException($"{dtype.Name}: pretrain trains in f32 or bf16");
             var options = new PretrainOptions
             {
                 HiddenSize = pr.GetValue(hidden), Layers = pr.GetValue(layers), Heads = pr.GetValue(heads), KeyValueHeads = pr.GetValue(kvHeads),
@@ -70,7 +73,7 @@ public static class PretrainCommand
                 VocabSize = pr.GetValue(vocab), SequenceLength = pr.GetValue(seqLen), BatchSize = pr.GetValue(batch),
                 GradientAccumulation = pr.GetValue(accum), Steps = pr.GetValue(steps), WarmupSteps = pr.GetValue(warmup),
                 LearningRate = pr.GetValue(lr), MinLrRatio = pr.GetValue(minLr), WeightDecay = pr.GetValue(wd), ClipNorm = pr.GetValue(clip),
-                AuxLossCoef = pr.GetValue(aux), AuxPerLayer = pr.GetValue(auxMode), ZLossCoef = pr.GetValue(z), Bf16 = pr.GetValue(bf16),
+                AuxLossCoef = pr.GetValue(aux), AuxPerLayer = pr.GetValue(auxMode), ZLossCoef = pr.GetValue(z), Bf16 = dt == TorchSharp.torch.ScalarType.BFloat16,
                 Seed = pr.GetValue(seed), EvalEvery = pr.GetValue(evalEvery), EvalSequences = pr.GetValue(evalSeqs),
                 CheckpointEvery = pr.GetValue(ckptEvery), MaxMinutes = pr.GetValue(maxMinutes),
                 Curriculum = new PretrainCurriculum
@@ -81,15 +84,15 @@ public static class PretrainCommand
             };
             options.Validate();
             string outDir = pr.GetValue(output)!;
+            if (!pr.GetValue(evaluateOnly)) OutputOptions.Claim(outDir, IO.OutputKind.Directory, pr.GetValue(force));
             var job = new PretrainJob(options, outDir, pr.GetValue(work) ?? outDir.TrimEnd('/') + ".work");
             job.Message += Log;
-            TorchSharp.torch.set_num_threads(pr.GetValue(threads));
             bool json = pr.GetValue(GlobalOptions.Json);
             JsonObject result;
             if (pr.GetValue(evaluateOnly))
             {
                 string? notes = pr.GetValue(cardNotes);
-                string command = "./moeprune " + string.Join(' ', pr.Tokens.Select(t => t.Value).Where(a => a is not "--evaluate-only").TakeWhile(a => a != "--card-notes"));
+                string command = "./moeprune " + string.Join(' ', pr.Tokens.Select(t => t.Value).Where(a => a is not "--evaluate-only").TakeWhile(a => a != "--card-notes-file"));
                 result = job.Evaluate(notes is null ? null : File.ReadAllText(notes), command);
             }
             else result = Train(job, options, json);

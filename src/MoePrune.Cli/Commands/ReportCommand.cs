@@ -14,10 +14,12 @@ public static class ReportCommand
             Description = "Run or model directories, or JSON files (scores.json, pruning.json, a study's JSON, similarity matrices)",
             Arity = ArgumentArity.OneOrMore,
         };
-        var output = new Option<string>("--out") { Description = "Output directory (must not exist or be empty)", Required = true };
-        var cmd = new Command("report", "Write an HTML page with PNG figures of the scores, pruning and study JSON files given") { inputs, output };
+        var output = OutputOptions.Out("Output folder for index.html, the figures and data/");
+        var force = OutputOptions.Force();
+        var cmd = new Command("report", "Write an HTML page with PNG figures of the scores, pruning and study JSON files given") { inputs, output, force };
         cmd.SetAction(pr =>
         {
+            OutputOptions.Claim(pr.GetValue(output)!, IO.OutputKind.Directory, pr.GetValue(force));
             var summary = HtmlReport.Write(pr.GetValue(inputs)!, pr.GetValue(output)!);
             if (pr.GetValue(GlobalOptions.Json))
                 CliRunner.PrintJson(new JsonObject

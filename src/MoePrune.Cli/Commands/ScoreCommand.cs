@@ -1,22 +1,27 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using MoePrune.Criteria;
 using MoePrune.Jobs;
-using MoePrune.Models;
 
 namespace MoePrune.Cli.Commands;
 
 /// <summary>
-/// <c>moeprune score [MODEL_DIR] --criteria all|LIST --out scores.json</c>: one calibration pass, every
-/// requested criterion's per-layer, per-expert values, and a ranked table per layer.
+/// <c>moeprune score [MODEL] --criteria all|LIST --out scores.json</c>: one calibration pass, every requested
+/// criterion's per-layer, per-expert values (and NAEE's subsets when asked), and a table per layer.
 /// </summary>
 public static class ScoreCommand
 {
     public static Command Create()
     {
-        var dir = ModelOptions.OptionalModelDir();
-        var criteria = new Option<string>("--criteria") { Description = "all, or a comma-separated list (min-ean,max-rwn,reap,naee,…)", DefaultValueFactory = _ => "all" };
-        var output = new Option<string>("--out") { Description = "scores.json to write", Required = true };
+        var dir = ModelOptions.ModelDir();
+        var criteria = new Option<string>("--criteria")
+        {
+            Description = $"Comma-separated criteria, or all (every criterion and baseline except naee; all,naee adds it): {CriterionNames.Help}",
+            DefaultValueFactory = _ => "all",
+        };
+        var output = OutputOptions.Out("scores.json to write");
+        var force = OutputOptions.Force();
         var saveStats = new Option<string?>("--save-stats") { Description = "Also save the pass's statistics (safetensors) for --merge-stats" };
         var mergeStats = new Option<string[]>("--merge-stats")
         {
@@ -28,7 +33,7 @@ public static class ScoreCommand
         var dtype = ModelOptions.Dtype();
         var cmd = new Command("score", "Score every expert of every MoE layer with one calibration pass")
         {
-            dir, criteria, output, saveStats, mergeStats, naeeKeep, dtype,
+            dir, criteria, output, force, saveStats, mergeStats, naeeKeep, dtype,
         };
         calib.AddTo(cmd);
         cmd.SetAction(pr =>
@@ -37,36 +42,41 @@ public static class ScoreCommand
             var names = CliOptionNames.Map;
             var request = new ScoreRequest
             {
-                ModelDir = DefaultModel.Resolve(pr.GetValue(dir)),
+                ModelDir = pr.Model(dir),
                 OutFile = pr.GetValue(output)!,
+                Force = pr.GetValue(force),
                 Criteria = CriterionSpec.ParseCriteria(pr.GetValue(criteria)!, names[OptionNames.Criteria]),
                 Calibration = calib.Bind(pr),
                 SaveStats = pr.GetValue(saveStats),
                 MergeStats = pr.GetValue(mergeStats) ?? [],
                 SubsetKeep = pr.GetValue(naeeKeep),
-                Dtype = DtypeNames.ParseOption(pr.GetValue(dtype)),
+                Dtype = pr.DtypeValue(dtype),
                 Names = names,
             };
-            var result = CalibrationProgress.Run(json, progress => ScoreJob.Run(request, progress));
+            var clock = Stopwatch.StartNew();
+            var result = ScoreJob.Run(request, StderrProgress.Calibration);
+            double seconds = clock.Elapsed.TotalSeconds;
             var m = result.Report.Metadata;
             double rate = result.PassSeconds > 0 ? result.CalibrationTokens / result.PassSeconds : 0;
+            var written = result.Report.Names;
             if (json)
             {
                 CliRunner.PrintJson(new JsonObject
                 {
                     ["out"] = request.OutFile,
-                    ["criteria"] = new JsonArray(result.Report.Names.Select(k => (JsonNode)JsonValue.Create(k)).ToArray()),
+                    ["criteria"] = new JsonArray(written.Select(k => (JsonNode)JsonValue.Create(k)).ToArray()),
                     ["tokens"] = result.CalibrationTokens,
-                    ["seconds"] = Math.Round(result.PassSeconds, 3),
+                    ["seconds"] = Math.Round(seconds, 3),
+                    ["calibration_seconds"] = Math.Round(result.PassSeconds, 3),
                     ["tokens_per_second"] = Math.Round(rate, 1),
                     ["checkpoint_fingerprint"] = m.CheckpointFingerprint,
                     ["calibration"] = m.CalibrationData?.DeepClone(),
                 });
                 return 0;
             }
-            ScoreCommandOutput.PrintRankings(result.Report);
-            Console.WriteLine($"wrote {request.OutFile}: {result.Report.Names.Count} criteria, {result.CalibrationTokens} calibration tokens"
-                + (result.PassSeconds > 0 ? $" ({rate:F0} tokens/s)" : ""));
+            ScoreTable.Print(result.Report);
+            Console.WriteLine($"wrote {request.OutFile}: {written.Count} {(written.Count == 1 ? "criterion" : "criteria")} ({string.Join(", ", written)}), {result.CalibrationTokens} calibration tokens"
+                + (result.PassSeconds > 0 ? $" ({rate:F0} tokens/s)" : "") + $", {seconds:F1} s in all");
             return 0;
         });
         return cmd;

@@ -10,8 +10,8 @@ using TorchSharp;
 namespace MoePrune.Cli.Commands;
 
 /// <summary>
-/// <c>moeprune study one-shot [MODEL_DIR] --ratios 0.25,0.5 --calib-seeds 0,1,2 --random-seeds 0,1,2,3,4
-/// [--eval-sequences N] [--out results.json] [--markdown docs/RESULTS.md]</c>: every criterion in both directions,
+/// <c>moeprune study one-shot [MODEL] --ratios 0.25,0.5 --calib-seeds 0,1,2 --random-seeds 0,1,2,3,4
+/// [--eval-sequences N] --out results.json [--markdown docs/RESULTS.md]</c>: every criterion in both directions,
 /// random and NAEE, dropped uniformly at each ratio and evaluated by validation perplexity (see <see cref="OneShotStudy"/>).
 /// </summary>
 public static class StudyCommand
@@ -26,29 +26,27 @@ public static class StudyCommand
 
     private static Command OneShot()
     {
-        var dir = ModelOptions.OptionalModelDir();
+        var dir = ModelOptions.ModelDir();
         var ratios = new Option<string>("--ratios") { Description = "Comma-separated fractions of experts dropped per layer", DefaultValueFactory = _ => "0.25,0.5" };
         var calibSeeds = new Option<string>("--calib-seeds") { Description = "Calibration seeds (one scoring pass each)", DefaultValueFactory = _ => "0,1,2" };
         var randomSeeds = new Option<string>("--random-seeds") { Description = "Seeds of the random baseline", DefaultValueFactory = _ => "0,1,2,3,4" };
         var evalSeqs = new Option<int>("--eval-sequences") { Description = "First N validation sequences of 256 tokens per Brown genre", DefaultValueFactory = _ => 2 };
-        var evalTokens = new Option<string?>("--eval-tokens") { Description = "Evaluate on this token-id file instead of the Brown validation subset" };
+        var evalTokens = new Option<string?>("--eval-token-file") { Description = "Evaluate on this token-id file instead of the Brown validation subset" };
         var dense = new Option<string?>("--dense-model") { Description = "Dense baseline model evaluated on the same subset" };
         var noNaee = new Option<bool>("--no-naee") { Description = "Leave out NAEE" };
-        var outFile = new Option<string>("--out") { Description = "results.json to write", DefaultValueFactory = _ => "results.json" };
+        var outFile = OutputOptions.Out("results.json to write");
+        var force = OutputOptions.Force();
         var markdown = new Option<string?>("--markdown") { Description = "Markdown report to write (e.g. docs/RESULTS.md)" };
-        var threads = new Option<int>("--threads") { Description = "Torch CPU threads", DefaultValueFactory = _ => 1 };
         var calib = CalibrationOptions.Create();
         var cmd = new Command("one-shot", "One-shot dropping: all criteria x directions x ratios, validation perplexity")
-            { dir, ratios, calibSeeds, randomSeeds, evalSeqs, evalTokens, dense, noNaee, outFile, markdown, threads };
+            { dir, ratios, calibSeeds, randomSeeds, evalSeqs, evalTokens, dense, noNaee, outFile, force, markdown };
         calib.AddTo(cmd, withSeed: false);
         cmd.SetAction(pr =>
         {
             string loadBefore = LoadAverage();
-            if (pr.GetValue(threads) < 1) throw new MoePruneException($"--threads: {pr.GetValue(threads)} must be at least 1");
-            torch.set_num_threads(pr.GetValue(threads));
             var request = new OneShotStudyRequest
             {
-                ModelDir = DefaultModel.Resolve(pr.GetValue(dir)), DenseModelDir = pr.GetValue(dense),
+                ModelDir = pr.Model(dir), DenseModelDir = pr.GetValue(dense),
                 Ratios = ParseList(pr.GetValue(ratios)!, "--ratios", s => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)),
                 CalibrationSeeds = ParseList(pr.GetValue(calibSeeds)!, "--calib-seeds", s => int.Parse(s, CultureInfo.InvariantCulture)),
                 RandomSeeds = ParseList(pr.GetValue(randomSeeds)!, "--random-seeds", s => int.Parse(s, CultureInfo.InvariantCulture)),
@@ -58,6 +56,9 @@ public static class StudyCommand
                 CalibrationLength = pr.GetValue(calib.Length), BatchSize = pr.GetValue(calib.BatchSize),
                 Names = CliOptionNames.Map,
             };
+            request.Check();
+            OutputOptions.Claim(pr.GetValue(outFile)!, OutputKind.File, pr.GetValue(force));
+            if (pr.GetValue(markdown) is { } mdFile) OutputOptions.Claim(mdFile, OutputKind.File, pr.GetValue(force));
             var result = OneShotStudy.Run(request, line => Console.Error.WriteLine(line));
             var json = OneShotJson.Render(result);
             JsonFile.WriteAtomic(pr.GetValue(outFile)!, json);

@@ -18,6 +18,33 @@ public static class CalibrationDocuments
         _ => throw new InvalidOperationException($"{part.Name} is not a text source"),
     };
 
+    /// <summary>
+    /// The strata of <paramref name="part"/>: one per Brown genre for <c>brown</c>, else one holding every document.
+    /// Text documents are tokenized with <paramref name="tokenizer"/> (no special tokens) when a sample reads them;
+    /// every id must be below <paramref name="vocabSize"/>.
+    /// </summary>
+    public static IReadOnlyList<CalibrationStratum> Strata(CalibrationPart part, Tokenization.HfTokenizer? tokenizer, int vocabSize)
+    {
+        if (part.Kind == CalibrationSourceKind.TokenFile)
+        {
+            var lines = TokenLines(part.Argument, vocabSize);
+            return [new CalibrationStratum(part.Name, lines.Count, i => lines[i])];
+        }
+        var groups = part.Kind == CalibrationSourceKind.Corpus
+            ? CalibrationSources.Groups(part.Argument).ToList()
+            : [(part.Name, Texts(part))];
+        return groups.Select(g => new CalibrationStratum(g.Name, g.Texts.Count, i => Encode(tokenizer!, g.Texts[i], vocabSize))).ToList();
+    }
+
+    private static int[] Encode(Tokenization.HfTokenizer tokenizer, string text, int vocabSize)
+    {
+        var ids = tokenizer.Encode(text, addSpecialTokens: false).ToArray();
+        foreach (int id in ids)
+            if (id >= vocabSize)
+                throw new MoePruneException($"--calib: the tokenizer gives id {id}, beyond the model's vocabulary of {vocabSize}");
+        return ids;
+    }
+
     /// <summary>Token-id documents of a <c>tokens:</c> file (<see cref="IO.TokenIdFile"/>), every id below <paramref name="vocabSize"/>.</summary>
     public static IReadOnlyList<int[]> TokenLines(string path, int vocabSize) => IO.TokenIdFile.Read(path, vocabSize);
 

@@ -5,11 +5,13 @@ namespace MoePrune.Calibration;
 
 /// <summary>
 /// Packs calibration sources into N sequences of L tokens. Each source gets a share of the N sequences
-/// proportional to its weight (largest remainder; ties to the earlier source). Its documents are shuffled
-/// by a generator seeded with (seed, source name), tokenized in that order (without special tokens,
-/// documents separated by the tokenizer's EOS when it has one) until the source's share is filled, and
-/// cut into consecutive L-token sequences. A source's sequences therefore do not depend on the other
-/// sources in the mix. Sequences are grouped by source, in spec order.
+/// proportional to its weight (largest remainder; ties to the earlier source). Within a source the share is
+/// spread over its strata (<see cref="CalibrationDocuments.Strata"/>: the Brown genres for <c>brown</c>) in
+/// proportion to their document counts, at least one sequence per stratum when the share allows
+/// (<see cref="StratumShares"/>), and each stratum's sequences are drawn across its documents by
+/// <see cref="StratumSampler"/> (one window per document, seeded by (seed, source, stratum)). A source's
+/// sequences therefore do not depend on the other sources in the mix. Sequences are grouped by source in spec
+/// order, then by stratum.
 /// </summary>
 public static class CalibrationPacker
 {
@@ -20,8 +22,8 @@ public static class CalibrationPacker
     /// <param name="vocabSize">Every token id must be below it.</param>
     public static CalibrationSet Pack(string spec, HfTokenizer? tokenizer, int sequences, int length, int seed, int vocabSize)
     {
-        if (sequences < 1) throw new MoePruneException($"--calib-seqs: {sequences} must be at least 1");
-        if (length < 2) throw new MoePruneException($"--calib-len: {length} must be at least 2");
+        if (sequences < 1) throw new MoePruneException($"--calib-sequences: {sequences} must be at least 1");
+        if (length < 2) throw new MoePruneException($"--calib-seq-len: {length} must be at least 2");
         var parts = CalibrationSpec.Parse(spec);
         var textPart = parts.FirstOrDefault(p => p.NeedsTokenizer);
         if (textPart is not null && tokenizer is null)
@@ -32,10 +34,21 @@ public static class CalibrationPacker
         var uses = new List<CalibrationSourceUse>();
         for (int i = 0; i < parts.Count; i++)
         {
-            var (ids, documents) = Collect(parts[i], tokenizer, (long)shares[i] * length, seed, vocabSize);
-            for (int s = 0; s < shares[i]; s++)
-                packed.Add(new CalibrationSequence(parts[i].Name, ids.GetRange(s * length, length).ToArray()));
-            uses.Add(new CalibrationSourceUse(parts[i].Name, parts[i].Weight, shares[i], (long)shares[i] * length, documents));
+            var strata = CalibrationDocuments.Strata(parts[i], tokenizer, vocabSize);
+            var counts = StratumShares(strata.Select(s => s.Count).ToArray(), shares[i]);
+            var stratumUses = new List<CalibrationStratumUse>();
+            for (int k = 0; k < strata.Count; k++)
+            {
+                if (counts[k] == 0) continue;
+                string stream = strata.Count == 1 ? "calibration:" + parts[i].Name : $"calibration:{parts[i].Name}/{strata[k].Name}";
+                var (drawn, documents) = StratumSampler.Sample(strata[k], counts[k], length, seed, stream,
+                                                               parts[i].NeedsTokenizer ? tokenizer!.EosId : null);
+                if (drawn.Count == 0) throw Short(parts[i], strata[k], documents, (long)counts[k] * length);
+                packed.AddRange(drawn.Select(ids => new CalibrationSequence(parts[i].Name, ids)));
+                stratumUses.Add(new CalibrationStratumUse(strata[k].Name, counts[k], (long)counts[k] * length, documents));
+            }
+            uses.Add(new CalibrationSourceUse(parts[i].Name, parts[i].Weight, shares[i], (long)shares[i] * length,
+                                              stratumUses.Sum(u => u.Documents)) { Strata = strata.Count > 1 ? stratumUses : [] });
         }
         return new CalibrationSet { Spec = spec, SequenceLength = length, Seed = seed, Sequences = packed, Sources = uses };
     }
@@ -64,53 +77,30 @@ public static class CalibrationPacker
         return shares;
     }
 
-    /// <summary>The first <paramref name="needed"/> tokens of the source's shuffled document stream, and how many documents they touch.</summary>
-    private static (List<int> Ids, int Documents) Collect(CalibrationPart part, HfTokenizer? tokenizer, long needed, int seed, int vocabSize)
+    /// <summary>
+    /// Sequences per stratum: <see cref="Shares"/> by document count; then, when there are at least as many
+    /// sequences as non-empty strata, every empty-handed non-empty stratum takes one from the stratum most over
+    /// its proportional share (sequences per document; earlier stratum on ties).
+    /// </summary>
+    public static int[] StratumShares(int[] documents, int sequences)
     {
-        var ids = new List<int>();
-        int documents = 0, count;
-        if (part.Kind == CalibrationSourceKind.TokenFile)
+        if (documents.Sum() == 0) return documents.Select((_, i) => i == 0 ? sequences : 0).ToArray();
+        var shares = Shares(documents.Select(d => (double)d).ToArray(), sequences);
+        if (sequences < documents.Count(d => d > 0)) return shares;
+        for (int i = 0; i < shares.Length; i++)
         {
-            var docs = CalibrationDocuments.TokenLines(part.Argument, vocabSize);
-            count = docs.Count;
-            foreach (var doc in Shuffled(docs, seed, part.Name))
-            {
-                if (ids.Count >= needed) break;
-                ids.AddRange(doc);
-                documents++;
-            }
+            if (shares[i] > 0 || documents[i] == 0) continue;
+            int donor = Enumerable.Range(0, shares.Length).Where(j => shares[j] > 1)
+                .OrderByDescending(j => shares[j] / (double)documents[j]).ThenBy(j => j).First();
+            shares[donor]--;
+            shares[i]++;
         }
-        else
-        {
-            var texts = CalibrationDocuments.Texts(part);
-            count = texts.Count;
-            foreach (var text in Shuffled(texts, seed, part.Name))
-            {
-                if (ids.Count >= needed) break;
-                if (ids.Count > 0 && tokenizer!.EosId is { } eos) ids.Add(eos);
-                ids.AddRange(tokenizer!.Encode(text, addSpecialTokens: false));
-                documents++;
-            }
-            if (ids.Any(id => id >= vocabSize))
-                throw new MoePruneException($"--calib: the tokenizer gives ids up to {ids.Max()}, beyond the model's vocabulary of {vocabSize}");
-        }
-        if (ids.Count == 0)
-            throw new MoePruneException($"--calib: calibration source '{part.Name}' is empty ({count} documents, no tokens)");
-        if (ids.Count < needed)
-            throw new MoePruneException(
-                $"--calib: calibration source '{part.Name}' has {ids.Count} tokens, fewer than the {needed} requested (lower --calib-seqs or --calib-len)");
-        return (ids, documents);
+        return shares;
     }
 
-    private static List<T> Shuffled<T>(IReadOnlyList<T> docs, int seed, string source)
-    {
-        var order = docs.ToList();
-        var rng = new SeededRandom(seed, "calibration:" + source);
-        for (int i = order.Count - 1; i > 0; i--)                                       // Fisher–Yates
-        {
-            int j = rng.Next(i + 1);
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        return order;
-    }
+    private static MoePruneException Short(CalibrationPart part, CalibrationStratum stratum, int documents, long needed) =>
+        documents == 0
+            ? new MoePruneException($"--calib: calibration source '{part.Name}' is empty ({stratum.Count} documents, no tokens)")
+            : new MoePruneException(
+                $"--calib: calibration source '{part.Name}'{(stratum.Name == part.Name ? "" : $" ({stratum.Name})")} has fewer tokens than the {needed} requested (lower --calib-sequences or --calib-seq-len)");
 }

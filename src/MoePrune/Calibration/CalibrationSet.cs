@@ -5,8 +5,14 @@ namespace MoePrune.Calibration;
 /// <summary>One packed calibration sequence of exactly <see cref="CalibrationSet.SequenceLength"/> tokens and the source it came from.</summary>
 public sealed record CalibrationSequence(string Source, int[] Ids);
 
-/// <summary>What one source contributed: sequences, tokens used, and the documents they were drawn from.</summary>
-public sealed record CalibrationSourceUse(string Name, double Weight, int Sequences, long Tokens, int Documents);
+/// <summary>
+/// What one source contributed: sequences, tokens used, and the documents they were drawn from; for a source
+/// with several strata (<c>brown</c>: its genres) the same per stratum.
+/// </summary>
+public sealed record CalibrationSourceUse(string Name, double Weight, int Sequences, long Tokens, int Documents)
+{
+    public IReadOnlyList<CalibrationStratumUse> Strata { get; init; } = [];
+}
 
 /// <summary>
 /// Packed calibration data: N sequences × L tokens, grouped by source in spec order, plus what was used.
@@ -33,10 +39,20 @@ public sealed class CalibrationSet
     {
         var sources = new JsonObject();
         foreach (var s in Sources)
-            sources[s.Name] = new JsonObject
+        {
+            var o = new JsonObject
             {
                 ["weight"] = s.Weight, ["sequences"] = s.Sequences, ["tokens"] = s.Tokens, ["documents"] = s.Documents,
             };
+            if (s.Strata.Count > 0)
+            {
+                var strata = new JsonObject();
+                foreach (var t in s.Strata)
+                    strata[t.Name] = new JsonObject { ["sequences"] = t.Sequences, ["tokens"] = t.Tokens, ["documents"] = t.Documents };
+                o["genres"] = strata;
+            }
+            sources[s.Name] = o;
+        }
         return new JsonObject
         {
             ["spec"] = Spec,

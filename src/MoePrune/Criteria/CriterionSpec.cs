@@ -39,9 +39,17 @@ public sealed record CriterionSpec(CriterionKind Kind, DropDirection Direction)
     public static IReadOnlyList<CriterionSpec> AllScores => Enum.GetValues<CriterionKind>()
         .Where(k => !CriterionInfo.Needs(k).SelectsSubsets).Select(Default).ToList();
 
-    /// <summary>Parses a criteria list: "all" (<see cref="AllScores"/>) or comma-separated names.</summary>
-    public static IReadOnlyList<CriterionSpec> ParseCriteria(string text, string option = "criteria") =>
-        text.Trim().Equals("all", StringComparison.OrdinalIgnoreCase) ? AllScores : ParseList(text, option);
+    /// <summary>Parses a criteria list: comma-separated names, where "all" stands for <see cref="AllScores"/> (so "all,naee" adds NAEE).</summary>
+    public static IReadOnlyList<CriterionSpec> ParseCriteria(string text, string option = "criteria")
+    {
+        var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (!items.Any(i => i.Equals("all", StringComparison.OrdinalIgnoreCase))) return ParseList(text, option);
+        var rest = items.Where(i => !i.Equals("all", StringComparison.OrdinalIgnoreCase)).ToList();
+        var extra = rest.Count == 0 ? [] : ParseList(string.Join(",", rest), option);
+        var dup = extra.FirstOrDefault(e => AllScores.Any(a => a.Kind == e.Kind));
+        if (dup is not null) throw new MoePruneException($"{option}: '{dup.Name}' is already in all");
+        return [.. AllScores, .. extra];
+    }
 
     /// <summary>Parses a comma-separated list ("min-ean,max-rwn"), rejecting duplicates.</summary>
     public static IReadOnlyList<CriterionSpec> ParseList(string text, string option = "criteria")

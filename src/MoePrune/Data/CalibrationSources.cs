@@ -13,15 +13,24 @@ public static class CalibrationSources
     public static readonly IReadOnlyList<string> Kinds = ["brown", "brown:GENRE", "wordnet"];
 
     /// <summary>The texts (one per document or lemma) of <paramref name="spec"/> from the installed corpora.</summary>
-    public static IEnumerable<string> Texts(string spec)
+    public static IEnumerable<string> Texts(string spec) => Groups(spec).SelectMany(g => g.Texts);
+
+    /// <summary>
+    /// The texts of <paramref name="spec"/> grouped for stratified sampling: <c>brown</c> gives one group per genre
+    /// (named by the genre), <c>brown:GENRE</c> that genre, <c>wordnet</c> one group named <c>wordnet</c>.
+    /// </summary>
+    public static IEnumerable<(string Name, IReadOnlyList<string> Texts)> Groups(string spec)
     {
-        var parts = Parse(spec);
-        foreach (var (source, genre) in parts)
+        foreach (var (source, genre) in Parse(spec))
         {
-            IEnumerable<string> texts = source == "wordnet"
-                ? KnowledgeSet.Default.Entries.Select(GlossProse.Write)
-                : BrownSplits.Default.Documents(BrownCorpus.Load(), CorpusSplit.Train, genre).Select(d => d.Text);
-            foreach (string t in texts) yield return t;
+            if (source == "wordnet")
+            {
+                yield return ("wordnet", KnowledgeSet.Default.Entries.Select(GlossProse.Write).ToList());
+                continue;
+            }
+            var corpus = BrownCorpus.Load();
+            foreach (var g in genre is null ? BrownGenre.All : [genre])
+                yield return (g.Name, BrownSplits.Default.Documents(corpus, CorpusSplit.Train, g).Select(d => d.Text).ToList());
         }
     }
 

@@ -27,9 +27,12 @@ public static class Perplexity
 
         double sum = 0;
         long count = 0;
+        int done = 0;
         using var inference = inference_mode();
         foreach (var chunk in usable.Chunk(batchSize))
         {
+            Progress.StepProgress.Report("perplexity", done, usable.Count, "sequences");
+            done += chunk.Length;
             using var scope = NewDisposeScope();
             using var batch = TokenBatch.Pad(chunk);
             var logits = model.Logits(batch.InputIds, batch.AttentionMask);            // (B, T, V)
@@ -37,6 +40,7 @@ public static class Perplexity
             sum += nll.Sum.to(ScalarType.Float64).item<double>();
             count += nll.Count;
         }
+        Progress.StepProgress.Report("perplexity", done, usable.Count, "sequences");
         return new PerplexityResult(count, sum / count);
     }
 

@@ -7,27 +7,40 @@ namespace MoePrune.IO;
 public static class AtomicDirectory
 {
     /// <summary>
-    /// Creates <paramref name="target"/>, which must not exist or be empty: <paramref name="fill"/> writes into the
-    /// staging directory it is given, which is then renamed to <paramref name="target"/> (one atomic rename).
+    /// Creates <paramref name="target"/>, which must not exist or be empty unless it was claimed with replacing
+    /// allowed (<see cref="OutputPaths.Claim"/>): <paramref name="fill"/> writes into the staging directory it is
+    /// given, which is then renamed to <paramref name="target"/> (one atomic rename; a replaced directory is moved
+    /// aside first and deleted after). A file-system failure becomes an <see cref="OutputWriteException"/> naming
+    /// <paramref name="target"/>, with nothing of the new output left behind.
     /// </summary>
     public static void Create(string target, Action<string> fill)
     {
-        string full = Path.GetFullPath(target);
+        string full = Path.GetFullPath(target).TrimEnd(Path.DirectorySeparatorChar);
         if (File.Exists(full))
             throw new MoePruneException($"{target}: output path is an existing file");
-        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
+        bool replace = Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any();
+        if (replace && !OutputPaths.MayReplace(full))
             throw new MoePruneException($"{target}: output directory exists and is not empty");
-        string staging = Stage(full, fill);
+        string staging = Stage(target, full, fill);
+        string? old = null;
         try
         {
-            if (Directory.Exists(full)) Directory.Delete(full);             // empty, checked above
+            if (replace)
+            {
+                old = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.old-{Guid.NewGuid():N}");
+                Directory.Move(full, old);
+            }
+            else if (Directory.Exists(full)) Directory.Delete(full);             // empty, checked above
             Directory.Move(staging, full);
         }
-        catch
+        catch (Exception e)
         {
             TryDeleteTree(staging);
+            if (old is not null && !Directory.Exists(full)) TryMove(old, full);
+            if (IoErrors.IsIo(e)) throw IoErrors.Wrap(target, e);
             throw;
         }
+        if (old is not null) TryDeleteTree(old);
     }
 
     /// <summary>
@@ -38,12 +51,16 @@ public static class AtomicDirectory
     public static void WriteFilesInto(string target, Action<string> fill)
     {
         string full = Path.GetFullPath(target);
-        string staging = Stage(full, fill);
+        string staging = Stage(target, full, fill);
         try
         {
             Directory.CreateDirectory(full);
             foreach (var file in Directory.GetFiles(staging))
                 File.Move(file, Path.Combine(full, Path.GetFileName(file)), overwrite: true);
+        }
+        catch (Exception e) when (IoErrors.IsIo(e))
+        {
+            throw IoErrors.Wrap(target, e);
         }
         finally
         {
@@ -52,22 +69,30 @@ public static class AtomicDirectory
     }
 
     /// <summary>A fresh staging directory next to <paramref name="fullTarget"/>, filled by <paramref name="fill"/>.</summary>
-    private static string Stage(string fullTarget, Action<string> fill)
+    private static string Stage(string target, string fullTarget, Action<string> fill)
     {
         string parent = Path.GetDirectoryName(fullTarget)!;
-        Directory.CreateDirectory(parent);
         string staging = Path.Combine(parent, $".{Path.GetFileName(fullTarget)}.tmp-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(staging);
         try
         {
+            Directory.CreateDirectory(parent);
+            Directory.CreateDirectory(staging);
             fill(staging);
             return staging;
         }
-        catch
+        catch (Exception e)
         {
             TryDeleteTree(staging);
+            if (IoErrors.IsIo(e) || e is OutputWriteException) throw IoErrors.Wrap(target, e);
             throw;
         }
+    }
+
+    private static void TryMove(string from, string to)
+    {
+        try { Directory.Move(from, to); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     private static void TryDeleteTree(string path)

@@ -5,7 +5,8 @@ namespace MoePrune.IO;
 /// <summary>
 /// Writes a file under a temporary sibling name and renames it into place only when complete: readers see
 /// the old file or the whole new one, and a failure leaves neither the new file nor the temporary one.
-/// The one place in MoePrune that does this (JSON, text, safetensors, patched binaries).
+/// The one place in MoePrune that does this (JSON, text, safetensors, patched binaries). A file-system failure
+/// becomes an <see cref="OutputWriteException"/> naming <c>path</c>, never the temporary name.
 /// </summary>
 public static class AtomicFile
 {
@@ -38,6 +39,11 @@ public static class AtomicFile
             }
             if (mode is { } m && !OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, m);
             File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception e) when (IoErrors.IsIo(e) || e is OutputWriteException)
+        {
+            TryDelete(temp);
+            throw IoErrors.Wrap(path, e);
         }
         catch
         {

@@ -5,8 +5,10 @@ namespace MoePrune.IO;
 /// <summary>
 /// The element types a safetensors file may hold that MoePrune reads and writes. U64 has no TorchSharp
 /// tensor type: it is written and read as a managed <c>ulong[]</c> only (<see cref="SafetensorsFile.ReadArray{T}(string)"/>).
+/// F8_E4M3 (float8_e4m3fn, DeepSeek-V3 / Kimi-K2 weights) is held as its raw codes in a uint8 tensor: values come from
+/// <see cref="Quantization.Fp8.BlockFp8.Dequantize"/> with the tensor's <c>_scale_inv</c>, never from a numeric cast.
 /// </summary>
-public enum SafeDtype { F32, F16, BF16, I64, I32, I16, I8, U8, BOOL, F64, U64 }
+public enum SafeDtype { F32, F16, BF16, I64, I32, I16, I8, U8, BOOL, F64, U64, F8_E4M3 }
 
 /// <summary>Sizes, header spellings and TorchSharp equivalents of <see cref="SafeDtype"/>.</summary>
 public static class SafeDtypes
@@ -17,7 +19,7 @@ public static class SafeDtypes
         SafeDtype.F64 or SafeDtype.I64 or SafeDtype.U64 => 8,
         SafeDtype.F32 or SafeDtype.I32 => 4,
         SafeDtype.F16 or SafeDtype.BF16 or SafeDtype.I16 => 2,
-        SafeDtype.I8 or SafeDtype.U8 or SafeDtype.BOOL => 1,
+        SafeDtype.I8 or SafeDtype.U8 or SafeDtype.BOOL or SafeDtype.F8_E4M3 => 1,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
     };
 
@@ -31,7 +33,7 @@ public static class SafeDtypes
         SafeDtype.I32 => torch.ScalarType.Int32,
         SafeDtype.I16 => torch.ScalarType.Int16,
         SafeDtype.I8 => torch.ScalarType.Int8,
-        SafeDtype.U8 => torch.ScalarType.Byte,
+        SafeDtype.U8 or SafeDtype.F8_E4M3 => torch.ScalarType.Byte,   // FP8: raw codes
         SafeDtype.BOOL => torch.ScalarType.Bool,
         SafeDtype.U64 => throw new MoePruneException("dtype U64 has no tensor type here; read it as an array (SafetensorsFile.ReadArray<ulong>)"),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
@@ -79,8 +81,8 @@ public static class SafeDtypes
     /// <summary>Parses a header dtype string ("BF16"); <paramref name="file"/> names the file in the error.</summary>
     public static SafeDtype Parse(string text, string file)
     {
-        if (text is "F8_E4M3" or "F8_E5M2" or "F8_E8M0")
-            throw new MoePruneException($"{file}: dtype {text} is not supported yet (FP8 checkpoints must be dequantized first)");
+        if (text is "F8_E5M2" or "F8_E8M0")
+            throw new MoePruneException($"{file}: dtype {text} is not supported (of the FP8 formats only block-scaled F8_E4M3 is)");
         if (text is "U16" or "U32" or "C64" or "F4" or "F6_E2M3" or "F6_E3M2")
             throw new MoePruneException($"{file}: dtype {text} is not supported (supported: {string.Join(", ", Enum.GetNames<SafeDtype>())})");
         // Enum.TryParse accepts numbers and other case; the header spelling must match exactly.

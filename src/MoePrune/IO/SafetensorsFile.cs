@@ -166,6 +166,8 @@ public sealed class SafetensorsFile : IDisposable
         if (!destination.shape.SequenceEqual(entry.Shape))
             throw new MoePruneException(
                 $"{Path}: tensor \"{name}\" has shape [{string.Join(", ", entry.Shape)}] but the destination has [{string.Join(", ", destination.shape)}]");
+        if (entry.Dtype == SafeDtype.F8_E4M3 && destination.dtype != torch.ScalarType.Byte)
+            throw new MoePruneException($"{Path}: tensor \"{name}\" holds FP8 codes; read them as bytes and dequantize with its scale");
         using var noGrad = torch.no_grad();
         if (destination.dtype == SafeDtypes.ToTorch(entry.Dtype) && destination.device_type == DeviceType.CPU && destination.is_contiguous())
         {

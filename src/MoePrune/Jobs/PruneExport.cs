@@ -27,12 +27,10 @@ public static class PruneExport
         ExpertSurgery.Export(model, ExpertPlan.Keep(new Dictionary<int, IReadOnlyList<int>>()), outDir, allowNonUniform: true,
                              copyAuxFrom: copyAuxFrom, extraFiles: extraFiles);
 
-    /// <summary>Refuses an output directory that exists and is not empty, or is a file (before any work).</summary>
-    public static void CheckOutDir(string outDir)
-    {
-        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
-            throw new MoePruneException($"{outDir}: output directory exists and is not empty");
-        if (File.Exists(outDir))
-            throw new MoePruneException($"{outDir}: output path is an existing file");
-    }
+    /// <summary>
+    /// Claims the output directory before any work (<see cref="IO.OutputPaths.Claim"/>): refused when it is a file,
+    /// or exists and is not empty unless <paramref name="force"/>, or its folder is not writable.
+    /// </summary>
+    public static void CheckOutDir(string outDir, bool force = false, OptionNames? names = null) =>
+        IO.OutputPaths.Claim(outDir, IO.OutputKind.Directory, force, names);
 }

@@ -13,6 +13,8 @@ public sealed record PruneRequest
 {
     public required string ModelDir { get; init; }
     public required string OutDir { get; init; }
+    /// <summary>Replace an existing non-empty <see cref="OutDir"/> (at the end, atomically).</summary>
+    public bool Force { get; init; }
     /// <summary>Criterion name ("min-ean", "naee", …); exactly one of it and <see cref="KeepMapFile"/>.</summary>
     public string? Criterion { get; init; }
     /// <summary>A <c>scores.json</c> of the same checkpoint to take the criterion's values (or naee's subsets) from.</summary>
@@ -23,6 +25,8 @@ public sealed record PruneRequest
     public CalibrationSettings Calibration { get; init; } = new();
     /// <summary>Compute dtype of the model (and of the written checkpoint); the checkpoint's when null.</summary>
     public ScalarType? Dtype { get; init; }
+    /// <summary>The perplexity check before/after (on by default; see <see cref="PruneCost"/>).</summary>
+    public PruneEvaluation Evaluation { get; init; } = new();
     public OptionNames Names { get; init; } = OptionNames.Neutral;
 
     /// <summary>The request as the one round of a prune (criterion parsed; checks that need no model done).</summary>

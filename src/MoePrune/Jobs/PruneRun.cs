@@ -14,6 +14,8 @@ public sealed record PruneRunRequest
     public required IReadOnlyList<RoundSpec> Rounds { get; init; }
     /// <summary>Export the final model here (must not exist or be empty); null: no export.</summary>
     public string? OutDir { get; init; }
+    /// <summary>Replace an existing non-empty <see cref="OutDir"/> (at the end, atomically).</summary>
+    public bool Force { get; init; }
     /// <summary>Run folder; null: nothing is kept between rounds.</summary>
     public string? WorkDir { get; init; }
     /// <summary>Continue the run in <see cref="WorkDir"/> after its last finished round.</summary>
@@ -48,7 +50,7 @@ public static class PruneRun
         foreach (var spec in r.Rounds) spec.Check();
         if (r.Rounds.Skip(1).FirstOrDefault(s => s.ScoresFile is not null) is { } late)
             throw new MoePruneException($"{late.ScoresFile}: a scores file applies to the checkpoint as loaded, so only to the first round");
-        if (r.OutDir is not null) PruneExport.CheckOutDir(r.OutDir);
+        if (r.OutDir is not null) PruneExport.CheckOutDir(r.OutDir, r.Force);
         using var original = ModelLoader.Load(r.ModelDir, r.Dtype);
         var hooks = hooksFor(original);
         bool saveModels = hooks.FineTune is not null;

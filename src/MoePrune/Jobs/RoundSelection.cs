@@ -18,16 +18,18 @@ public static class RoundSelection
 
     public static RoundChoice Choose(RoundInput input, RoundSpec spec, Action<ScoringProgress>? progress = null)
     {
-        if (spec.KeepMapFile is { } file) return FromKeepMap(input, file);
+        if (spec.KeepMapFile is { } file) return FromKeepMap(input, spec, file);
         return spec.Criterion!.Needs.SelectsSubsets ? FromSubsets(input, spec, progress) : FromScores(input, spec, progress);
     }
 
-    private static RoundChoice FromKeepMap(RoundInput input, string path)
+    private static RoundChoice FromKeepMap(RoundInput input, RoundSpec spec, string path)
     {
         var model = input.Model;
         var map = new Dictionary<int, IReadOnlyList<int>>();
-        foreach (var (layer, originals) in PruneJobKeepMap.Load(path))
-            map[layer] = input.Lineage.Layers.Contains(layer) ? originals.Select(o => Slot(input, path, layer, o)).ToList() : originals;
+        var keepMap = PruneJobKeepMap.Load(path);
+        CheckKeepMap(input, spec, path, keepMap);
+        foreach (var (layer, originals) in keepMap)
+            map[layer] = originals.Select(o => Slot(input, path, layer, o)).ToList();
         ExpertSurgery.Validate(model.Config, ExpertPlan.Keep(map), allowNonUniform: true);
         var selections = new SortedDictionary<int, LayerSelection>();
         foreach (var view in model.MoeLayers)
@@ -39,10 +41,36 @@ public static class RoundSelection
         return new RoundChoice(KeepMapMethod, selections, null, null, null);
     }
 
-    /// <summary>The current slot of an original expert named by a keep-map (unchanged when out of range: surgery reports it).</summary>
+    /// <summary>
+    /// Refuses a keep-map that names a layer that is not sparse, an expert outside the layer, an expert twice,
+    /// fewer experts than top-k, or different counts per layer without a non-uniform selection: one line naming
+    /// the file and the key.
+    /// </summary>
+    private static void CheckKeepMap(RoundInput input, RoundSpec spec, string path, SortedDictionary<int, IReadOnlyList<int>> keepMap)
+    {
+        var views = input.Model.MoeLayers.ToDictionary(v => v.LayerIndex);
+        foreach (var (layer, originals) in keepMap)
+        {
+            if (!views.TryGetValue(layer, out var view))
+                throw new MoePruneException($"{path}: key \"{layer}\": layer {layer} is not a sparse MoE layer (sparse layers: {string.Join(", ", views.Keys)})");
+            int experts = input.Lineage.OriginalCount(layer);
+            foreach (int bad in originals.Where(o => o < 0 || o >= experts).Take(1))
+                throw new MoePruneException($"{path}: key \"{layer}\": expert {bad} is outside the layer's experts 0..{experts - 1}");
+            if (originals.GroupBy(o => o).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                throw new MoePruneException($"{path}: key \"{layer}\": expert {twice.Key} is listed twice");
+            if (originals.Count < view.TopK)
+                throw new MoePruneException($"{path}: key \"{layer}\": keeps {originals.Count} expert(s), fewer than the {view.TopK} each token is routed to (top-k)");
+        }
+        var counts = views.Values.Select(v => keepMap.TryGetValue(v.LayerIndex, out var k) ? k.Count : v.NumExperts).Distinct().ToList();
+        if (counts.Count > 1 && !spec.NonUniform)
+            throw new MoePruneException($"{path}: layers keep different numbers of experts ("
+                + string.Join(", ", views.Values.Select(v => $"layer {v.LayerIndex}: {(keepMap.TryGetValue(v.LayerIndex, out var k) ? k.Count : v.NumExperts)}"))
+                + $"), which stock transformers cannot load; give {spec.Names[OptionNames.Global]} to write such a non-portable checkpoint");
+    }
+
+    /// <summary>The current slot of an original expert named by a keep-map (checked in range by <see cref="CheckKeepMap"/>).</summary>
     private static int Slot(RoundInput input, string path, int layer, int original)
     {
-        if (original < 0 || original >= input.Lineage.OriginalCount(layer)) return original;
         int slot = input.Lineage.SlotOf(layer, original);
         return slot >= 0 ? slot
             : throw new MoePruneException($"{path}: layer {layer}: expert {original} was removed in an earlier round");

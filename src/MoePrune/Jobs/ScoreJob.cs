@@ -24,6 +24,8 @@ public static class ScoreJob
         if (r.SaveStats is not null && r.MergeStats.Count > 0)
             throw new MoePruneException($"{names[OptionNames.SaveStats]}: cannot be combined with {names[OptionNames.MergeStats]} (the merged statistics are already saved)");
         r.Calibration.Check(names);
+        IO.OutputPaths.Claim(r.OutFile, IO.OutputKind.File, r.Force, names);
+        if (r.SaveStats is not null) IO.OutputPaths.Claim(r.SaveStats, IO.OutputKind.File, r.Force, names);
         using var model = ModelLoader.Load(r.ModelDir, r.Dtype);
         string fingerprint = model.Fingerprint ?? IO.CheckpointFingerprint.Compute(r.ModelDir);
         var subsets = new SelectionRequest

@@ -9,6 +9,8 @@ public sealed record ScoreRequest
 {
     public required string ModelDir { get; init; }
     public required string OutFile { get; init; }
+    /// <summary>Replace existing output files (<see cref="OutFile"/>, <see cref="SaveStats"/>).</summary>
+    public bool Force { get; init; }
     public IReadOnlyList<CriterionSpec> Criteria { get; init; } = CriterionSpec.AllScores;
     public CalibrationSettings Calibration { get; init; } = new();
     /// <summary>Writes the pass's statistics here (for a later <see cref="MergeStats"/>).</summary>

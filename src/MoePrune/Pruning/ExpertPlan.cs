@@ -7,7 +7,10 @@ namespace MoePrune.Pruning;
 /// experts to keep (<see cref="Keep"/>) or to remove (<see cref="Remove"/>); slots then hold the surviving
 /// originals in their original order, renumbered 0..E'−1. <see cref="Replace"/> puts custom tensors (a
 /// merged expert and its router row) into a slot. Layers the plan does not name keep all their experts.
-/// Nothing is checked against a model here: <see cref="ExpertSurgery.Validate"/> does that, before any write.
+/// MTP layers (DeepSeek-V3 / GLM <c>num_nextn_predict_layers</c>) are named by their index like any sparse layer
+/// (<see cref="Selectors.MtpExpertSelection"/> fills them by a weight-only rule), or removed with
+/// <see cref="DropMtpLayers"/>. Nothing is checked against a model here: <see cref="ExpertSurgery.Validate"/> does
+/// that, before any write.
 /// </summary>
 public sealed class ExpertPlan
 {
@@ -41,13 +44,22 @@ public sealed class ExpertPlan
     /// gate/up (I, H), down (H, I), router row (H) or (1, H). The tensors are copied at Apply/Export time.
     /// <paramref name="derivedFrom"/> is the original expert the slot records (<see cref="ExpertSlot.Original"/>): by
     /// default the one the slot would hold, <see cref="ExpertSlot.NoOriginal"/> for a merge of several.
+    /// <paramref name="scoreCorrectionBias"/> (a scalar) is the slot's <c>e_score_correction_bias</c> entry where the router
+    /// has one; without it the entry of <paramref name="derivedFrom"/> is kept.
     /// </summary>
-    public void Replace(int layer, int newSlot, Tensor gateProj, Tensor upProj, Tensor downProj, Tensor routerRow, int? derivedFrom = null)
+    public void Replace(int layer, int newSlot, Tensor gateProj, Tensor upProj, Tensor downProj, Tensor routerRow, int? derivedFrom = null,
+                        Tensor? scoreCorrectionBias = null)
     {
         if (!_replaced.TryGetValue(layer, out var slots)) _replaced[layer] = slots = [];
-        if (!slots.TryAdd(newSlot, (new ExpertTensors(gateProj, upProj, downProj, routerRow), derivedFrom)))
+        if (!slots.TryAdd(newSlot, (new ExpertTensors(gateProj, upProj, downProj, routerRow, scoreCorrectionBias), derivedFrom)))
             throw new MoePruneException($"expert plan: layer {layer} slot {newSlot} is replaced twice");
     }
+
+    /// <summary>
+    /// Remove every MTP layer (<c>model.layers.{≥ num_hidden_layers}.*</c>) and write <c>num_nextn_predict_layers: 0</c>,
+    /// instead of pruning them to the main layers' expert count.
+    /// </summary>
+    public bool DropMtpLayers { get; set; }
 
     /// <summary>Layers the plan names (by keep/remove lists or replacements), ascending.</summary>
     public IEnumerable<int> Layers => _named.Keys.Concat(_replaced.Keys).Distinct().Order();

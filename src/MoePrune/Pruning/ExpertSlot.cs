@@ -27,7 +27,9 @@ public sealed record ExpertSlot
 }
 
 /// <summary>
-/// A custom expert in Hugging Face's per-expert layout: gate/up (I, H), down (H, I) and its router row (H).
-/// The tensors belong to the caller; surgery copies them (converting to the model dtype) and never disposes them.
+/// A custom expert in Hugging Face's per-expert layout: gate/up (I, H), down (H, I), its router row (H) and, for routers
+/// with a score-correction bias (DeepSeek-V3 / GLM), optionally its bias entry (a scalar; null = the entry of the original
+/// the slot derives from). The tensors belong to the caller; surgery copies them (converting to the stored dtype) and
+/// never disposes them.
 /// </summary>
-public sealed record ExpertTensors(Tensor GateProj, Tensor UpProj, Tensor DownProj, Tensor RouterRow);
+public sealed record ExpertTensors(Tensor GateProj, Tensor UpProj, Tensor DownProj, Tensor RouterRow, Tensor? ScoreCorrectionBias = null);

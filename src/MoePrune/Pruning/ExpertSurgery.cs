@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using MoePrune.IO;
 using MoePrune.Models;
+using MoePrune.Quantization.Fp8;
 using static TorchSharp.torch;
 
 namespace MoePrune.Pruning;
@@ -19,22 +20,39 @@ public static class ExpertSurgery
     public static void Validate(MoeConfig config, ExpertPlan plan, bool allowNonUniform) =>
         ResolvedExpertPlan.Resolve(config, plan, allowNonUniform);
 
-    /// <summary>A new in-memory model (same dtype, no observers) with the plan applied. The input model is not changed.</summary>
+    /// <summary>
+    /// A new in-memory model (same dtype, no observers) with the plan applied. The input model is not changed. A model
+    /// loaded from FP8 gives one whose weights are what the export would store, dequantized (re-quantized custom experts
+    /// included), with the scales recorded in its <see cref="MoeForCausalLM.Fp8"/>: Apply equals export and reload.
+    /// </summary>
     public static MoeForCausalLM Apply(MoeForCausalLM model, ExpertPlan plan, bool allowNonUniform = false)
     {
         var resolved = ResolvedExpertPlan.Resolve(model.Config, plan, allowNonUniform);
         using var source = new ModelTensorSource(model);
-        var tensors = ExpertSurgeryTensors.Plan(source, resolved);
-        var pruned = new MoeForCausalLM(resolved.Config, model.Dtype);
+        var tensors = ExpertSurgeryTensors.Plan(source, resolved).ToDictionary(t => t.Name);
+        var pruned = new MoeForCausalLM(resolved.Config, model.Dtype, mtpHead: model.MtpLayout);
         try
         {
             var targets = pruned.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-            if (tensors.Count != targets.Count || tensors.Any(t => !targets.ContainsKey(t.Name)))
+            var scales = tensors.Values.Where(t => t.Dtype == SafeDtype.F8_E4M3).Select(t => Fp8Weights.ScaleName(t.Name)).ToHashSet();
+            if (tensors.Count != targets.Count + scales.Count || targets.Keys.Any(n => !tensors.ContainsKey(n)) || scales.Any(n => !tensors.ContainsKey(n)))
                 throw new InvalidOperationException("surgery produced tensors that do not match the pruned model's parameters");
+            var fp8 = scales.Count > 0 ? new Fp8Weights(resolved.Config.Fp8!) : null;
+            pruned.Fp8 = fp8;
             using var noGrad = no_grad();
-            foreach (var t in tensors)
-                using (var value = t.Value())
-                    targets[t.Name].copy_(value);
+            foreach (var (name, target) in targets)
+            {
+                using var scope = NewDisposeScope();
+                var t = tensors[name];
+                if (t.Dtype != SafeDtype.F8_E4M3)
+                {
+                    target.copy_(t.Value());
+                    continue;
+                }
+                var scale = tensors[Fp8Weights.ScaleName(name)].Value();                     // (R/b0, C/b1) fp32
+                target.copy_(fp8!.Dequantize(t.Value(), scale, name));                       // (R, C) → model dtype
+                fp8.Add(name, scale);
+            }
         }
         catch
         {
@@ -72,7 +90,16 @@ public static class ExpertSurgery
     {
         var resolved = ResolvedExpertPlan.Resolve(source.Config, plan, allowNonUniform);
         var tensors = ExpertSurgeryTensors.Plan(source, resolved);
-        sink.Write(resolved.Config.ToJson(source.DtypeOverride), tensors.Select(t => t.ToOutput()), extraFiles);
+        long total = tensors.Sum(t => t.ToOutput().Bytes), done = 0;
+        sink.Write(resolved.Config.ToJson(source.DtypeOverride), tensors.Select(t =>
+        {
+            var output = t.ToOutput();
+            return new OutputTensor(output.Name, output.Dtype, output.Shape, stream =>
+            {
+                t.WriteBytes(stream);
+                Progress.StepProgress.Report("export", done += output.Bytes, total, "bytes");
+            });
+        }), extraFiles);
     }
 
     /// <summary>A removal plan from kept-index lists, e.g. a selection's <c>Kept</c> per layer.</summary>

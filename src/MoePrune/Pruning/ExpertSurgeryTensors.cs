@@ -1,5 +1,7 @@
 using System.Text.RegularExpressions;
 using MoePrune.IO;
+using MoePrune.Models;
+using MoePrune.Quantization.Fp8;
 using static TorchSharp.torch;
 
 namespace MoePrune.Pruning;
@@ -16,11 +18,14 @@ internal sealed record SurgeryTensor(string Name, SafeDtype Dtype, long[] Shape,
 
 /// <summary>
 /// The state dict of a pruned model, planned from a tensor source and a resolved plan, in <see cref="TensorOrder"/>:
-/// every tensor the plan does not touch comes from the source unchanged; the routed experts of each sparse layer
-/// under their new slot numbers (surviving originals copied, custom experts converted to the source's dtype);
-/// each router tensor (<see cref="Models.Families.ModelFamily.RouterTensorNames"/>) with its rows gathered in slot
-/// order, custom slots' rows written in (the first router tensor takes <see cref="ExpertTensors.RouterRow"/>).
-/// Planning reads no tensor data and throws before anything is produced when the source lacks a tensor the plan needs.
+/// every tensor the plan does not touch comes from the source unchanged (the MTP layers' left out when the plan drops
+/// them); the routed experts of each sparse layer under their new slot numbers (surviving originals copied byte for
+/// byte — an FP8 expert with its <c>weight_scale_inv</c> — and custom experts converted to the source's dtype, or, in
+/// an FP8 layer, block-quantized with fresh scales, <see cref="BlockFp8.Quantize"/>); each router tensor
+/// (<see cref="Models.Families.ModelFamily.RouterTensorNames"/>) with its rows gathered in slot order, custom slots' rows
+/// written in (the first router tensor takes <see cref="ExpertTensors.RouterRow"/>, the score-correction bias
+/// <see cref="ExpertTensors.ScoreCorrectionBias"/> or the derived-from original's entry). Planning reads no tensor data and
+/// throws before anything is produced when the source lacks a tensor the plan needs.
 /// </summary>
 internal static class ExpertSurgeryTensors
 {
@@ -31,6 +36,7 @@ internal static class ExpertSurgeryTensors
         var expertName = new Regex($@"^model\.layers\.(\d+)\.{Regex.Escape(moe)}\.experts\.(\d+)\.(.+)$");
         var (gate, up, down) = config.Family.ExpertProjNames;
         var projections = new[] { gate, up, down }.Select(p => p + ".weight").ToArray();
+        var expertTensors = projections.Concat(projections.Select(Fp8Weights.ScaleName)).ToArray();
         var routers = plan.Slots.Keys
             .SelectMany(l => config.Family.RouterTensorNames.Select((r, k) => (Name: $"model.layers.{l}.{moe}.{r}", Layer: l, First: k == 0)))
             .ToDictionary(r => r.Name);
@@ -38,6 +44,7 @@ internal static class ExpertSurgeryTensors
         var result = new List<SurgeryTensor>();
         foreach (var t in source.Tensors.Values)
         {
+            if (plan.DropsMtpLayers && t.Layer is int l && config.IsMtpLayer(l)) continue;
             if (routers.TryGetValue(t.Name, out var router))
             {
                 if (t.Shape.Length == 0 || t.Shape[0] != config.ExpertsInLayer(router.Layer))
@@ -49,7 +56,7 @@ internal static class ExpertSurgeryTensors
             var m = expertName.Match(t.Name);
             if (m.Success && plan.Slots.ContainsKey(int.Parse(m.Groups[1].Value)))
             {
-                if (!projections.Contains(m.Groups[3].Value)) problems.Add($"{t.Name} is not one of the expert projections {string.Join(", ", projections)}");
+                if (!expertTensors.Contains(m.Groups[3].Value)) problems.Add($"{t.Name} is not one of the expert projections {string.Join(", ", projections)}");
                 continue;                                                               // experts are planned per layer below
             }
             result.Add(new SurgeryTensor(t.Name, t.Dtype, t.Shape, () => source.Read(t.Name), s => source.CopyBytes(t.Name, s)));
@@ -63,7 +70,10 @@ internal static class ExpertSurgeryTensors
         return result;
     }
 
-    /// <summary>The experts of one layer in slot order: surviving originals copied, custom tensors in the dtype of the originals.</summary>
+    /// <summary>
+    /// The experts of one layer in slot order: surviving originals copied (with their FP8 scale where they have one),
+    /// custom tensors in the dtype of the originals or, when those are FP8, quantized with fresh block scales.
+    /// </summary>
     private static IEnumerable<SurgeryTensor> Experts(ITensorSource source, string prefix, string[] projections, ExpertSlot[] slots, List<string> problems)
     {
         var result = new List<SurgeryTensor>();
@@ -80,6 +90,11 @@ internal static class ExpertSurgeryTensors
                         continue;
                     }
                     var custom = p switch { 0 => c.GateProj, 1 => c.UpProj, _ => c.DownProj };     // (I, H) / (H, I)
+                    if (like.Dtype == SafeDtype.F8_E4M3)
+                    {
+                        result.AddRange(QuantizedCustom(source.Config, name, like.Shape, custom, problems));
+                        continue;
+                    }
                     var dtype = SafeDtypes.ToTorch(like.Dtype);
                     result.Add(new SurgeryTensor(name, like.Dtype, like.Shape, () => Copy(custom, dtype), Writer(() => Copy(custom, dtype))));
                     continue;
@@ -91,8 +106,39 @@ internal static class ExpertSurgeryTensors
                     continue;
                 }
                 result.Add(new SurgeryTensor(name, t.Dtype, t.Shape, () => source.Read(original), stream => source.CopyBytes(original, stream)));
+                if (t.Dtype != SafeDtype.F8_E4M3) continue;
+                string originalScale = Fp8Weights.ScaleName(original);
+                if (!source.Tensors.TryGetValue(originalScale, out var scale))
+                {
+                    problems.Add($"{originalScale} is missing");
+                    continue;
+                }
+                result.Add(new SurgeryTensor(Fp8Weights.ScaleName(name), scale.Dtype, scale.Shape,
+                                             () => source.Read(originalScale), stream => source.CopyBytes(originalScale, stream)));
             }
         return result;
+    }
+
+    /// <summary>A custom expert tensor for an FP8 layer: its codes and fresh block scales (the quantization runs once per output tensor).</summary>
+    private static IEnumerable<SurgeryTensor> QuantizedCustom(MoeConfig config, string name, long[] shape, Tensor custom, List<string> problems)
+    {
+        if (config.Fp8 is not { } q)
+        {
+            problems.Add($"{name}: the source holds FP8 experts but its config has no block-FP8 quantization_config");
+            return [];
+        }
+        Tensor Part(bool scale)
+        {
+            using var scope = NewDisposeScope();
+            var (codes, scaleInv) = BlockFp8.Quantize(custom.detach(), name, q.ScaleFormat, q.BlockRows, q.BlockCols);
+            return (scale ? scaleInv : codes).MoveToOuterDisposeScope();                 // (R, C) uint8 or (R/b0, C/b1) fp32
+        }
+        var scaleShape = BlockFp8.ScaleShape(shape[0], shape[1], q.BlockRows, q.BlockCols);
+        return
+        [
+            new SurgeryTensor(name, SafeDtype.F8_E4M3, shape, () => Part(false), Writer(() => Part(false))),
+            new SurgeryTensor(Fp8Weights.ScaleName(name), SafeDtype.F32, scaleShape, () => Part(true), Writer(() => Part(true))),
+        ];
     }
 
     /// <summary>A router tensor with rows in slot order: original rows gathered, custom rows written in. (E', ...)</summary>
@@ -108,7 +154,8 @@ internal static class ExpertSurgeryTensors
             for (int s = 0; s < slots.Length; s++)
                 if (slots[s].Custom is { } c)
                     rows[s].copy_(takesRouterRow ? c.RouterRow.detach().reshape(rows[s].shape)  // (...), converts dtype
-                                                 : weight[slots[s].Original]);           // validated: has an original
+                                  : c.ScoreCorrectionBias is { } b ? b.detach().reshape(rows[s].shape)
+                                  : weight[slots[s].Original]);                          // validated: has an original
             return rows.MoveToOuterDisposeScope();
         }
         long[] shape = [slots.Length, .. router.Shape[1..]];

@@ -5,7 +5,7 @@ public readonly record struct ProtectedExpert(int Layer, int Expert);
 
 /// <summary>
 /// How many experts to remove: exactly one of <see cref="Drop"/> (per layer), <see cref="Keep"/> (per
-/// layer) or <see cref="Ratio"/> (⌊E·ratio⌋ per layer). With <see cref="Global"/> the same total is
+/// layer) or <see cref="Ratio"/> (⌊E·ratio⌋ per layer, refused when that removes none: ask with a drop of 0). With <see cref="Global"/> the same total is
 /// removed, but spread over layers by comparing per-layer-normalised scores. <see cref="Names"/> spells the
 /// settings in error messages.
 /// </summary>
@@ -29,9 +29,13 @@ public sealed record SelectionRequest
         if (Keep is { } k)
             return numExperts - k;
         double r = Ratio!.Value;
-        if (!(r >= 0 && r < 1))
-            throw new MoePruneException($"{Names[OptionNames.Ratio]}: {r} must be in [0, 1)");
-        return (int)Math.Floor(numExperts * r + 1e-9);
+        if (!(r > 0 && r < 1))
+            throw new MoePruneException($"{Names[OptionNames.Ratio]}: {r} must be in (0, 1) ({Names[OptionNames.Drop]} 0 keeps every expert)");
+        int drops = (int)Math.Floor(numExperts * r + 1e-9);
+        if (drops == 0)
+            throw new MoePruneException($"{Names[OptionNames.Ratio]}: {r} removes no expert of {numExperts} (⌊{numExperts} × {r}⌋ = 0); "
+                + $"give at least {Math.Ceiling(1e4 / numExperts) / 1e4} or {Names[OptionNames.Drop]} N ({Names[OptionNames.Drop]} 0 keeps every expert)");
+        return drops;
     }
 
     /// <summary>Experts kept in a layer of <paramref name="numExperts"/> experts by the per-layer rule.</summary>

@@ -26,6 +26,7 @@ public static class OneShotJson
                 ["tokens_per_pass"] = result.CalibrationTokens, ["description"] = result.CalibrationDescription,
                 ["seeds"] = Numbers(r.CalibrationSeeds.Select(s => (double)s)),
                 ["pass_seconds"] = Numbers(result.PassSeconds), ["naee_search_seconds"] = Numbers(result.NaeeSeconds),
+                ["passes"] = new JsonArray(result.CalibrationData.Select(c => (JsonNode)c.DeepClone()).ToArray()),
             },
             ["selection"] = "uniform: floor(E * ratio) experts removed from every MoE layer",
             ["ratios"] = Numbers(r.Ratios),

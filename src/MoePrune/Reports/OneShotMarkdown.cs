@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Nodes;
 using MoePrune.Studies;
 
 namespace MoePrune.Reports;
@@ -43,6 +44,11 @@ public static class OneShotMarkdown
         Row(sb, "evaluation subset", $"{result.Evaluation.Description}: {result.Evaluation.Sequences.Count} sequences, {result.EvaluationTokens} predicted tokens, the same for every row");
         Row(sb, "one evaluation (unpruned)", $"{result.EvaluationSeconds:F1} s");
         Row(sb, "calibration", $"`{r.Calibration}`, {r.CalibrationSequences} × {r.CalibrationLength} tokens = {result.CalibrationTokens} tokens per pass, seeds {Join(r.CalibrationSeeds)}");
+        if (result.CalibrationData.FirstOrDefault() is { } pass)
+            foreach (var (source, use) in pass["sources"]!.AsObject())
+                if (use!["genres"] is JsonObject genres)
+                    Row(sb, $"calibration `{source}` per genre: tokens (documents drawn, per seed)",
+                        string.Join(", ", genres.Select(g => $"{g.Key} {g.Value!["tokens"]} ({string.Join("/", result.CalibrationData.Select(c => c["sources"]![source]!["genres"]![g.Key]!["documents"]))})")));
         Row(sb, "scoring pass (all 16 criteria + frequency + REAP" + (r.Naee ? " + NAEE inputs" : "") + ", forward + backward)",
             $"{string.Join(", ", result.PassSeconds.Select(s => s.ToString("F1", CultureInfo.InvariantCulture)))} s per pass");
         if (r.Naee)

@@ -57,6 +57,7 @@ public static class OneShotStudy
             result.PassSeconds.Add(clock.Elapsed.TotalSeconds);
             result.CalibrationTokens = data.Tokens;
             result.CalibrationDescription = data.Describe();
+            result.CalibrationData.Add(data.ToJson());
             log?.Invoke($"calibration seed {seed}: pass over {data.Tokens} tokens in {result.PassSeconds[^1]:F1} s");
             foreach (var spec in Criteria())
                 foreach (double ratio in request.Ratios)

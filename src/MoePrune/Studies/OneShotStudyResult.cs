@@ -15,6 +15,8 @@ public sealed class OneShotStudyResult
     /// <summary>Calibration tokens of one pass.</summary>
     public long CalibrationTokens { get; set; }
     public string CalibrationDescription { get; set; } = "";
+    /// <summary>Each pass's calibration data (<c>CalibrationSet.ToJson</c>: per-source and per-genre tokens and documents), in seed order.</summary>
+    public List<System.Text.Json.Nodes.JsonObject> CalibrationData { get; } = [];
     /// <summary>Seconds of each calibration pass (forward + backward, all criteria), in seed order.</summary>
     public List<double> PassSeconds { get; } = [];
     /// <summary>Seconds of NAEE's subset search per pass and ratio.</summary>

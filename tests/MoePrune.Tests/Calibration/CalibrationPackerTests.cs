@@ -19,28 +19,6 @@ public class CalibrationPackerTests(ITestOutputHelper output)
         return list;
     }
 
-    /// <summary>True when <paramref name="stream"/> is a prefix of a concatenation of distinct documents.</summary>
-    static bool IsDocumentPrefix(List<int> stream, List<int[]> docs)
-    {
-        var used = new bool[docs.Count];
-        int pos = 0;
-        while (pos < stream.Count)
-        {
-            int found = -1;
-            for (int d = 0; d < docs.Count && found < 0; d++)
-            {
-                if (used[d]) continue;
-                int n = Math.Min(docs[d].Length, stream.Count - pos);
-                bool last = n < docs[d].Length;
-                if (stream.Skip(pos).Take(n).SequenceEqual(docs[d].Take(n)) && (!last || pos + n == stream.Count)) found = d;
-            }
-            if (found < 0) return false;
-            used[found] = true;
-            pos += docs[found].Length;
-        }
-        return true;
-    }
-
     [Fact]
     public void SameSeedSameSequencesOtherSeedOthers()
     {
@@ -58,15 +36,65 @@ public class CalibrationPackerTests(ITestOutputHelper output)
         Assert.Equal(96, one.Tokens);
     }
 
+    /// <summary>
+    /// Documents whose ids say where they come from (document d, position p → 1000·d + p), so the test can check
+    /// the sampling rule without knowing its code: every sequence is a run of contiguous document slices, the
+    /// first pass takes one window of at most max(L, ⌈N·L/docs⌉) tokens per document, no document twice.
+    /// </summary>
     [Fact]
-    public void SequencesAreConsecutiveSlicesOfShuffledWholeDocuments()
+    public void SequencesAreOneWindowPerDocumentAcrossShuffledDocuments()
     {
         using var tmp = new TempDir();
-        var docs = WriteTokens(tmp["a.txt"], 40, 10, 100, 2);
-        var set = CalibrationPacker.Pack($"tokens:{tmp["a.txt"]}", null, 5, 12, seed: 0, vocabSize: 128);
+        var rng = new Random(7);
+        var docs = Enumerable.Range(0, 30).Select(d => Enumerable.Range(0, rng.Next(5, 60)).Select(p => 1000 * d + p).ToArray()).ToList();
+        File.WriteAllLines(tmp["a.txt"], docs.Select(d => string.Join(" ", d)));
+        const int n = 6, len = 10;
+        var set = CalibrationPacker.Pack($"tokens:{tmp["a.txt"]}", null, n, len, seed: 0, vocabSize: 40_000);
+        int cap = Math.Max(len, (n * len + docs.Count - 1) / docs.Count);
         var stream = set.Sequences.SelectMany(s => s.Ids).ToList();
-        Assert.True(IsDocumentPrefix(stream, docs));
-        Assert.False(stream.SequenceEqual(docs.SelectMany(d => d).Take(stream.Count)), "documents were not shuffled");
+        var runs = new List<(int Doc, int Start, int Length)>();
+        foreach (int id in stream)
+        {
+            int d = id / 1000, p = id % 1000;
+            if (runs.Count > 0 && runs[^1].Doc == d && runs[^1].Start + runs[^1].Length == p) runs[^1] = runs[^1] with { Length = runs[^1].Length + 1 };
+            else runs.Add((d, p, 1));
+        }
+        output.WriteLine(string.Join(" ", runs.Select(r => $"{r.Doc}[{r.Start}+{r.Length}]")));
+        Assert.Equal(runs.Count, runs.Select(r => r.Doc).Distinct().Count());                 // one window per document
+        Assert.All(runs.SkipLast(1), r => Assert.Equal(Math.Min(cap, docs[r.Doc].Length), r.Length));
+        Assert.True(runs.Count >= n, "a sequence should mostly come from its own document");
+        Assert.NotEqual(Enumerable.Range(0, runs.Count), runs.Select(r => r.Doc));             // shuffled
+        Assert.Contains(runs, r => r.Start > 0);                                                // random offsets
+        Assert.Equal(runs.Count, set.Sources[0].Documents);
+    }
+
+    [Fact]
+    public void ShortStratumTakesTheRestOfItsDocumentsAfterTheWindows()
+    {
+        using var tmp = new TempDir();
+        var docs = new List<int[]> { Enumerable.Range(0, 200).ToArray(), new[] { 500, 501 }, new[] { 600, 601, 602 } };
+        File.WriteAllLines(tmp["a.txt"], docs.Select(d => string.Join(" ", d)));
+        // 3 documents, 150 tokens: cap = 50, the windows give 55 tokens, the rest comes from document 0
+        var set = CalibrationPacker.Pack($"tokens:{tmp["a.txt"]}", null, 3, 50, seed: 1, vocabSize: 1000);
+        var stream = set.Sequences.SelectMany(s => s.Ids).ToList();
+        Assert.Equal(150, stream.Count);
+        Assert.Equal(stream.Count, stream.Distinct().Count());                                 // nothing taken twice
+        Assert.Contains(500, stream);
+        Assert.Contains(602, stream);
+        Assert.Equal(145, stream.Count(id => id < 200));
+        Assert.Throws<MoePruneException>(() => CalibrationPacker.Pack($"tokens:{tmp["a.txt"]}", null, 5, 50, 1, 1000));
+    }
+
+    [Theory]
+    [InlineData(new[] { 36, 21, 13 }, 7, new[] { 4, 2, 1 })]
+    [InlineData(new[] { 60, 4, 4 }, 3, new[] { 1, 1, 1 })]              // proportional gives 3,0,0: each non-empty stratum gets one
+    [InlineData(new[] { 60, 4, 4 }, 2, new[] { 2, 0, 0 })]              // fewer sequences than strata: proportional only
+    [InlineData(new[] { 10, 0, 10 }, 3, new[] { 2, 0, 1 })]
+    public void StratumSharesAreProportionalWithOnePerStratum(int[] documents, int n, int[] expected)
+    {
+        var shares = CalibrationPacker.StratumShares(documents, n);
+        output.WriteLine(string.Join(",", shares));
+        Assert.Equal(expected, shares);
     }
 
     [Fact]
@@ -83,7 +111,6 @@ public class CalibrationPackerTests(ITestOutputHelper output)
         Assert.Equal(Enumerable.Repeat("tokens:a.txt", 6).Concat(Enumerable.Repeat("tokens:b.txt", 2)), set.Sequences.Select(s => s.Source));
         Assert.All(set.Sequences.Take(6), s => Assert.All(s.Ids, id => Assert.InRange(id, 10, 59)));
         Assert.All(set.Sequences.Skip(6), s => Assert.All(s.Ids, id => Assert.InRange(id, 60, 119)));
-        Assert.True(IsDocumentPrefix(set.Sequences.Skip(6).SelectMany(s => s.Ids).ToList(), b));
 
         // a source's sequences do not depend on the rest of the mix
         var alone = CalibrationPacker.Pack($"tokens:{tmp["b.txt"]}", null, 2, 10, 0, 128);
@@ -103,29 +130,32 @@ public class CalibrationPackerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void TextAndJsonlSourcesAreTokenizedWithEosBetweenDocuments()
+    public void TextAndJsonlSourcesAreTokenizedWithEosBetweenDocumentsInsideASequence()
     {
         using var tmp = new TempDir();
         var tokenizer = HfTokenizer.Load(Path.Combine(AppContext.BaseDirectory, "fixtures", "tokenizers", "trained", "tokenizer.json"));
         var paragraphs = Enumerable.Range(0, 30).Select(i => $"The {i}th small paragraph talks about experts and routers number {i * 7}.").ToList();
         File.WriteAllText(tmp["t.txt"], string.Join("\n\n", paragraphs));
         File.WriteAllLines(tmp["j.jsonl"], paragraphs.Select(p => System.Text.Json.JsonSerializer.Serialize(new { text = p })));
-        var text = CalibrationPacker.Pack(tmp["t.txt"], tokenizer, 4, 20, 0, tokenizer.VocabSize);
-        var jsonl = CalibrationPacker.Pack($"jsonl:{tmp["j.jsonl"]}", tokenizer, 4, 20, 0, tokenizer.VocabSize);
+        var text = CalibrationPacker.Pack(tmp["t.txt"], tokenizer, 4, 64, 0, tokenizer.VocabSize);
+        var jsonl = CalibrationPacker.Pack($"jsonl:{tmp["j.jsonl"]}", tokenizer, 4, 64, 0, tokenizer.VocabSize);
         Assert.Equal("text:t.txt", text.Sources[0].Name);
         Assert.Equal("jsonl:j.jsonl", jsonl.Sources[0].Name);
-        Assert.Equal(text.Sequences.Select(s => s.Ids), CalibrationPacker.Pack($"text:{tmp["t.txt"]}", tokenizer, 4, 20, 0, tokenizer.VocabSize).Sequences.Select(s => s.Ids));
+        Assert.Equal(text.Sequences.Select(s => s.Ids), CalibrationPacker.Pack($"text:{tmp["t.txt"]}", tokenizer, 4, 64, 0, tokenizer.VocabSize).Sequences.Select(s => s.Ids));
 
         // independent reference: split the stream at EOS and find every piece among the encoded paragraphs
         var encoded = paragraphs.Select(p => tokenizer.Encode(p, addSpecialTokens: false).ToArray()).ToList();
+        // (paragraphs are shorter than a sequence, so each is taken whole; EOS separates them inside a sequence)
+        Assert.All(new[] { text, jsonl }, set => Assert.Contains(set.Sequences, s => s.Ids.Contains(tokenizer.EosId!.Value)));
         foreach (var set in new[] { text, jsonl })
-        {
-            var stream = set.Sequences.SelectMany(s => s.Ids).ToList();
-            var pieces = Split(stream, tokenizer.EosId);
-            Assert.True(pieces.Count >= 2);
-            foreach (var piece in pieces.SkipLast(1)) Assert.Contains(encoded, e => e.SequenceEqual(piece));
-            Assert.Contains(encoded, e => e.Take(pieces[^1].Length).SequenceEqual(pieces[^1]));
-        }
+            foreach (var sequence in set.Sequences)
+            {
+                var pieces = Split(sequence.Ids.ToList(), tokenizer.EosId);
+                output.WriteLine(string.Join(" | ", pieces.Select(p => p.Length)));
+                foreach (var piece in pieces.Skip(1).SkipLast(1)) Assert.Contains(encoded, e => e.SequenceEqual(piece));
+                Assert.Contains(encoded, e => e.TakeLast(pieces[0].Length).SequenceEqual(pieces[0]));
+                Assert.Contains(encoded, e => e.Take(pieces[^1].Length).SequenceEqual(pieces[^1]));
+            }
     }
 
     static List<int[]> Split(List<int> stream, int? eos)
@@ -159,7 +189,7 @@ public class CalibrationPackerTests(ITestOutputHelper output)
         Assert.All(messages, m => Assert.DoesNotContain('\n', m));
         Assert.Contains("unknown calibration source 'webtext'", messages[0]);
         Assert.Contains("is empty", messages[1]);
-        Assert.Contains("fewer than the 400 requested", messages[2]);
+        Assert.Contains("fewer tokens than the 400 requested", messages[2]);
         Assert.Contains("needs a tokenizer", messages[3]);
         Assert.Contains("must be a positive number", messages[4]);
         Assert.Contains("outside the vocabulary", messages[5]);

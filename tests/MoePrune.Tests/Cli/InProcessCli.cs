@@ -1,4 +1,3 @@
-using System.CommandLine;
 using MoePrune.Cli;
 using Xunit;
 
@@ -15,10 +14,7 @@ static class InProcessCli
 
     public static (int Code, string Out, string Err) Run(params string[] args)
     {
-        var root = new RootCommand("moeprune (test)");
-        root.Options.Add(GlobalOptions.Json);
-        root.Options.Add(GlobalOptions.Verbose);
-        foreach (var command in CommandRegistry.All()) root.Subcommands.Add(command);
+        var root = CliRoot.Create();
         lock (Gate)
         {
             var (stdout, stderr) = (Console.Out, Console.Error);

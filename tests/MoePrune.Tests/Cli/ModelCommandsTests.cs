@@ -29,7 +29,7 @@ public class ModelCommandsTests(ITestOutputHelper output)
         Assert.Equal((long)json["total_parameters"]! * 4, (long)json["bytes_by_dtype"]!["F32"]!);
 
         File.WriteAllText(tmp["tokens.txt"], "1 2 3 4 5\n6 7 8\n");
-        var ppl = Run("perplexity", dir, "--tokens", tmp["tokens.txt"], "--dtype", "bf16", "--json");
+        var ppl = Run("perplexity", dir, "--token-file", tmp["tokens.txt"], "--dtype", "bf16", "--json");
         Assert.True(ppl.Code == 0, ppl.Stderr);
         var result = JsonNode.Parse(ppl.Stdout)!.AsObject();
         Assert.Equal(6, (long)result["tokens"]!);

@@ -29,7 +29,7 @@ public class PerplexityDefaultModelTests(ITestOutputHelper output)
         Assert.True(info.Code == 0, info.Stderr);
         Assert.Equal("mixtral", (string)JsonNode.Parse(info.Stdout)!["model_type"]!);
 
-        var ppl = Run("perplexity", "--corpus", "brown:test", "--max-per-genre", "2", "--json");
+        var ppl = Run("perplexity", "--corpus", "brown:test", "--sequences", "2", "--json");
         Assert.True(ppl.Code == 0, ppl.Stderr);
         var json = JsonNode.Parse(ppl.Stdout)!.AsObject();
         Assert.Equal(15, json["per_genre"]!.AsObject().Count);
@@ -46,14 +46,14 @@ public class PerplexityDefaultModelTests(ITestOutputHelper output)
         using var tmp = new TempDir();
         File.WriteAllText(tmp["a.txt"], "The jury said it did find that the city was well run. " +
                                         "It was a long day, and the night was cold.");
-        var ppl = Run("perplexity", "--text", tmp["a.txt"], "--seq-len", "8", "--json");
+        var ppl = Run("perplexity", "--text-file", tmp["a.txt"], "--seq-len", "8", "--json");
         Assert.True(ppl.Code == 0, ppl.Stderr);
         var json = JsonNode.Parse(ppl.Stdout)!.AsObject();
         output.WriteLine(ppl.Stdout);
         Assert.True((long)json["sequences"]! >= 2);
         Assert.True((double)json["perplexity"]! > 1);
 
-        var both = Run("perplexity", "--text", tmp["a.txt"], "--corpus", "brown:test");
+        var both = Run("perplexity", "--text-file", tmp["a.txt"], "--corpus", "brown:test");
         Assert.Equal(1, both.Code);
         Assert.Contains("exactly one of", both.Stderr);
     }

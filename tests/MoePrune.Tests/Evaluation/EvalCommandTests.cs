@@ -76,7 +76,7 @@ public sealed class EvalCommandTests(ITestOutputHelper output)
         using var tmp = new TempDir();
         File.WriteAllText(tmp["text.txt"], string.Join(" ", Enumerable.Repeat("The old man walked slowly to the market and bought bread.", 20)));
         var (code, stdout, stderr) = InProcessCli.Run("eval", DefaultModelFiles.Directory(), "--reference", DefaultModelFiles.Directory(),
-            "--text", tmp["text.txt"], "--seq-len", "64", "--limit", "2", "--json");
+            "--text-file", tmp["text.txt"], "--seq-len", "64", "--limit", "2", "--json");
         output.WriteLine(stderr + stdout);
         Assert.Equal(0, code);
         var kl = JsonNode.Parse(stdout)!["kl"]!.AsObject();
@@ -93,7 +93,7 @@ public sealed class EvalCommandTests(ITestOutputHelper output)
         using var tmp = new TempDir();
         TinyCheckpoint.Write("mixtral", tmp["tiny"]);
         File.WriteAllText(tmp["text.txt"], "Some text to compare the two models on.");
-        var (code, _, stderr) = InProcessCli.Run("eval", DefaultModelFiles.Directory(), "--reference", tmp["tiny"], "--text", tmp["text.txt"],
+        var (code, _, stderr) = InProcessCli.Run("eval", DefaultModelFiles.Directory(), "--reference", tmp["tiny"], "--text-file", tmp["text.txt"],
             "--out", tmp["r.json"]);
         Assert.Equal(1, code);
         Assert.StartsWith($"error: --reference {tmp["tiny"]}: its vocabulary has 256 tokens", stderr.Trim());

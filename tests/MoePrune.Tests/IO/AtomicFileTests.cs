@@ -43,11 +43,12 @@ public class AtomicFileTests
     {
         using var dir = new TempDir();
         string target = dir["out"];
-        Assert.Throws<IOException>(() => AtomicDirectory.Create(target, staging =>
+        var full = Assert.Throws<OutputWriteException>(() => AtomicDirectory.Create(target, staging =>
         {
             File.WriteAllText(Path.Combine(staging, "a"), "a");
             throw new IOException("disk full");
         }));
+        Assert.Equal($"{target}: disk full", full.Message);                                 // the target, not the staging name
         Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));                      // neither target nor staging
         AtomicDirectory.Create(target, staging => File.WriteAllText(Path.Combine(staging, "a"), "a"));
         Assert.Equal("a", File.ReadAllText(Path.Combine(target, "a")));
@@ -63,5 +64,10 @@ public class AtomicFileTests
         Assert.Equal(["a", "b", "keep"], Directory.GetFiles(target).Select(Path.GetFileName).Order());
         Assert.Equal("new a", File.ReadAllText(Path.Combine(target, "a")));
         Assert.Single(Directory.EnumerateFileSystemEntries(dir.Path));                     // staging removed
+
+        OutputPaths.Claim(target, OutputKind.Directory, force: true);                     // replacing allowed: swapped in whole
+        AtomicDirectory.Create(target, staging => File.WriteAllText(Path.Combine(staging, "c"), "c"));
+        Assert.Equal(["c"], Directory.GetFiles(target).Select(Path.GetFileName));
+        Assert.Single(Directory.EnumerateFileSystemEntries(dir.Path));                     // the old output removed
     }
 }

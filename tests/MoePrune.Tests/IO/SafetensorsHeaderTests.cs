@@ -60,8 +60,8 @@ public class SafetensorsHeaderTests
     [InlineData("""{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", "byte length 8 does not match shape [3] x F32 (12 bytes)")]
     [InlineData("""{"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}""", "unknown dtype \"Q4\"")]
     [InlineData("""{"a":{"dtype":"f32","shape":[2],"data_offsets":[0,8]}}""", "unknown dtype \"f32\"")]
-    [InlineData("""{"a":{"dtype":"F8_E4M3","shape":[8],"data_offsets":[0,8]}}""", "F8_E4M3 is not supported yet")]
-    [InlineData("""{"a":{"dtype":"F8_E5M2","shape":[8],"data_offsets":[0,8]}}""", "F8_E5M2 is not supported yet")]
+    [InlineData("""{"a":{"dtype":"F8_E5M2","shape":[8],"data_offsets":[0,8]}}""", "F8_E5M2 is not supported (of the FP8 formats only block-scaled F8_E4M3 is)")]
+    [InlineData("""{"a":{"dtype":"F8_E8M0","shape":[8],"data_offsets":[0,8]}}""", "F8_E8M0 is not supported")]
     [InlineData("""{"a":{"dtype":"U32","shape":[2],"data_offsets":[0,8]}}""", "dtype U32 is not supported (supported: F32, F16, BF16")]
     [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "duplicate tensor name \"a\"")]
     [InlineData("""{"__metadata__":{"format":1},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", "__metadata__ value \"format\" is not a string")]
@@ -114,9 +114,24 @@ public class SafetensorsHeaderTests
         {
             using var t = TorchSharp.torch.zeros(1, dtype: SafeDtypes.ToTorch(d));
             Assert.Equal(t.ElementSize, SafeDtypes.SizeOf(d));
-            Assert.Equal(d, SafeDtypes.FromTorch(t.dtype));
+            if (d != SafeDtype.F8_E4M3) Assert.Equal(d, SafeDtypes.FromTorch(t.dtype));  // FP8 codes live in uint8 tensors
             Assert.Equal(d, SafeDtypes.Parse(d.ToString(), "f"));
         }
+    }
+
+    [Fact]
+    public void Fp8CodesAreBytesThatNeverConvertNumerically()
+    {
+        using var dir = new TempDir();
+        string path = RawSafetensors.Write(dir, "f8.safetensors", """{"w":{"dtype":"F8_E4M3","shape":[2,4],"data_offsets":[0,8]}}""",
+                                           [0x38, 0xB8, 0x00, 0x7E, 0x01, 0x08, 0x40, 0xC0]);
+        using var st = SafetensorsFile.Open(path);
+        Assert.Equal(SafeDtype.F8_E4M3, st.Entry("w").Dtype);
+        using var codes = st.Read("w");
+        Assert.Equal(TorchSharp.torch.ScalarType.Byte, codes.dtype);
+        Assert.Equal(new byte[] { 0x38, 0xB8, 0x00, 0x7E, 0x01, 0x08, 0x40, 0xC0 }, codes.data<byte>().ToArray());
+        using var floats = TorchSharp.torch.zeros(2, 4);
+        Assert.Contains("FP8 codes", Assert.Throws<MoePruneException>(() => st.ReadInto("w", floats)).Message);
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public class PruneJobTests(ITestOutputHelper output)
         using var tmp = new TempDir();
         var modelDir = JobSupport.WriteModel(tmp["m"], family, seed: 3);
         var a = JobSupport.WriteTokens(tmp["a.txt"], 40, seed: 4);
-        string[] calib = ["--calib", $"tokens:{a}", "--calib-seqs", "4", "--calib-len", "12"];
+        string[] calib = ["--calib", $"tokens:{a}", "--calib-sequences", "4", "--calib-seq-len", "12"];
         Assert.Equal(0, JobSupport.Cli(["score", modelDir, "--criteria", "min-ean", "--out", tmp["s.json"], "--json", .. calib]));
         Assert.Equal(0, JobSupport.Cli("prune", modelDir, "--criterion", "min-ean", "--drop", "3", "--scores", tmp["s.json"], "--out", tmp["p"], "--json"));
         Assert.Equal(0, JobSupport.Cli(["prune", modelDir, "--criterion", "ean", "--keep", "5", "--out", tmp["q"], "--json", .. calib]));
@@ -144,7 +144,7 @@ public class PruneJobTests(ITestOutputHelper output)
         using var tmp = new TempDir();
         var modelDir = JobSupport.WriteModel(tmp["m"], "olmoe", seed: 12);
         var a = JobSupport.WriteTokens(tmp["a.txt"], 40, seed: 6);
-        string[] calib = ["--calib", $"tokens:{a}", "--calib-seqs", "4", "--calib-len", "12"];
+        string[] calib = ["--calib", $"tokens:{a}", "--calib-sequences", "4", "--calib-seq-len", "12"];
         var (code, stdout, _) = JobSupport.CliOutput(["score", modelDir, "--criteria", "naee,min-ean", "--naee-keep", "5", "--out", tmp["s.json"], "--json", .. calib]);
         Assert.Equal(0, code);
         Assert.Equal(["min-ean", "naee"], JsonNode.Parse(stdout)!["criteria"]!.AsArray().Select(c => (string)c!));
@@ -176,14 +176,14 @@ public class PruneJobTests(ITestOutputHelper output)
         File.WriteAllText(tmp["empty.txt"], "\n");
         File.WriteAllText(tmp["dense.json"], """{"0": [0, 1], "1": [0, 1, 2, 3]}""");
         Assert.Equal(0, JobSupport.Cli("score", other, "--criteria", "max-rwn", "--out", tmp["other.json"], "--json"));
-        string[] calib = ["--calib", $"tokens:{a}", "--calib-seqs", "2", "--calib-len", "8"];
+        string[] calib = ["--calib", $"tokens:{a}", "--calib-sequences", "2", "--calib-seq-len", "8"];
         var cases = new (string Name, string[] Args)[]
         {
             ("drop all", ["--criterion", "min-ean", "--drop", "8", .. calib]),
             ("keep below top-k", ["--criterion", "min-ean", "--keep", "1", .. calib]),
             ("unknown criterion", ["--criterion", "min-magic", "--drop", "1", .. calib]),
             ("empty calibration", ["--criterion", "min-ean", "--drop", "1", "--calib", $"tokens:{tmp["empty.txt"]}"]),
-            ("too few tokens", ["--criterion", "min-ean", "--drop", "1", "--calib", $"tokens:{a}", "--calib-seqs", "500", "--calib-len", "64"]),
+            ("too few tokens", ["--criterion", "min-ean", "--drop", "1", "--calib", $"tokens:{a}", "--calib-sequences", "500", "--calib-seq-len", "64"]),
             ("dense layer in keep-map", ["--keep-map", tmp["dense.json"]]),
             ("scores of another checkpoint", ["--criterion", "max-rwn", "--drop", "1", "--scores", tmp["other.json"]]),
             ("naee with a global budget", ["--criterion", "naee", "--drop", "1", "--global", .. calib]),

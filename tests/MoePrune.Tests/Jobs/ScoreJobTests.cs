@@ -54,11 +54,11 @@ public class ScoreJobTests(ITestOutputHelper output)
         var model = JobSupport.WriteModel(tmp["m"], seed: 2);
         var a = JobSupport.WriteTokens(tmp["a.txt"], 50, seed: 1);
         var b = JobSupport.WriteTokens(tmp["b.txt"], 50, seed: 2);
-        string[] common = ["--calib-len", "12", "--batch-size", "2", "--criteria", "all", "--json"];
-        Assert.Equal(0, JobSupport.Cli(["score", model, "--calib", $"tokens:{a}", "--calib-seqs", "4", "--out", tmp["a.json"], "--save-stats", tmp["a.st"], .. common]));
-        Assert.Equal(0, JobSupport.Cli(["score", model, "--calib", $"tokens:{b}", "--calib-seqs", "4", "--out", tmp["b.json"], "--save-stats", tmp["b.st"], .. common]));
+        string[] common = ["--calib-seq-len", "12", "--batch-size", "2", "--criteria", "all", "--json"];
+        Assert.Equal(0, JobSupport.Cli(["score", model, "--calib", $"tokens:{a}", "--calib-sequences", "4", "--out", tmp["a.json"], "--save-stats", tmp["a.st"], .. common]));
+        Assert.Equal(0, JobSupport.Cli(["score", model, "--calib", $"tokens:{b}", "--calib-sequences", "4", "--out", tmp["b.json"], "--save-stats", tmp["b.st"], .. common]));
         Assert.Equal(0, JobSupport.Cli(["score", model, "--merge-stats", tmp["a.st"], tmp["b.st"], "--out", tmp["merged.json"], .. common]));
-        Assert.Equal(0, JobSupport.Cli(["score", model, "--calib", $"tokens:{a}=1,tokens:{b}=1", "--calib-seqs", "8", "--out", tmp["one.json"], .. common]));
+        Assert.Equal(0, JobSupport.Cli(["score", model, "--calib", $"tokens:{a}=1,tokens:{b}=1", "--calib-sequences", "8", "--out", tmp["one.json"], .. common]));
 
         var merged = JobSupport.Values(tmp["merged.json"]);
         var one = JobSupport.Values(tmp["one.json"]);
@@ -91,7 +91,7 @@ public class ScoreJobTests(ITestOutputHelper output)
         using var tmp = new TempDir();
         var model = JobSupport.WriteModel(tmp["m"]);
         var a = JobSupport.WriteTokens(tmp["a.txt"], 40);
-        Assert.Equal(0, JobSupport.Cli("score", model, "--calib", $"tokens:{a}", "--calib-seqs", "3", "--calib-len", "10",
+        Assert.Equal(0, JobSupport.Cli("score", model, "--calib", $"tokens:{a}", "--calib-sequences", "3", "--calib-seq-len", "10",
                                            "--criteria", "min-ean,max-rwn", "--out", tmp["s.json"], "--json"));
         var meta = JsonNode.Parse(File.ReadAllText(tmp["s.json"]))!["metadata"]!;
         Assert.Equal(IndependentHash(model), (string)meta["checkpoint_fingerprint"]!);

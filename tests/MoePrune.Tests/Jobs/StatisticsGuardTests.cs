@@ -14,7 +14,7 @@ namespace MoePrune.Tests.Jobs;
 [Collection(MoePrune.Tests.Cli.ConsoleCollection.Name)]
 public class StatisticsGuardTests(ITestOutputHelper output)
 {
-    static string[] Calib(string tokens) => ["--calib", $"tokens:{tokens}", "--calib-seqs", "3", "--calib-len", "10"];
+    static string[] Calib(string tokens) => ["--calib", $"tokens:{tokens}", "--calib-sequences", "3", "--calib-seq-len", "10"];
 
     [Fact]
     public void StatisticsOfAnEightExpertModelAreRefusedOnASixExpertModel()

@@ -216,7 +216,7 @@ public class StrategyJobTests(ITestOutputHelper output)
         var tokens = ChainTokens(tmp["t.txt"]);
         string[] Args(string threads) => ["prune", modelDir, "--criterion", "max-ews", "--drop", "2", "--strategy", "lottery", "--finetune-tokens", "64",
             "--finetune-data", "tokens:" + tokens, "--finetune-seq-len", "16", "--finetune-batch-size", "4", "--calib", "tokens:" + tokens,
-            "--calib-seqs", "8", "--calib-len", "16", "--eval-tokens", tokens, "--work", tmp["w"], "--threads", threads, "--json"];
+            "--calib-sequences", "8", "--calib-seq-len", "16", "--eval-token-file", tokens, "--work", tmp["w"], "--threads", threads, "--json"];
         var (code, stdout, err) = JobSupport.CliOutput([.. Args("1"), "--out", tmp["o"]]);
         output.WriteLine(err);
         Assert.Equal(0, code);
@@ -254,7 +254,7 @@ public class StrategyJobTests(ITestOutputHelper output)
         foreach (var (args, message) in cases)
         {
             var (code, _, err) = JobSupport.CliOutput([.. new[] { "prune", modelDir, "--criterion", "max-rwn", "--drop", "2", "--out", tmp["o"],
-                "--calib", "tokens:" + tokens, "--eval-tokens", tokens }, .. args]);
+                "--calib", "tokens:" + tokens, "--eval-token-file", tokens }, .. args]);
             output.WriteLine(err.Trim());
             Assert.Equal(1, code);
             Assert.StartsWith("error: " + message, err.Trim());

@@ -14,6 +14,9 @@ public class PaddingAndMemoryTests(ITestOutputHelper output)
     [InlineData("qwen2_moe_dense_tied_sharded")]
     [InlineData("qwen3_moe_rope_parameters_fused")]
     [InlineData("olmoe_clip_fp32")]
+    [InlineData("deepseek_v2_lite_yarn_fp32")]
+    [InlineData("deepseek_v3_yarn_groups_fp32")]
+    [InlineData("glm4_moe_qknorm_groups_fp32")]
     public void PaddedBatchReproducesEachSequenceAlone(string name)
     {
         using var scope = NewDisposeScope();
@@ -67,10 +70,14 @@ public class PaddingAndMemoryTests(ITestOutputHelper output)
         Assert.True(Math.Abs(first.Sum.item<float>() - byHand) < 1e-4);
     }
 
-    [Fact]
-    public void RepeatedForwardsDoNotGrowLiveTensors()
+    [Theory]
+    [InlineData("qwen2_moe_dense_tied_sharded")]
+    [InlineData("deepseek_v3_fp8_mtp")]
+    [InlineData("glm4_moe_qknorm_groups_fp32")]
+    [InlineData("deepseek_v2_group_limited_bias_bf16")]
+    public void RepeatedForwardsDoNotGrowLiveTensors(string name)
     {
-        using var model = ModelLoader.Load(ModelFixtures.Dir("qwen2_moe_dense_tied_sharded"), ScalarType.Float32);
+        using var model = ModelLoader.Load(ModelFixtures.Dir(name), ScalarType.Float32);
         var (ids, mask) = Pad([[5, 9, 13, 17], [7, 8]]);
         long[] live = new long[4];
         for (int i = 0; i < live.Length; i++)
@@ -83,10 +90,33 @@ public class PaddingAndMemoryTests(ITestOutputHelper output)
             }
             live[i] = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         }
-        output.WriteLine($"live tensors after each forward: {string.Join(", ", live)}");
+        output.WriteLine($"{name}: live tensors after each forward: {string.Join(", ", live)}");
         Assert.Equal(live[1], live[^1]);
         ids.Dispose();
         mask.Dispose();
+    }
+
+    /// <summary>FP8 load, surgery with a re-quantized custom expert, FP8 export and disposal leave no live tensor behind.</summary>
+    [Fact]
+    public void Fp8LoadSurgeryAndExportLeaveNoLiveTensors()
+    {
+        using var tmp = new MoePrune.Tests.IO.TempDir();
+        long[] live = new long[3];
+        for (int i = 0; i < live.Length; i++)
+        {
+            using (var model = ModelLoader.Load(ModelFixtures.Dir("deepseek_v3_fp8_mtp")))
+            {
+                var block = model.Model.Layers[1].Moe!;
+                using var row = block.Router.Weight[3];                                 // (H)
+                var plan = MoePrune.Pruning.ExpertPlan.Keep(new Dictionary<int, IReadOnlyList<int>>());
+                plan.Replace(1, 2, block.GateProj(3), block.UpProj(3), block.DownProj(3), row, derivedFrom: 2);
+                using (var applied = MoePrune.Pruning.ExpertSurgery.Apply(model, plan)) { }
+                MoePrune.Pruning.ExpertSurgery.Export(model, plan, tmp[$"out{i}"]);
+            }
+            live[i] = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        }
+        output.WriteLine($"live tensors after each load + apply + export: {string.Join(", ", live)}");
+        Assert.Equal(live[1], live[^1]);
     }
 
     internal static (Tensor Ids, Tensor Mask) Pad(long[][] seqs)

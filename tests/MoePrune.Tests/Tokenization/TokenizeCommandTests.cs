@@ -34,7 +34,7 @@ public class TokenizeCommandTests
                  {
                      new[] { "tokenize", "/no/such/tokenizer.json", "--text", "x" },
                      new[] { "tokenize", Llama },
-                     new[] { "tokenize", Llama, "--file", "/no/such/input.txt" },
+                     new[] { "tokenize", Llama, "--text-file", "/no/such/input.txt" },
                      new[] { "tokenize", Path.Combine(GoldenTokenizers.Root, "strings.json"), "--text", "x" },
                  })
         {
@@ -53,7 +53,7 @@ public class TokenizeCommandTests
         try
         {
             string corpus = Path.Combine(GoldenTokenizers.Root, "trained", "corpus.txt");
-            var (code, output, error) = Run("train-tokenizer", "--corpus", corpus, "--vocab-size", "400", "--out", dir, "--json");
+            var (code, output, error) = Run("train-tokenizer", "--text-file", corpus, "--vocab-size", "400", "--out", dir, "--json");
             Assert.True(code == 0, error);
             var summary = JsonNode.Parse(output)!;
             Assert.Equal(400, (int)summary["vocab_size"]!);
@@ -63,7 +63,7 @@ public class TokenizeCommandTests
             Assert.Equal("GNU General Public License", tokenizer.Decode(tokenizer.Encode("GNU General Public License")));
             Assert.Empty(Directory.GetFiles(dir, "*.tmp-*"));
 
-            (code, _, error) = Run("train-tokenizer", "--corpus", "/no/such/corpus.txt", "--out", dir);
+            (code, _, error) = Run("train-tokenizer", "--text-file", "/no/such/corpus.txt", "--out", dir);
             Assert.Equal(1, code);
             Assert.Contains("/no/such/corpus.txt", error);
         }

@@ -66,7 +66,7 @@ public sealed class PretrainGoldenTests(ITestOutputHelper output)
 
         if (golden["evaluation"] is not JsonObject evaluation) return;
         File.WriteAllText(tmp["notes.md"], (string)golden["notes"]!);
-        var eval = InProcessCli.Run(["pretrain", "--out", outDir, "--work", work, .. args, "--evaluate-only", "--card-notes", tmp["notes.md"]]);
+        var eval = InProcessCli.Run(["pretrain", "--out", outDir, "--work", work, .. args, "--evaluate-only", "--card-notes-file", tmp["notes.md"]]);
         Assert.True(eval.Code == 0, eval.Err);
         var written = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "evaluation.json")))!.AsObject();
         Assert.NotNull(written["throughput"]);

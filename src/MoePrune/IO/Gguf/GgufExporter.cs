@@ -43,15 +43,28 @@ public static class GgufExporter
         var config = MoeConfig.Parse(checkpoint.Config, Path.Combine(modelDir, CheckpointDirectory.ConfigFile));
         var fileType = type ?? DefaultType(config.Dtype);
         var tokenizer = GgufVocabulary.Load(modelDir, config.VocabSize);
-        using var sink = new GgufCheckpointSink(config, tokenizer, outFile, fileType, DefaultName(modelDir));
-        var unexpected = checkpoint.Tensors.Keys.Where(n => sink.Plan.Route(n) is null).ToList();
-        if (unexpected.Count > 0)
-            throw new MoePruneException($"{modelDir}: tensors with no GGUF place: {MoePruneException.Summarize(unexpected)}", unexpected);
-        foreach (var tensorName in checkpoint.Tensors.Keys.Order(StringComparer.Ordinal))
-            using (var tensor = checkpoint.Read(tensorName))
-                sink.Write(tensorName, tensor);
-        sink.Complete();
-        return new GgufExportSummary(outFile, GgufArchitecture.For(config.Family).Name, fileType, sink.Plan.Tensors.Count,
+        int planned;
+        try
+        {
+            using var sink = new GgufCheckpointSink(config, tokenizer, outFile, fileType, DefaultName(modelDir));
+            var unexpected = checkpoint.Tensors.Keys.Where(n => sink.Plan.Route(n) is null).ToList();
+            if (unexpected.Count > 0)
+                throw new MoePruneException($"{modelDir}: tensors with no GGUF place: {MoePruneException.Summarize(unexpected)}", unexpected);
+            var names = checkpoint.Tensors.Keys.Order(StringComparer.Ordinal).ToList();
+            for (int i = 0; i < names.Count; i++)
+            {
+                using (var tensor = checkpoint.Read(names[i]))
+                    sink.Write(names[i], tensor);
+                Progress.StepProgress.Report("export", i + 1, names.Count, "tensors", outFile);
+            }
+            sink.Complete();
+            planned = sink.Plan.Tensors.Count;
+        }
+        catch (Exception e) when (IoErrors.IsIo(e) && IoErrors.Concerns(e, outFile))
+        {
+            throw IoErrors.Wrap(outFile, e);
+        }
+        return new GgufExportSummary(outFile, GgufArchitecture.For(config.Family).Name, fileType, planned,
                                      new FileInfo(outFile).Length, config.NumExperts);
     }
 

@@ -10,6 +10,8 @@ public sealed record FinetuneRequest
 {
     public required string ModelDir { get; init; }
     public required string OutDir { get; init; }
+    /// <summary>Replace an existing non-empty <see cref="OutDir"/> (at the end, atomically).</summary>
+    public bool Force { get; init; }
     public required FineTuneSpec Spec { get; init; }
     /// <summary>The teacher of a distillation objective (normally the unpruned parent).</summary>
     public string? TeacherDir { get; init; }
@@ -37,7 +39,7 @@ public static class FinetuneJob
             throw new MoePruneException($"{names[FineTuneNames.Objective]} distill: give the teacher model with {names[FineTuneNames.Teacher]}");
         if (spec.Objective == FineTuneObjective.Lm && r.TeacherDir is not null)
             throw new MoePruneException($"{names[FineTuneNames.Teacher]}: only used with {names[FineTuneNames.Objective]} distill");
-        PruneExport.CheckOutDir(r.OutDir);
+        PruneExport.CheckOutDir(r.OutDir, r.Force, names);
         using var model = ModelLoader.Load(r.ModelDir, r.Dtype);
         using var teacher = r.TeacherDir is null ? null : ModelLoader.Load(r.TeacherDir, r.Dtype);
         if (teacher is not null && teacher.Config.VocabSize != model.Config.VocabSize)

@@ -24,7 +24,7 @@ public static class StrategyJob
         var config = MoeConfig.Load(Path.Combine(r.ModelDir, "config.json"));
         var run = new PruneRunRequest
         {
-            ModelDir = r.ModelDir, Rounds = r.Rounds(config), OutDir = r.OutDir, WorkDir = r.WorkDir, Resume = r.Resume, Dtype = r.Dtype,
+            ModelDir = r.ModelDir, Rounds = r.Rounds(config), OutDir = r.OutDir, Force = r.Force, WorkDir = r.WorkDir, Resume = r.Resume, Dtype = r.Dtype,
             Settings = r.SettingsJson(),
         };
         var evaluation = r.Evaluation;

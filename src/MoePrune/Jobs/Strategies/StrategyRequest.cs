@@ -17,6 +17,8 @@ public sealed record StrategyRequest
     public required string ModelDir { get; init; }
     /// <summary>Export the final model here (must not exist or be empty); null: no export.</summary>
     public string? OutDir { get; init; }
+    /// <summary>Replace an existing non-empty <see cref="OutDir"/> (at the end, atomically).</summary>
+    public bool Force { get; init; }
     /// <summary>Run folder (rounds, fine-tune checkpoints); null: nothing is kept.</summary>
     public string? WorkDir { get; init; }
     public bool Resume { get; init; }

@@ -4,8 +4,12 @@ using static TorchSharp.torch;
 
 namespace MoePrune.Models;
 
-/// <summary>One checkpoint tensor and the canonical tensors (the model's state-dict names) it holds: itself whole, or (fused layout) a slice per expert.</summary>
-public sealed record TensorPlacement(string DiskName, IReadOnlyList<PlacementTarget> Targets, long[] ExpectedShape)
+/// <summary>
+/// One checkpoint tensor and the canonical tensors (the model's state-dict names) it holds: itself whole, or (fused
+/// layout) a slice per expert. <paramref name="ScaleName"/> is set for an FP8 weight: the stored <c>_scale_inv</c> its
+/// codes are dequantized with.
+/// </summary>
+public sealed record TensorPlacement(string DiskName, IReadOnlyList<PlacementTarget> Targets, long[] ExpectedShape, string? ScaleName = null)
 {
     /// <summary>A per-expert / plain tensor copied whole into one parameter.</summary>
     public bool IsWhole => Targets.Count == 1 && Targets[0].Expert < 0;
@@ -31,7 +35,9 @@ public sealed record PlacementTarget(string Param, int Expert, long RowOffset, l
 /// gate rows first, and <c>mlp.experts.down_proj [E, H, I]</c>; Mixtral's fused form also renames
 /// <c>block_sparse_moe</c> to <c>mlp</c>). This is the one place that knows the fused names.
 /// <see cref="Place"/> needs only the config (tensor sources use it without building a model);
-/// <see cref="Plan"/> is strict: missing, unexpected and twice-stored names and wrong shapes are errors.
+/// <see cref="Plan"/> is strict: missing, unexpected and twice-stored names and wrong shapes are errors; MTP layers are
+/// parameters of the model like any other layer; an F8_E4M3 weight must come with exactly one float32
+/// <c>…_scale_inv</c> of the block shape the config's <c>quantization_config</c> implies.
 /// </summary>
 public static partial class CheckpointLayout
 {
@@ -51,9 +57,21 @@ public static partial class CheckpointLayout
         var badShapes = new List<string>();
         var covered = new HashSet<string>();
         var duplicates = new List<string>();
+        var fp8Problems = new List<string>();
         foreach (var (name, entry) in disk.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
+            if (IsFp8Scale(name, disk)) continue;                                        // read with its weight
             var placement = Place(name, entry.Shape, config);
+            if (entry.Dtype == SafeDtype.F8_E4M3)
+            {
+                if (Fp8Problem(name, entry, placement, disk, config) is string problem)
+                {
+                    fp8Problems.Add(problem);                                            // reported after missing/unexpected names
+                    foreach (var t in placement.Targets) covered.Add(t.Param);
+                    continue;
+                }
+                placement = placement with { ScaleName = Quantization.Fp8.Fp8Weights.ScaleName(name) };
+            }
             if (placement.IsWhole)
             {
                 if (!parameters.TryGetValue(placement.Targets[0].Param, out var shape)) { unexpected.Add(name); continue; }
@@ -72,14 +90,38 @@ public static partial class CheckpointLayout
             var parts = new List<string>();
             if (missing.Count > 0) parts.Add($"{missing.Count} missing ({MoePruneException.Summarize(missing)})");
             if (unexpected.Count > 0) parts.Add($"{unexpected.Count} unexpected ({MoePruneException.Summarize(unexpected)})");
+            if (unexpected.Any(u => TensorOrder.LayerOf(u) >= config.StoredLayers))
+                parts.Add($"layers from {config.NumHiddenLayers} on are MTP layers only as far as {MoeConfigParser.MtpLayersKey} = {config.NumMtpLayers} says");
             throw new MoePruneException($"{source}: checkpoint tensors do not match the {config.ModelType} config: {string.Join("; ", parts)}",
                 missing.Select(m => "missing " + m).Concat(unexpected.Select(u => "unexpected " + u)).ToList());
         }
         if (duplicates.Count > 0)
             throw new MoePruneException($"{source}: {duplicates.Count} parameters are stored twice (per-expert and fused?): {MoePruneException.Summarize(duplicates, 3)}", duplicates);
+        if (fp8Problems.Count > 0)
+            throw new MoePruneException($"{source}: {fp8Problems.Count} FP8 weight(s) cannot be loaded: {MoePruneException.Summarize(fp8Problems, 3)}", fp8Problems);
         if (badShapes.Count > 0)
             throw new MoePruneException($"{source}: {badShapes.Count} tensors have shapes the config does not imply: {MoePruneException.Summarize(badShapes, 3)}", badShapes);
         return placements;
+    }
+
+    /// <summary>True for <c>X_scale_inv</c> where X is stored as F8_E4M3 (its scale, read together with it).</summary>
+    public static bool IsFp8Scale(string name, IReadOnlyDictionary<string, TensorEntry> disk) =>
+        name.EndsWith(Quantization.Fp8.Fp8Weights.ScaleSuffix, StringComparison.Ordinal)
+        && disk.TryGetValue(name[..^Quantization.Fp8.Fp8Weights.ScaleSuffix.Length], out var weight)
+        && weight.Dtype == SafeDtype.F8_E4M3;
+
+    /// <summary>Why FP8 weight <paramref name="name"/> cannot be loaded (no quantization_config, no or a misshapen scale, not a plain 2-D tensor), or null.</summary>
+    private static string? Fp8Problem(string name, TensorEntry entry, TensorPlacement placement,
+                                      IReadOnlyDictionary<string, TensorEntry> disk, MoeConfig config)
+    {
+        if (config.Fp8 is not { } q) return $"{name} is F8_E4M3 but config.json has no block-FP8 quantization_config";
+        if (!placement.IsWhole || entry.Shape.Length != 2) return $"{name} is F8_E4M3 but not a plain 2-D weight";
+        string scaleName = Quantization.Fp8.Fp8Weights.ScaleName(name);
+        if (!disk.TryGetValue(scaleName, out var scale)) return $"{name} is F8_E4M3 without its {scaleName}";
+        var expected = Quantization.Fp8.BlockFp8.ScaleShape(entry.Shape[0], entry.Shape[1], q.BlockRows, q.BlockCols);
+        if (scale.Dtype != SafeDtype.F32 || !scale.Shape.SequenceEqual(expected))
+            return $"{scaleName} {scale.Dtype}[{string.Join(", ", scale.Shape)}], expected F32[{string.Join(", ", expected)}] for {q.BlockRows}x{q.BlockCols} blocks";
+        return null;
     }
 
     /// <summary>

@@ -52,6 +52,7 @@ public static class TinyCheckpoint
             json["intermediate_size"] = 2 * expertSize;                                // width of layers made dense
             foreach (var (key, value) in family.MoeLayers.AllSparseKeys) json[key] = value.DeepClone();
         }
+        foreach (var (key, value) in family.TinyConfigKeys) json[key] = value.DeepClone();
         return json;
     }
 
@@ -86,7 +87,7 @@ public static class TinyCheckpoint
             Tensor value;                                                              // p.shape, fp32
             if (name.EndsWith("norm.weight", StringComparison.Ordinal))
                 value = Scalars.Of(1) + Scalars.Of(0.1) * randn(p.shape, generator: generator);
-            else if (name.EndsWith(".bias", StringComparison.Ordinal))
+            else if (name.EndsWith(".bias", StringComparison.Ordinal) || name.EndsWith(Router.ScoreCorrectionBiasName, StringComparison.Ordinal))
                 value = Scalars.Of(0.02) * randn(p.shape, generator: generator);
             else if (name.EndsWith("embed_tokens.weight", StringComparison.Ordinal))
                 value = randn(p.shape, generator: generator);

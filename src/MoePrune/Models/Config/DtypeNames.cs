@@ -17,7 +17,7 @@ public static class DtypeNames
     public static torch.ScalarType? ParseOption(string? value, string option = "--dtype")
     {
         if (value is null || value == "auto") return null;
-        return TryParse(value) ?? throw new MoePruneException($"{option}: unknown dtype \"{value}\" (use fp32, bf16 or fp16)");
+        return TryParse(value) ?? throw new MoePruneException($"{option}: unknown dtype \"{value}\" (use f32, bf16 or f16)");
     }
 
     public static string ToConfigName(torch.ScalarType dtype) => dtype switch

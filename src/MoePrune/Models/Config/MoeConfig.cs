@@ -60,6 +60,27 @@ public sealed class MoeConfig
     /// <summary>The checkpoint's dtype (<c>torch_dtype</c> / v5 <c>dtype</c>), float32 when absent.</summary>
     public required torch.ScalarType Dtype { get; init; }
 
+    /// <summary>Where QK-norm applies: the family's placement, or none where the family switches it off by key (GLM <c>use_qk_norm</c>).</summary>
+    public QkNormPlacement QkNorm { get; init; }
+    /// <summary>DeepSeek / GLM: expert groups, group-limited selection and <c>routed_scaling_factor</c>; <see cref="GroupRouting.Plain"/> otherwise.</summary>
+    public GroupRouting Groups { get; init; } = GroupRouting.Plain;
+    /// <summary>Multi-head latent attention (DeepSeek-V2/V3, Kimi-K2); null for standard attention.</summary>
+    public MlaSpec? Mla { get; init; }
+    /// <summary>YaRN rope scaling; null for default RoPE.</summary>
+    public YarnScaling? Yarn { get; init; }
+    /// <summary>GLM <c>partial_rotary_factor</c>: RoPE on the first ⌊head_dim·factor⌋ features of each head (1 elsewhere).</summary>
+    public double PartialRotaryFactor { get; init; } = 1.0;
+    /// <summary>
+    /// Multi-token-prediction layers (<c>num_nextn_predict_layers</c>): decoder layers
+    /// <see cref="NumHiddenLayers"/>..+n−1 stored in the checkpoint with their MTP head, not run by the forward.
+    /// </summary>
+    public int NumMtpLayers { get; init; }
+    /// <summary>Block-FP8 weights (<c>quantization_config</c> of DeepSeek-V3 / Kimi-K2); null for plain checkpoints.</summary>
+    public Quantization.Fp8.Fp8QuantizationConfig? Fp8 { get; init; }
+
+    /// <summary>Features of each head that RoPE rotates: MLA's qk_rope_head_dim, else ⌊head_dim · partial_rotary_factor⌋.</summary>
+    public int RotaryDim => Mla?.QkRopeHeadDim ?? (int)(HeadDim * PartialRotaryFactor);
+
     /// <summary>Reads and validates config.json text already parsed into a JsonObject.</summary>
     public static MoeConfig Parse(JsonObject json, string path) => MoeConfigParser.Parse(json, path);
 
@@ -73,12 +94,24 @@ public sealed class MoeConfig
         return Parse(node as JsonObject ?? throw new MoePruneException($"{path}: top level is not a JSON object"), path);
     }
 
-    /// <summary>True when <paramref name="layer"/> holds the sparse block (the family's rule, bound from this config).</summary>
-    public bool IsMoeLayer(int layer) => SparseLayers[layer];
+    /// <summary>
+    /// True when <paramref name="layer"/> holds the sparse block (the family's rule, bound from this config); MTP layers
+    /// (<see cref="IsMtpLayer"/>) always do.
+    /// </summary>
+    public bool IsMoeLayer(int layer) => layer >= NumHiddenLayers ? IsMtpLayer(layer) : SparseLayers[layer];
 
-    /// <summary>Routed experts in a layer: the per-layer list where present, else <see cref="NumExperts"/>; 0 for dense layers.</summary>
+    /// <summary>True for the MTP layers NumHiddenLayers..NumHiddenLayers + NumMtpLayers − 1.</summary>
+    public bool IsMtpLayer(int layer) => layer >= NumHiddenLayers && layer < NumHiddenLayers + NumMtpLayers;
+
+    /// <summary>Decoder layers stored in the checkpoint: the forward's plus the MTP layers.</summary>
+    public int StoredLayers => NumHiddenLayers + NumMtpLayers;
+
+    /// <summary>
+    /// Routed experts in a layer: the per-layer list where present, else <see cref="NumExperts"/>; 0 for dense layers.
+    /// MTP layers hold <see cref="NumExperts"/> (the global count stock loaders size them by).
+    /// </summary>
     public int ExpertsInLayer(int layer) =>
-        !IsMoeLayer(layer) ? 0 : ExpertsPerLayer?[layer] ?? NumExperts;
+        !IsMoeLayer(layer) ? 0 : layer >= NumHiddenLayers ? NumExperts : ExpertsPerLayer?[layer] ?? NumExperts;
 
     public IEnumerable<int> MoeLayerIndices => Enumerable.Range(0, NumHiddenLayers).Where(IsMoeLayer);
 
@@ -103,6 +136,14 @@ public sealed class MoeConfig
     /// </summary>
     public MoeConfig WithExperts(int numExperts, IReadOnlyList<int>? perLayer = null) =>
         MoeConfigParser.Parse(WithCounts(Source, perLayer is null ? numExperts : perLayer.Max(), perLayer), Path, Family);
+
+    /// <summary>This config without MTP layers: <c>num_nextn_predict_layers</c> set to 0 (the checkpoint drops them). Re-validated.</summary>
+    public MoeConfig WithoutMtpLayers()
+    {
+        var json = (JsonObject)Source.DeepClone();
+        json[MoeConfigParser.MtpLayersKey] = 0;
+        return MoeConfigParser.Parse(json, Path, Family);
+    }
 
     /// <summary>
     /// A deep copy of <paramref name="source"/> with the expert counts set: the family's count key (and

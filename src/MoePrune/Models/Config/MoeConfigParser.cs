@@ -10,6 +10,8 @@ namespace MoePrune.Models;
 internal static class MoeConfigParser
 {
     public const string ExpertsPerLayerKey = "moeprune_experts_per_layer";
+    /// <summary>DeepSeek-V3 / GLM: the number of MTP layers stored after the decoder layers.</summary>
+    public const string MtpLayersKey = "num_nextn_predict_layers";
 
     /// <summary>Keys of other families (DeepSeek routing and MLA) that this engine must not ignore.</summary>
     static readonly string[] ForeignKeys =
@@ -34,7 +36,10 @@ internal static class MoeConfigParser
         if (heads % kvHeads != 0)
             throw new MoePruneException($"{path}: num_attention_heads = {heads} is not a multiple of num_key_value_heads = {kvHeads}");
         int layers = c.Check("num_hidden_layers", c.Int("num_hidden_layers"), 1);
-        int headDim = HeadDim(c, family, hidden, heads);
+        var mla = family.BindMla?.Invoke(c);
+        if (mla is not null && kvHeads != heads)
+            throw c.Unsupported("num_key_value_heads", $"MLA builds keys and values for every head: it must equal num_attention_heads = {heads}");
+        int headDim = mla?.QkHeadDim ?? HeadDim(c, family, hidden, heads);
 
         var countKey = family.ExpertCountAliases.Prepend(family.ExpertCountKey).FirstOrDefault(c.Has) ?? family.ExpertCountKey;
         int experts = c.Check(countKey, c.Int(countKey), 1);
@@ -42,7 +47,7 @@ internal static class MoeConfigParser
         var sparse = family.MoeLayers.Bind(c, layers);
         bool anyDense = sparse.Any(s => !s);
 
-        var (theta, ropeForm) = Rope(c, family);
+        var (theta, ropeForm, yarn, partialRotary) = Rope(c, family);
         var config = new MoeConfig
         {
             Source = json,
@@ -71,7 +76,19 @@ internal static class MoeConfigParser
             ClipQkv = family.SupportsClipQkv ? c.OptionalDouble("clip_qkv") : null,
             SlidingWindow = family.SupportsSlidingWindow ? c.OptionalInt("sliding_window") : null,
             Dtype = Dtype(c),
+            QkNorm = family.QkNormKey is string qkKey && !c.Bool(qkKey, false) ? QkNormPlacement.None : family.QkNorm,
+            Groups = family.BindGroupRouting?.Invoke(c) ?? GroupRouting.Plain,
+            Mla = mla,
+            Yarn = yarn,
+            PartialRotaryFactor = partialRotary,
+            NumMtpLayers = family.SupportsMtp ? c.Check(MtpLayersKey, c.Int(MtpLayersKey, 0), 0) : 0,
+            Fp8 = Quantization.Fp8.Fp8QuantizationConfig.Parse(json["quantization_config"], path),
         };
+        if (config.RotaryDim < 2 || config.RotaryDim % 2 != 0 || config.RotaryDim > config.HeadDim)
+            throw new MoePruneException($"{path}: RoPE would rotate {config.RotaryDim} of {config.HeadDim} features per head; it needs an even count of at least 2");
+        if (config.NumMtpLayers > 0 && config.ExpertsPerLayer is not null)
+            throw new MoePruneException($"{path}: {ExpertsPerLayerKey} cannot be combined with {MtpLayersKey} = {config.NumMtpLayers} "
+                                        + "(loaders size the MTP layers by the global expert count); drop the MTP layers");
         ValidateExpertsPerLayer(config);
         ValidateExpertCounts(config);
         if (config.SlidingWindow is < 1) throw new MoePruneException($"{path}: sliding_window = {config.SlidingWindow} must be at least 1");
@@ -82,8 +99,8 @@ internal static class MoeConfigParser
     static void RejectUnsupported(ConfigReader c, ModelFamily family)
     {
         foreach (var key in ForeignKeys)
-            if (c.Has(key)) throw c.Unsupported(key, $"DeepSeek-style keys are not implemented for {family.ModelType}");
-        if (c.Has("rope_scaling")) throw c.Unsupported("rope_scaling", "only default RoPE is implemented");
+            if (c.Has(key) && !family.OwnKeys.Contains(key)) throw c.Unsupported(key, $"DeepSeek-style keys are not implemented for {family.ModelType}");
+        if (c.Has("rope_scaling") && !family.SupportsYarn) throw c.Unsupported("rope_scaling", "only default RoPE is implemented");
         var act = c.String("hidden_act") ?? "silu";
         if (act != "silu") throw c.Unsupported("hidden_act", "only silu is implemented");
         if (c.Double("attention_dropout", 0) != 0) throw c.Unsupported("attention_dropout", "attention dropout is not implemented");
@@ -95,6 +112,7 @@ internal static class MoeConfigParser
             throw c.Unsupported("layer_types", "only full_attention layers are implemented");
         foreach (var (key, accept) in family.Unsupported)
             if (!accept(c)) throw c.Unsupported(key, $"not implemented for {family.ModelType}");
+        family.Validate(c);
     }
 
     static int HeadDim(ConfigReader c, ModelFamily family, int hidden, int heads)
@@ -112,20 +130,40 @@ internal static class MoeConfigParser
         return derived;
     }
 
-    /// <summary>v4 <c>rope_theta</c> or v5 <c>rope_parameters {"rope_type":"default","rope_theta":…}</c>.</summary>
-    static (double Theta, RopeForm Form) Rope(ConfigReader c, ModelFamily family)
+    /// <summary>
+    /// v4 <c>rope_theta</c> (+ <c>rope_scaling</c>) or v5 <c>rope_parameters {"rope_type":…, "rope_theta":…}</c>; YaRN only
+    /// where the family supports it; GLM's <c>partial_rotary_factor</c> at the top level or inside <c>rope_parameters</c>.
+    /// </summary>
+    static (double Theta, RopeForm Form, YarnScaling? Yarn, double PartialRotary) Rope(ConfigReader c, ModelFamily family)
     {
+        int? maxPositions = c.OptionalInt("max_position_embeddings");
+        double partial = family.DefaultPartialRotaryFactor is double d ? c.Double("partial_rotary_factor", d) : 1.0;
         if (c.Json["rope_parameters"] is JsonNode node)
         {
             if (node is not JsonObject rp) throw c.Bad("rope_parameters", "an object");
             var inner = new ConfigReader(rp, $"{c.Source}: rope_parameters");
             var type = inner.String("rope_type") ?? inner.String("type") ?? "default";
-            if (type != "default") throw inner.Unsupported("rope_type", "only default RoPE is implemented");
+            YarnScaling? yarn = null;
+            if (type == "yarn" && family.SupportsYarn) yarn = YarnScaling.Parse(rp, inner.Source, maxPositions);
+            else if (type != "default") throw inner.Unsupported("rope_type", family.SupportsYarn ? "only default and yarn RoPE are implemented" : "only default RoPE is implemented");
             if (!inner.Has("rope_theta")) throw inner.Missing("rope_theta");
-            return (inner.Double("rope_theta", 0), RopeForm.RopeParameters);
+            if (family.DefaultPartialRotaryFactor is not null) partial = inner.Double("partial_rotary_factor", partial);
+            return (inner.Double("rope_theta", 0), RopeForm.RopeParameters, yarn, CheckPartial(c, partial));
         }
-        return (c.Double("rope_theta", family.DefaultRopeTheta), RopeForm.RopeTheta);
+        YarnScaling? scaling = null;
+        if (c.Json["rope_scaling"] is JsonNode rs)                                 // only families that support YaRN get here
+        {
+            if (rs is not JsonObject scalingObject) throw c.Bad("rope_scaling", "an object");
+            var inner = new ConfigReader(scalingObject, $"{c.Source}: rope_scaling");
+            var type = inner.String("rope_type") ?? inner.String("type") ?? "default";
+            if (type == "yarn") scaling = YarnScaling.Parse(scalingObject, inner.Source, maxPositions);
+            else if (type != "default") throw inner.Unsupported(inner.Has("rope_type") ? "rope_type" : "type", "only default and yarn RoPE are implemented");
+        }
+        return (c.Double("rope_theta", family.DefaultRopeTheta), RopeForm.RopeTheta, scaling, CheckPartial(c, partial));
     }
+
+    static double CheckPartial(ConfigReader c, double factor) =>
+        factor is > 0 and <= 1 ? factor : throw c.Unsupported("partial_rotary_factor", "must be in (0, 1]");
 
     static TorchSharp.torch.ScalarType Dtype(ConfigReader c)
     {

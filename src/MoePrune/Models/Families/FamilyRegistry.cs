@@ -9,6 +9,10 @@ public static class FamilyRegistry
         Qwen2MoeFamily.Instance,
         Qwen3MoeFamily.Instance,
         OlmoeFamily.Instance,
+        DeepseekV2Family.Instance,
+        DeepseekV3Family.Instance,
+        KimiK2Family.Instance,
+        Glm4MoeFamily.Instance,
     ];
 
     /// <summary>The family of a <c>model_type</c>, or a one-line error naming the supported ones.</summary>

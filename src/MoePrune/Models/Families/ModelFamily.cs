@@ -101,6 +101,30 @@ public sealed record ModelFamily
             throw new MoePruneException($"{config.Path}: {count} routed experts {where} are not possible for {ModelType}: {problem}");
     }
 
+    /// <summary>
+    /// Config keys of DeepSeek-style models this family reads (<c>n_routed_experts</c>, <c>q_lora_rank</c>, …): they leave
+    /// <see cref="MoeConfigParser"/>'s refusal of foreign keys.
+    /// </summary>
+    public IReadOnlyList<string> OwnKeys { get; init; } = [];
+    /// <summary>DeepSeek / GLM: binds <c>n_group</c>, <c>topk_group</c>, the group score and <c>routed_scaling_factor</c>; null = plain routing.</summary>
+    public Func<ConfigReader, GroupRouting>? BindGroupRouting { get; init; }
+    /// <summary>DeepSeek-V2/V3, Kimi-K2: binds the MLA dimensions; null = standard attention with q/k/v projections.</summary>
+    public Func<ConfigReader, MlaSpec>? BindMla { get; init; }
+    /// <summary>Accepts YaRN in <c>rope_scaling</c> / <c>rope_parameters</c> (the other families refuse any rope scaling).</summary>
+    public bool SupportsYarn { get; init; }
+    /// <summary>GLM: the default <c>partial_rotary_factor</c> (read top level or inside <c>rope_parameters</c>); null = the family has none.</summary>
+    public double? DefaultPartialRotaryFactor { get; init; }
+    /// <summary>GLM: the boolean key (default false) that switches <see cref="QkNorm"/> on; null = it always applies.</summary>
+    public string? QkNormKey { get; init; }
+    /// <summary>DeepSeek-V3 / GLM: reads <c>num_nextn_predict_layers</c> (MTP layers stored after the decoder layers).</summary>
+    public bool SupportsMtp { get; init; }
+    /// <summary>DeepSeek / GLM: router logits from fp32 casts of the hidden states and the router weight, whatever the model dtype.</summary>
+    public bool RouterInFloat32 { get; init; }
+    /// <summary>Family-specific refusals beyond <see cref="Unsupported"/>: throws a one-line error naming the key (default: none).</summary>
+    public Action<ConfigReader> Validate { get; init; } = _ => { };
+    /// <summary>Keys a tiny checkpoint of this family writes beyond the shared ones (MLA sizes, groups, …).</summary>
+    public IReadOnlyList<(string Key, System.Text.Json.Nodes.JsonNode Value)> TinyConfigKeys { get; init; } = [];
+
     /// <summary>The router's scoring and selection (default: softmax in fp32, top-k, optional renormalisation).</summary>
     public Func<MoeConfig, IRoutingStrategy> CreateRouting { get; init; } =
         c => new SoftmaxTopKRouting(c.TopK, c.NormTopKProb);

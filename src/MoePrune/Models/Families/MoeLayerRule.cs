@@ -15,6 +15,12 @@ public abstract class MoeLayerRule
     /// <summary>Qwen2/3-MoE: sparse unless listed in <c>mlp_only_layers</c> or off the <c>decoder_sparse_step</c> grid.</summary>
     public static MoeLayerRule MlpOnlyLayersAndSparseStep { get; } = new QwenSparseStep();
 
+    /// <summary>
+    /// DeepSeek / GLM: sparse from layer <c>first_k_dense_replace</c> on (default <paramref name="defaultFirstDense"/>). DeepSeek's
+    /// own code also requires layer % <c>moe_layer_freq</c> == 0, which transformers ignores: any frequency but 1 is refused.
+    /// </summary>
+    public static MoeLayerRule FirstKDenseReplace(int defaultFirstDense, bool readsLayerFreq) => new FirstKDense(defaultFirstDense, readsLayerFreq);
+
     /// <summary>Per decoder layer, true when it is sparse; a bad key value is a one-line error naming the key.</summary>
     public abstract bool[] Bind(ConfigReader config, int numLayers);
 
@@ -25,6 +31,23 @@ public abstract class MoeLayerRule
     {
         public override bool[] Bind(ConfigReader config, int numLayers) => Enumerable.Repeat(true, numLayers).ToArray();
         public override IReadOnlyList<(string Key, JsonNode Value)> AllSparseKeys => [];
+    }
+
+    private sealed class FirstKDense(int defaultFirstDense, bool readsLayerFreq) : MoeLayerRule
+    {
+        public override bool[] Bind(ConfigReader config, int numLayers)
+        {
+            int first = config.Check("first_k_dense_replace", config.Int("first_k_dense_replace", defaultFirstDense), 0, numLayers - 1);
+            if (readsLayerFreq && config.Int("moe_layer_freq", 1) != 1)
+                throw config.Unsupported("moe_layer_freq", "transformers ignores it while DeepSeek's code puts MoE only on every k-th layer");
+            // python: if config.n_routed_experts is not None and layer_idx >= config.first_k_dense_replace
+            return Enumerable.Range(0, numLayers).Select(i => i >= first).ToArray();
+        }
+
+        public override IReadOnlyList<(string Key, JsonNode Value)> AllSparseKeys =>
+            readsLayerFreq
+                ? [("first_k_dense_replace", JsonValue.Create(0)), ("moe_layer_freq", JsonValue.Create(1))]
+                : [("first_k_dense_replace", JsonValue.Create(0))];
     }
 
     private sealed class QwenSparseStep : MoeLayerRule

@@ -25,7 +25,7 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
     {
         _rotary = rotary;
         (_heads, _kvHeads, _headDim) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
-        _qkNorm = config.Family.QkNorm;
+        _qkNorm = config.QkNorm;
         _clip = config.ClipQkv;
         int h = config.HiddenSize;
         _q = new EmptyLinear(h, _heads * _headDim, config.QkvBias, dtype, device);
@@ -80,9 +80,9 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
             q = _qNorm!.forward(q);
             k = _kNorm!.forward(k);
         }
-        var (cos, sin) = input.Positions.For(_rotary, q.dtype);                      // (T, hd) or (B, 1, T, hd)
-        q = RotaryEmbedding.Apply(q.transpose(1, 2), cos, sin);                      // (B, nh, T, hd)
-        k = RotaryEmbedding.Apply(k.transpose(1, 2), cos, sin);                      // (B, kv, T, hd)
+        var (cos, sin) = input.Positions.For(_rotary, q.dtype);                      // (T, r) or (B, 1, T, r)
+        q = Rotate(q.transpose(1, 2), cos, sin);                                     // (B, nh, T, hd)
+        k = Rotate(k.transpose(1, 2), cos, sin);                                     // (B, kv, T, hd)
         v = v.view(b, t, _kvHeads, _headDim).transpose(1, 2);                        // (B, kv, T, hd)
         if (input.Cache is not null)
             (k, v) = input.Cache.Append(k, v);                                       // (B, kv, S, hd) each
@@ -99,6 +99,16 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
         }
         o = o.transpose(1, 2).reshape(b, t, _heads * _headDim);                      // (B, T, nh·hd)
         return _o.forward(o).MoveToOuterDisposeScope();                              // (B, T, H)
+    }
+
+    /// <summary>RoPE on the first r = rotary width features of each head (GLM's partial rotary), the rest passed through. (B, h, T, hd)</summary>
+    private Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
+    {
+        int r = _rotary.HeadDim;
+        if (r == _headDim) return RotaryEmbedding.Apply(x, cos, sin);
+        // python: q_rot, q_pass = q[..., :rotary_dim], q[..., rotary_dim:]; q_embed = torch.cat([q_rot * cos + rotate_half(q_rot) * sin, q_pass], -1)
+        var rotated = RotaryEmbedding.Apply(x.narrow(-1, 0, r), cos, sin);          // (B, h, T, r)
+        return cat([rotated, x.narrow(-1, r, _headDim - r)], -1);                   // (B, h, T, hd)
     }
 
     /// <summary>(B, kv, S, hd) → (B, nh, S, hd): each KV head serves nh/kv query heads (HF repeat_kv).</summary>

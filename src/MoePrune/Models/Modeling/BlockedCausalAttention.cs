@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using MoePrune.Native;
 
@@ -19,12 +20,15 @@ public static class BlockedCausalAttention
     /// <summary>True for bf16 tensors that autograd does not track.</summary>
     public static bool Applies(Tensor query) => query.dtype == ScalarType.BFloat16 && !query.requires_grad;
 
-    /// <summary>q (B, nh, T, hd), k and v (B, kv, T, hd) with kv dividing nh → (B, nh, T, hd).</summary>
-    public static Tensor Forward(Tensor q, Tensor k, Tensor v, int blockSize = DefaultBlockSize)
+    /// <summary>
+    /// q (B, nh, T, hd), k (B, kv, T, hd) and v (B, kv, T, vd) with kv dividing nh → (B, nh, T, vd); scores scaled by
+    /// <paramref name="scale"/> (default 1/√hd).
+    /// </summary>
+    public static Tensor Forward(Tensor q, Tensor k, Tensor v, int blockSize = DefaultBlockSize, double? scale = null)
     {
         using var scope = NewDisposeScope();
-        long b = q.shape[0], nh = q.shape[1], t = q.shape[2], hd = q.shape[3], kv = k.shape[1], rep = nh / kv;
-        var qs = (q * (Scalars.Of(1.0 / Math.Sqrt(hd)))).reshape(b, kv, rep, t, hd);                   // (B, kv, rep, T, hd)
+        long b = q.shape[0], nh = q.shape[1], t = q.shape[2], hd = q.shape[3], kv = k.shape[1], rep = nh / kv, vd = v.shape[3];
+        var qs = (q * Scalars.Of(scale ?? 1.0 / Math.Sqrt(hd))).reshape(b, kv, rep, t, hd);    // (B, kv, rep, T, hd)
         var above = ones(blockSize, blockSize, ScalarType.Bool, q.device).triu(1);         // (n, n) true above the diagonal
         var blocks = new List<Tensor>();
         for (long i0 = 0; i0 < t; i0 += blockSize)
@@ -35,8 +39,8 @@ public static class BlockedCausalAttention
                          .view(b, kv, rep, n, keys);                                       // (B, kv, rep, n, keys)
             scores.narrow(-1, i0, n).masked_fill_(above.narrow(0, 0, n).narrow(1, 0, n), Scalars.Of(double.NegativeInfinity));
             var probs = scores.softmax(-1).view(b, kv, rep * n, keys);                     // (B, kv, rep·n, keys)
-            blocks.Add(matmul(probs, v.narrow(2, 0, keys)).view(b, kv, rep, n, hd));       // (B, kv, rep, n, hd)
+            blocks.Add(matmul(probs, v.narrow(2, 0, keys)).view(b, kv, rep, n, vd));       // (B, kv, rep, n, vd)
         }
-        return cat(blocks, 3).view(b, nh, t, hd).MoveToOuterDisposeScope();                // (B, nh, T, hd)
+        return cat(blocks, 3).view(b, nh, t, vd).MoveToOuterDisposeScope();                // (B, nh, T, vd)
     }
 }

@@ -19,6 +19,7 @@ public sealed record DecoderLayerOutput(Tensor Hidden, Tensor? RouterLogits);
 /// x + mlp(post_attention_layernorm(x)) where the MLP is the sparse block (on disk <c>block_sparse_moe</c> or
 /// <c>mlp</c>) or, for dense layers (the family's <see cref="Families.MoeLayerRule"/>), a <see cref="SwiGluMlp"/>
 /// named <c>mlp</c>. The attention module comes from the family's factory. Padded positions are not routed.
+/// An MTP layer (index ≥ num_hidden_layers) is a sparse layer that also holds its <see cref="MtpHead"/> tensors.
 /// </summary>
 public sealed class DecoderLayer : nn.Module<DecoderLayerInput, DecoderLayerOutput>
 {
@@ -27,7 +28,8 @@ public sealed class DecoderLayer : nn.Module<DecoderLayerInput, DecoderLayerOutp
     private readonly SparseMoeBlock? _moe;
     private readonly SwiGluMlp? _mlp;
 
-    public DecoderLayer(MoeConfig config, int layerIndex, IReadOnlyList<Observation.IMoeObserver> observers, ScalarType dtype, Device device)
+    public DecoderLayer(MoeConfig config, int layerIndex, IReadOnlyList<Observation.IMoeObserver> observers, ScalarType dtype, Device device,
+                        MtpHeadLayout mtpHead = MtpHeadLayout.Full)
         : base(nameof(DecoderLayer))
     {
         _selfAttn = config.Family.CreateAttention(config, dtype, device);
@@ -46,7 +48,12 @@ public sealed class DecoderLayer : nn.Module<DecoderLayerInput, DecoderLayerOutp
         }
         register_module("input_layernorm", _inputLayernorm);
         register_module("post_attention_layernorm", _postAttentionLayernorm);
+        IsMtp = config.IsMtpLayer(layerIndex);
+        if (IsMtp) MtpHead.Register(this, config, mtpHead, dtype, device);
     }
+
+    /// <summary>True for an MTP layer (stored and pruned, never run by <see cref="MoeModel"/>).</summary>
+    public bool IsMtp { get; }
 
     /// <summary>The sparse block, or null for a dense layer.</summary>
     public SparseMoeBlock? Moe => _moe;

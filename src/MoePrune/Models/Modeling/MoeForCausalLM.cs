@@ -1,4 +1,5 @@
 using MoePrune.Observation;
+using MoePrune.Quantization.Fp8;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,12 +22,15 @@ public sealed class MoeForCausalLM : nn.Module<CausalLMInput, CausalLMOutput>
 
     /// <param name="dtype">Parameter dtype; the config's dtype when null.</param>
     /// <param name="device">CPU when null; <c>new Device(DeviceType.META)</c> for shape-only builds.</param>
-    public MoeForCausalLM(MoeConfig config, ScalarType? dtype = null, Device? device = null) : base(nameof(MoeForCausalLM))
+    /// <param name="mtpHead">The head tensors of MTP layers (a checkpoint's: <see cref="MtpHead.Detect"/>); unused without MTP layers.</param>
+    public MoeForCausalLM(MoeConfig config, ScalarType? dtype = null, Device? device = null, MtpHeadLayout mtpHead = MtpHeadLayout.Full)
+        : base(nameof(MoeForCausalLM))
     {
         Config = config;
         Dtype = dtype ?? config.Dtype;
+        MtpLayout = mtpHead;
         device ??= CPU;
-        _model = new MoeModel(config, _observers, Dtype, device);
+        _model = new MoeModel(config, _observers, Dtype, device, mtpHead);
         register_module("model", _model);
         if (!config.TieWordEmbeddings)
         {
@@ -41,7 +45,15 @@ public sealed class MoeForCausalLM : nn.Module<CausalLMInput, CausalLMOutput>
     /// <summary>Fingerprint of the checkpoint the weights were read from (<c>IO.CheckpointFingerprint</c>); null for a model built in memory.</summary>
     public string? Fingerprint { get; internal set; }
     public ScalarType Dtype { get; }
+    /// <summary>The head tensors its MTP layers hold.</summary>
+    public MtpHeadLayout MtpLayout { get; }
     public MoeModel Model => _model;
+
+    /// <summary>
+    /// FP8 provenance: the block scales of the weights that were loaded from float8_e4m3fn (set by <see cref="ModelLoader"/>;
+    /// null for a plain model). Exports write those weights back as FP8 with these scales. Owned by the model.
+    /// </summary>
+    public Fp8Weights? Fp8 { get; internal set; }
 
     /// <summary>Observers that receive a <see cref="RoutingEvent"/> from every sparse layer on every forward.</summary>
     public IList<IMoeObserver> Observers => _observers;
@@ -66,10 +78,13 @@ public sealed class MoeForCausalLM : nn.Module<CausalLMInput, CausalLMOutput>
     public Tensor Logits(Tensor inputIds, Tensor? attentionMask = null) =>
         forward(new CausalLMInput(inputIds, attentionMask)).Logits;
 
-    /// <summary>Number of parameters (all, and those a token touches: top-k routed experts per sparse layer).</summary>
+    /// <summary>
+    /// Number of parameters of the forward (all — the router's fp32 score-correction bias included — and those a token
+    /// touches: top-k routed experts per sparse layer). MTP layers are not counted (<see cref="CountMtpParameters"/>).
+    /// </summary>
     public (long Total, long Active) CountParameters()
     {
-        long total = parameters().Sum(p => p.numel());
+        long total = parameters().Sum(p => p.numel()) - CountMtpParameters();
         long inactive = 0;
         foreach (var layer in MoeLayers)
         {
@@ -77,5 +92,18 @@ public sealed class MoeForCausalLM : nn.Module<CausalLMInput, CausalLMOutput>
             inactive += (layer.NumExperts - layer.TopK) * perExpert;
         }
         return (total, total - inactive);
+    }
+
+    /// <summary>Elements of every MTP layer's tensors (decoder layer and head).</summary>
+    public long CountMtpParameters() => _model.MtpLayers.Sum(l => l.parameters().Sum(p => p.numel()));
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Fp8?.Dispose();
+            Fp8 = null;
+        }
+        base.Dispose(disposing);
     }
 }

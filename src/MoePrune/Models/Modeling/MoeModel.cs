@@ -20,7 +20,7 @@ public sealed record MoeModelOutput(Tensor LastHiddenState, IReadOnlyList<Tensor
 /// <summary>
 /// HF <c>*Model</c>: <c>embed_tokens</c> → <c>layers.{i}</c> → <c>norm</c>. The positions (and through them each
 /// distinct rotary's RoPE tables) and the causal / padding / sliding-window mask are built once per forward
-/// for all layers.
+/// for all layers. MTP layers (<c>layers.{num_hidden_layers + j}</c>) are held after the decoder layers and not run.
 /// </summary>
 public sealed class MoeModel : nn.Module<CausalLMInput, MoeModelOutput>
 {
@@ -30,13 +30,14 @@ public sealed class MoeModel : nn.Module<CausalLMInput, MoeModelOutput>
     private readonly MoeConfig _config;
     private readonly IReadOnlyList<IMoeObserver> _observers;
 
-    public MoeModel(MoeConfig config, IReadOnlyList<IMoeObserver> observers, ScalarType dtype, Device device) : base(nameof(MoeModel))
+    public MoeModel(MoeConfig config, IReadOnlyList<IMoeObserver> observers, ScalarType dtype, Device device,
+                    MtpHeadLayout mtpHead = MtpHeadLayout.Full) : base(nameof(MoeModel))
     {
         _config = config;
         _observers = observers;
         _embedTokens = new EmptyEmbedding(config.VocabSize, config.HiddenSize, dtype, device);
-        _layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers)
-            .Select(i => new DecoderLayer(config, i, observers, dtype, device)).ToArray());
+        _layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.StoredLayers)
+            .Select(i => new DecoderLayer(config, i, observers, dtype, device, mtpHead)).ToArray());
         _norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
         register_module("embed_tokens", _embedTokens);
         register_module("layers", _layers);
@@ -44,7 +45,10 @@ public sealed class MoeModel : nn.Module<CausalLMInput, MoeModelOutput>
     }
 
     public EmptyEmbedding EmbedTokens => _embedTokens;
-    public IReadOnlyList<DecoderLayer> Layers => _layers.ToArray();
+    /// <summary>The decoder layers the forward runs (MTP layers excluded).</summary>
+    public IReadOnlyList<DecoderLayer> Layers => _layers.Take(_config.NumHiddenLayers).ToArray();
+    /// <summary>The MTP layers (empty without <c>num_nextn_predict_layers</c>).</summary>
+    public IReadOnlyList<DecoderLayer> MtpLayers => _layers.Skip(_config.NumHiddenLayers).ToArray();
 
     public override MoeModelOutput forward(CausalLMInput input)
     {
@@ -63,7 +67,7 @@ public sealed class MoeModel : nn.Module<CausalLMInput, MoeModelOutput>
             tokenIds = validRows is null ? ids.reshape(-1) : ids.reshape(-1).index_select(0, validRows); // (N)
 
         var routerLogits = input.OutputRouterLogits ? new List<Tensor>() : null;
-        for (int i = 0; i < _layers.Count; i++)
+        for (int i = 0; i < _config.NumHiddenLayers; i++)
         {
             var output = _layers[i].forward(new DecoderLayerInput(x, positions, mask, validRows, tokenIds, input.Cache?[i]));
             x = output.Hidden;                                                         // (B, T, H)
@@ -84,8 +88,8 @@ public sealed class MoeModel : nn.Module<CausalLMInput, MoeModelOutput>
 
     private void CheckShapes(CausalLMInput input, long b, long t, long past)
     {
-        if (input.Cache is { } cache && cache.NumLayers != _layers.Count)
-            throw new ArgumentException($"the KV cache has {cache.NumLayers} layers, the model {_layers.Count}");
+        if (input.Cache is { } cache && cache.NumLayers != _config.NumHiddenLayers)
+            throw new ArgumentException($"the KV cache has {cache.NumLayers} layers, the model {_config.NumHiddenLayers}");
         if (input.AttentionMask is { } m && (m.dim() != 2 || m.shape[0] != b || m.shape[1] != past + t))
             throw new ArgumentException($"attention mask [{string.Join(", ", m.shape)}], expected [{b}, {past + t}] (cached + new tokens)");
         if (input.PositionIds is { } p && (p.dim() != 2 || p.shape[0] != b || p.shape[1] != t))

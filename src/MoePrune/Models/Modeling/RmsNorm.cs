@@ -28,8 +28,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         // python: variance = hidden_states.float().pow(2).mean(-1, keepdim=True)
         var x32 = x.to(ScalarType.Float32);                              // (..., size) fp32
-        var variance = x32.pow(Scalars.Of(2)).mean([-1L], keepdim: true);           // (..., 1) fp32
-        var normed = (x32 * rsqrt(variance + Scalars.Of(_eps))).to(x.dtype);        // (..., size) input dtype
+        var variance = x32.pow(Scalars.Of(2)).mean([-1L], keepdim: true); // (..., 1) fp32
+        var normed = (x32 * rsqrt(variance + Scalars.Of(_eps))).to(x.dtype); // (..., size) input dtype
         return (_weight * normed).MoveToOuterDisposeScope();            // (..., size)
     }
 }

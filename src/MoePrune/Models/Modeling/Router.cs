@@ -7,8 +7,10 @@ namespace MoePrune.Models;
 /// <summary>
 /// The router of a sparse block (HF <c>*TopKRouter</c>, registered as <c>gate</c>): it owns the router
 /// parameters — <c>weight</c> (E, H) and, where the family asks (DeepSeek-V3), a per-expert
-/// <c>e_score_correction_bias</c> (E) — and applies the family's <see cref="IRoutingStrategy"/>. Every router
-/// tensor has one row (dim 0) per routed expert; surgery gathers them with <see cref="SliceRows"/>.
+/// <c>e_score_correction_bias</c> (E), kept in fp32 whatever the model dtype (transformers'
+/// <c>_keep_in_fp32_modules_strict</c>; the shipped files store it as F32) — and applies the family's
+/// <see cref="IRoutingStrategy"/>. DeepSeek and GLM compute the logits from fp32 casts of the input and the weight.
+/// Every router tensor has one row (dim 0) per routed expert; surgery gathers them with <see cref="SliceRows"/>.
 /// </summary>
 public sealed class Router : nn.Module<Tensor, Tensor>
 {
@@ -20,15 +22,19 @@ public sealed class Router : nn.Module<Tensor, Tensor>
     [TorchSharp.Utils.ComponentName(Name = "weight")] private readonly Parameter _weight;
     [TorchSharp.Utils.ComponentName(Name = ScoreCorrectionBiasName)] private readonly Parameter? _scoreCorrectionBias;
     private readonly IRoutingStrategy _routing;
+    private readonly bool _logitsInFloat32;
 
-    /// <param name="scoreCorrectionBias">Register <c>e_score_correction_bias</c> (E); it takes no gradient.</param>
-    public Router(int hidden, int experts, IRoutingStrategy routing, bool scoreCorrectionBias, ScalarType dtype, Device device)
+    /// <param name="scoreCorrectionBias">Register <c>e_score_correction_bias</c> (E, fp32); it takes no gradient.</param>
+    /// <param name="logitsInFloat32">Compute the logits from fp32 casts (DeepSeek, GLM) instead of in the model dtype.</param>
+    public Router(int hidden, int experts, IRoutingStrategy routing, bool scoreCorrectionBias, ScalarType dtype, Device device,
+                  bool logitsInFloat32 = false)
         : base(nameof(Router))
     {
         _routing = routing;
+        _logitsInFloat32 = logitsInFloat32;
         _weight = new Parameter(empty(experts, hidden, dtype, device));                          // (E, H)
         if (scoreCorrectionBias)
-            _scoreCorrectionBias = new Parameter(empty(experts, dtype, device), requires_grad: false); // (E)
+            _scoreCorrectionBias = new Parameter(empty(experts, ScalarType.Float32, device), requires_grad: false); // (E) fp32
         RegisterComponents();
     }
 
@@ -38,12 +44,19 @@ public sealed class Router : nn.Module<Tensor, Tensor>
 
     /// <summary>(E, H)</summary>
     public Parameter Weight => _weight;
-    /// <summary>(E) in the model dtype, or null when the family has none.</summary>
+    /// <summary>(E) fp32, or null when the family has none.</summary>
     public Parameter? ScoreCorrectionBias => _scoreCorrectionBias;
     public IRoutingStrategy Routing => _routing;
 
-    /// <summary>Router logits: (N, H) → (N, E) in the model dtype.</summary>
-    public override Tensor forward(Tensor x) => nn.functional.linear(x, _weight);
+    /// <summary>Router logits: (N, H) → (N, E) in the model dtype, or fp32 for families that route in fp32.</summary>
+    public override Tensor forward(Tensor x)
+    {
+        if (!_logitsInFloat32 || (x.dtype == ScalarType.Float32 && _weight.dtype == ScalarType.Float32))
+            return nn.functional.linear(x, _weight);
+        using var scope = NewDisposeScope();
+        // python: router_logits = F.linear(hidden_states.type(torch.float32), self.weight.type(torch.float32))
+        return nn.functional.linear(x.to(ScalarType.Float32), _weight.to(ScalarType.Float32)).MoveToOuterDisposeScope(); // (N, E) fp32
+    }
 
     /// <summary>The family's top-k choice for router logits (N, E); experts outside <paramref name="expertMask"/> (E) bool are never chosen.</summary>
     public RoutingDecision Route(Tensor routerLogits, Tensor? expertMask = null) =>

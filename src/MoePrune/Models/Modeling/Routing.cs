@@ -8,9 +8,9 @@ public sealed record RoutingDecision(Tensor Weights, Tensor Indices);
 
 /// <summary>
 /// Turns router logits into a top-k choice; the <see cref="Router"/> module holds the parameters and calls it.
-/// The families here share <see cref="SoftmaxTopKRouting"/>; DeepSeek-V3 (sigmoid scores, selection on
-/// scores + e_score_correction_bias, group-limited top-k, routed_scaling_factor) would add another
-/// implementation without touching the MoE block.
+/// Mixtral, Qwen and OLMoE share <see cref="SoftmaxTopKRouting"/>; DeepSeek-V2 uses <see cref="SoftmaxGroupRouting"/>,
+/// DeepSeek-V3 / Kimi-K2 / GLM-4.5 <see cref="SigmoidGroupRouting"/> (sigmoid scores, selection on
+/// scores + e_score_correction_bias, group-limited top-k, routed_scaling_factor).
 /// </summary>
 public interface IRoutingStrategy
 {
@@ -18,6 +18,12 @@ public interface IRoutingStrategy
     /// <param name="expertMask">Optional (E) bool: experts that may be chosen (others get −inf logits).</param>
     /// <param name="scoreCorrectionBias">The router's optional (E) selection bias; null when the family has none.</param>
     RoutingDecision Route(Tensor routerLogits, Tensor? expertMask = null, Tensor? scoreCorrectionBias = null);
+
+    /// <summary>
+    /// The per-expert router scores (N, E) fp32 the routing weights come from: the softmax (default) or, for sigmoid
+    /// routing, the independent sigmoid scores (not a distribution: callers must not renormalise them silently).
+    /// </summary>
+    Tensor Scores(Tensor routerLogits) => routerLogits.to(ScalarType.Float32).softmax(-1);
 }
 
 /// <summary>

@@ -9,7 +9,7 @@ namespace MoePrune.Models;
 /// <summary>MoE block inputs: N routed rows (N, H) (padding already removed) and their token ids (N), int64 (−1 when unknown).</summary>
 public sealed record MoeBlockInput(Tensor Hidden, Tensor? TokenIds = null);
 
-/// <summary>MoE block outputs: (N, H) in the model dtype and the router logits (N, E) in the model dtype.</summary>
+/// <summary>MoE block outputs: (N, H) in the model dtype and the router logits (N, E) in the model dtype (fp32 where the family routes in fp32).</summary>
 public sealed record MoeBlockOutput(Tensor Hidden, Tensor RouterLogits);
 
 /// <summary>
@@ -38,7 +38,8 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
         HiddenSize = config.HiddenSize;
         ExpertIntermediateSize = config.ExpertIntermediateSize;
         _observers = observers;
-        _gate = new Router(HiddenSize, NumExperts, family.CreateRouting(config), family.RouterScoreCorrectionBias, dtype, device);
+        _gate = new Router(HiddenSize, NumExperts, family.CreateRouting(config), family.RouterScoreCorrectionBias, dtype, device,
+                           family.RouterInFloat32);
         _experts = new ModuleList<SwiGluMlp>(Enumerable.Range(0, NumExperts)
             .Select(_ => new SwiGluMlp(HiddenSize, ExpertIntermediateSize, family.ExpertProjNames, dtype, device)).ToArray());
         register_module(Router.ModuleName, _gate);
@@ -67,10 +68,12 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
     public EmptyLinear? SharedExpertGate => _sharedExpertGate;
 
     /// <summary>
-    /// Virtual pruning: an optional (E) bool of the experts that may be chosen. The others' router logits are
-    /// −inf before the routing, so the block computes exactly what the model with those experts removed by
-    /// surgery computes (same routing weights, same outputs), without building it — iterative studies evaluate
-    /// candidate masks this way. Null = all experts. Router logits returned and seen by observers stay raw (E wide).
+    /// Virtual pruning: an optional (E) bool of the experts that may be chosen. The others are −inf before the
+    /// routing (softmax logits, or sigmoid routing's corrected scores), so they are neither chosen nor counted in
+    /// their group's score under group-limited routing, and the block computes exactly what the model with those
+    /// experts removed by surgery computes (same routing weights, same outputs; with groups, when the removal is
+    /// group-balanced), without building it — iterative studies evaluate candidate masks this way. Null = all
+    /// experts. Router logits returned and seen by observers stay raw (E wide).
     /// </summary>
     public Tensor? ExpertMask { get; set; }
 

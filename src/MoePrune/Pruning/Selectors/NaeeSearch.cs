@@ -17,7 +17,7 @@ public static class NaeeSearch
     public const int DefaultCap = 5000;
 
     public static NaeeLayerResult SearchLayer(IMoeLayerView view, LayerInputSample? sample, int keep, NaeeMode mode,
-        int cap = DefaultCap, IReadOnlyCollection<int>? protect = null)
+        int cap = DefaultCap, IReadOnlyCollection<int>? protect = null, Action? evaluatedOne = null)
     {
         int n = view.NumExperts, layer = view.LayerIndex;
         protect ??= [];
@@ -40,6 +40,7 @@ public static class NaeeSearch
         double Error(int[] subset)
         {
             using var inner = torch.NewDisposeScope();
+            evaluatedOne?.Invoke();
             var mask = new bool[n];
             foreach (var e in subset) mask[e] = true;
             var part = view.ForwardWithExperts(x, mask).to(ScalarType.Float64);              // (M, H) F_S(x)

@@ -31,11 +31,16 @@ public static class NaeeSelector
         var keeps = CheckedKeeps(Shapes(views), request, out var protect);
         var results = new SortedDictionary<int, NaeeLayerResult>();
         var selections = new SortedDictionary<int, LayerSelection>();
+        long total = mode == NaeeMode.Exhaustive                                          // subsets to evaluate (greedy: an estimate)
+            ? views.Sum(v => (long)Math.Min(cap, NaeeSearch.Combinations(v.NumExperts - protect[v.LayerIndex].Count, keeps[v.LayerIndex] - protect[v.LayerIndex].Count)))
+            : views.Sum(v => (long)v.NumExperts * (v.NumExperts - keeps[v.LayerIndex]));
+        long done = 0;
         foreach (var view in views)
         {
             int layer = view.LayerIndex;
             var sample = stats.Layer(layer).Find<LayerInputSample>(LayerInputSample.Kind);
-            var result = results[layer] = NaeeSearch.SearchLayer(view, sample, keeps[layer], mode, cap, protect[layer]);
+            var result = results[layer] = NaeeSearch.SearchLayer(view, sample, keeps[layer], mode, cap, protect[layer],
+                () => Progress.StepProgress.Report("naee search", ++done, Math.Max(total, done), "subsets", $"layer {layer}"));
             selections[layer] = Kept(layer, view.NumExperts, result.Best.Experts);
         }
         return new NaeeSelection(results, selections);

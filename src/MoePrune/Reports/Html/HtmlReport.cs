@@ -14,13 +14,10 @@ public static class HtmlReport
     public static HtmlReportSummary Write(IReadOnlyList<string> inputs, string outDir)
     {
         var found = ReportInputs.Find(inputs);
-        if (File.Exists(outDir)) throw new MoePruneException($"{outDir}: output path is an existing file");
-        string parent = Path.GetDirectoryName(Path.GetFullPath(outDir))!;
-        Directory.CreateDirectory(parent);
-        string temp = Path.Combine(parent, $".{Path.GetFileName(Path.GetFullPath(outDir))}.tmp-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(Path.Combine(temp, "data"));
-        try
+        List<string> figures = [];
+        IO.AtomicDirectory.Create(outDir, temp =>
         {
+            Directory.CreateDirectory(Path.Combine(temp, "data"));
             foreach (var input in found) File.Copy(input.Path, Path.Combine(temp, "data", input.Name));
             var page = new HtmlPage("MoePrune report");
             page.Paragraph("Summarises: " + string.Join(", ", found.Select(i =>
@@ -34,20 +31,8 @@ public static class HtmlReport
             foreach (var study in found.Where(i => i.Kind == ReportInputKind.Study)) StudySection.Render(page, study, temp);
             foreach (var similarity in found.Where(i => i.Kind == ReportInputKind.Similarity)) SimilaritySection.Render(page, similarity, temp);
             File.WriteAllText(Path.Combine(temp, "index.html"), page.Render());
-            var figures = Directory.GetFiles(temp, "*.png").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
-            if (Directory.Exists(outDir))
-            {
-                if (Directory.EnumerateFileSystemEntries(outDir).Any())
-                    throw new MoePruneException($"{outDir}: output directory exists and is not empty");
-                Directory.Delete(outDir);
-            }
-            Directory.Move(temp, outDir);
-            return new HtmlReportSummary(Path.Combine(outDir, "index.html"), figures!, found);
-        }
-        catch
-        {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-            throw;
-        }
+            figures = Directory.GetFiles(temp, "*.png").Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToList();
+        });
+        return new HtmlReportSummary(Path.Combine(outDir, "index.html"), figures, found);
     }
 }
