@@ -104,6 +104,7 @@ public static class LotteryStudy
         Recalibration recalibrate = Recalibration.None)
     {
         var r = ctx.Request;
+        Directory.CreateDirectory(ctx.RunsDir);
         string work = Path.Combine(ctx.RunsDir, name);
         var request = new StrategyRequest
         {
