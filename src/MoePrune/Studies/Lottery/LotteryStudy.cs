@@ -21,7 +21,10 @@ public static class LotteryStudy
     public static string TasksUnit(string strategy, string criterion, int seed) => $"b-{strategy}-{criterion}-s{seed}";
     public const string FullTasksUnit = "b-full";
 
-    /// <summary>Runs every unit of the requested parts that has not finished; returns the names that failed.</summary>
+    /// <summary>
+    /// Runs every unit of the requested parts that has not finished, calling <paramref name="afterEach"/> after each and
+    /// once at the end (so a run with nothing left to do renders the finished units again); returns the names that failed.
+    /// </summary>
     public static List<string> Run(LotteryStudyRequest request, Action<string>? log = null, Action<LotteryStudyContext>? afterEach = null)
     {
         request.Check();
@@ -34,7 +37,11 @@ public static class LotteryStudy
         LotteryStudyContext? ctx = null;
         var units = new StudyUnits(request.WorkDir, log) { AfterEach = () => afterEach?.Invoke(ctx!) };
         using (ctx = new LotteryStudyContext(request, units))
-            return units.RunAll(Units(ctx, log).Where(u => request.Parts.Contains(u.Part)));
+        {
+            var failed = units.RunAll(Units(ctx, log).Where(u => request.Parts.Contains(u.Part)));
+            afterEach?.Invoke(ctx);
+            return failed;
+        }
     }
 
     public static IEnumerable<StudyUnit> Units(LotteryStudyContext ctx, Action<string>? log)
