@@ -3,7 +3,7 @@
 // a forward (inference mode), a routers-only fine-tune step and an all-parameter fine-tune step (AdamW, batch 8 × 256,
 // brown+wordnet data as `finetune` packs it), interleaved in rounds so that a changing load hits all three alike;
 // the median step of each after a warm-up; and this machine's fp32 matmul rate for the experts' shape. Run:
-//     dotnet run tools/bench/FineTuneThroughput.cs -c Release [-- THREADS ROUNDS]
+//     MOEPRUNE_DATA=$PWD/data dotnet run tools/bench/FineTuneThroughput.cs -c Release [-- THREADS ROUNDS]
 using System.Diagnostics;
 using MoePrune.Benchmarks;
 using MoePrune.Jobs.FineTuning;
