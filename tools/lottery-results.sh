@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Refreshes the generated part of the lottery section of docs/RESULTS.md (between the markers
 # <!-- lottery-tables:begin --> and <!-- lottery-tables:end -->) from a lottery study folder, and copies the
-# study's raw JSON to docs/results-lottery.json. The tables are the study's own Markdown (tables.md, rewritten
+# study's raw JSON to docs/results-NAME.json. The tables are the study's own Markdown (tables.md, rewritten
 # by `moeprune study lottery --markdown` after every finished unit); this script adds which units have finished.
-# Usage: tools/lottery-results.sh [STUDY_DIR]   (default: runs/lottery-study)
+# Usage: tools/lottery-results.sh [STUDY_DIR [NAME]]   (defaults: runs/lottery-study, lottery)
+# NAME picks the markers (<!-- NAME-tables:begin/end -->) and the JSON copy (docs/results-NAME.json), so several
+# study folders (e.g. another set of criteria) can each have their block.
 # To re-render tables.md with the current code without running anything new, rerun the study's command with
 # --parts limited to finished parts (it renders once at the end), e.g. runs/lottery-study/run.sh's options + --parts a.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 study="${1:-$root/runs/lottery-study}"
+name="${2:-lottery}"
 [ -f "$study/tables.md" ] || { echo "error: $study/tables.md: no study tables (run the study first)" >&2; exit 1; }
-python3 - "$study" "${RESULTS_MD:-$root/docs/RESULTS.md}" <<'PY'
+python3 - "$study" "${RESULTS_MD:-$root/docs/RESULTS.md}" "$name" <<'PY'
 import json, os, sys, datetime
-study, results = sys.argv[1], sys.argv[2]
+study, results, name = sys.argv[1], sys.argv[2], sys.argv[3]
 units = sorted(f[:-5] for f in os.listdir(os.path.join(study, "units")) if f.endswith(".json"))
 parts = {}
 for u in units:
@@ -71,7 +74,7 @@ if pairs:
     extra = "\n".join(rows) + "\n"
 body = "\n".join(lines) + "\n" + open(os.path.join(study, "tables.md")).read().rstrip() + "\n\n" + extra
 text = open(results).read()
-begin, end = "<!-- lottery-tables:begin -->", "<!-- lottery-tables:end -->"
+begin, end = f"<!-- {name}-tables:begin -->", f"<!-- {name}-tables:end -->"
 if begin not in text or end not in text:
     sys.exit(f"error: {results}: no {begin} … {end} markers")
 head, rest = text.split(begin, 1)
@@ -79,5 +82,5 @@ _, tail = rest.split(end, 1)
 open(results, "w").write(head + begin + "\n" + body + end + tail)
 print(f"{results}: lottery tables from {len(units)} finished units")
 PY
-[ -n "${RESULTS_MD:-}" ] || cp "$study/results.json" "$root/docs/results-lottery.json"
-[ -n "${RESULTS_MD:-}" ] || echo "docs/results-lottery.json: $(wc -c < "$root/docs/results-lottery.json") bytes"
+[ -n "${RESULTS_MD:-}" ] || cp "$study/results.json" "$root/docs/results-$name.json"
+[ -n "${RESULTS_MD:-}" ] || echo "docs/results-$name.json: $(wc -c < "$root/docs/results-$name.json") bytes"
