@@ -23,7 +23,7 @@ public static class LotteryStudyCommand
         var work = new Option<string>("--work") { Description = "Study folder (finished units, run folders); rerun to continue", Required = true };
         var outFile = new Option<string>("--out") { Description = "Study JSON, rewritten after every finished unit", Required = true };
         var parts = new Option<string>("--parts") { Description = "Parts to run: a (perplexity), b (tasks), c (instruction following), d (budget), e (recovery), f (2:4, speed)", DefaultValueFactory = _ => "abcdef" };
-        var seeds = new Option<string>("--calib-seeds") { Description = "Calibration seeds (one run of every strategy per seed; also the random criterion's and the fine-tune order's)", DefaultValueFactory = _ => "0,1,2" };
+        var seeds = new Option<string>("--calib-seeds") { Description = "Calibration seeds (one run of every strategy per seed; also the random criterion's and the fine-tune order's); a continued study may add seeds after the first", DefaultValueFactory = _ => "0,1,2" };
         var criteria = new Option<string>("--criteria") { Description = "Criteria compared", DefaultValueFactory = _ => "random,min-ean,min-ege,max-rwn,max-ets" };
         var maxDrop = new Option<int>("--max-drop") { Description = "Experts dropped per layer at the highest sparsity", DefaultValueFactory = _ => 6 };
         var tokens = new Option<long>("--finetune-tokens") { Description = "Fine-tune tokens of the first lottery round (doubling per round)", DefaultValueFactory = _ => 8192 };

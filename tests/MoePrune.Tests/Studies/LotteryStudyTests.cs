@@ -12,7 +12,8 @@ namespace MoePrune.Tests.Studies;
 /// <summary>
 /// Part a of the lottery study on the default model, scaled down to one expert per layer: the iterative run's one round
 /// cuts and scores exactly as the one-shot row (the same experts, the same perplexity bits), the lottery's round
-/// fine-tunes and is recorded, and a second run does no unit again but renders the tables once more.
+/// fine-tunes and is recorded, and a second run does no unit again but renders the tables once more; a continuation with
+/// another first seed or another setting is refused (later seeds may be added).
 /// </summary>
 public class LotteryStudyTests(ITestOutputHelper output)
 {
@@ -55,5 +56,10 @@ public class LotteryStudyTests(ITestOutputHelper output)
         Assert.Empty(LotteryStudy.Run(request, lines.Add, _ => renders++));
         Assert.Equal(1, renders);
         Assert.DoesNotContain(lines, l => l.Contains("start"));
+
+        var otherFirstSeed = Assert.Throws<MoePruneException>(() => LotteryStudy.Run(request with { Seeds = [1, 0] }));
+        output.WriteLine(otherFirstSeed.Message);
+        Assert.Contains("other settings", otherFirstSeed.Message);
+        Assert.Contains("other settings", Assert.Throws<MoePruneException>(() => LotteryStudy.Run(request with { MaxDrop = 2 })).Message);
     }
 }

@@ -31,8 +31,8 @@ public static class LotteryStudy
         Directory.CreateDirectory(request.WorkDir);
         string file = Path.Combine(request.WorkDir, "study.json");
         var settings = request.ToJson();
-        if (File.Exists(file) && !JsonNode.DeepEquals(IO.JsonFile.ReadObject(file)["settings"], settings))
-            throw new MoePruneException($"{file}: the study in {request.WorkDir} was started with other settings; continue it with the same options or use another --work folder");
+        if (File.Exists(file) && !JsonNode.DeepEquals(WithoutSeeds(IO.JsonFile.ReadObject(file)["settings"]), WithoutSeeds(settings)))
+            throw new MoePruneException($"{file}: the study in {request.WorkDir} was started with other settings; continue it with the same options (other seeds may be added) or use another --work folder");
         IO.JsonFile.WriteAtomic(file, new JsonObject { ["settings"] = settings });
         LotteryStudyContext? ctx = null;
         var units = new StudyUnits(request.WorkDir, log) { AfterEach = () => afterEach?.Invoke(ctx!) };
@@ -42,6 +42,18 @@ public static class LotteryStudy
             afterEach?.Invoke(ctx);
             return failed;
         }
+    }
+
+    /// <summary>
+    /// The settings a continued study must repeat: all but the seeds after the first (parts c–f use the first seed's
+    /// runs; every other seed's units are kept apart, so adding seeds extends the study).
+    /// </summary>
+    static JsonNode? WithoutSeeds(JsonNode? settings)
+    {
+        if (settings is not JsonObject o || o["seeds"] is not JsonArray { Count: > 0 } seeds) return settings;
+        var copy = (JsonObject)o.DeepClone();
+        copy["seeds"] = new JsonArray(seeds[0]!.DeepClone());
+        return copy;
     }
 
     public static IEnumerable<StudyUnit> Units(LotteryStudyContext ctx, Action<string>? log)
