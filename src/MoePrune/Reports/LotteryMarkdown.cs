@@ -90,14 +90,16 @@ public static class LotteryMarkdown
     {
         if (units is not { Count: > 0 }) return;
         sb.AppendLine("### Fine-tune budget at the highest sparsity (min-EAN lottery, first seed)").AppendLine();
-        sb.AppendLine("| first-round tokens | total tokens | perplexity | KL |").AppendLine("|---:|---:|---:|---:|");
-        var lines = units.Select(kv => kv.Value!.AsObject()).Select(u => u["rounds"]!.AsArray().OfType<JsonObject>().ToList()).ToList();
-        foreach (var rounds in lines.OrderBy(r => (long)r[0]["finetune"]!["tokens"]!))
+        sb.AppendLine("| first-round budget | tokens trained per round | total tokens | perplexity | KL |").AppendLine("|---:|---|---:|---:|---:|");
+        var lines = units.Select(kv => kv.Value!.AsObject())
+            .Select(u => (Budget: (long?)u["finetune_budget"], Rounds: u["rounds"]!.AsArray().OfType<JsonObject>().ToList())).ToList();
+        foreach (var (budget, rounds) in lines.OrderBy(l => l.Budget ?? 0))
         {
             var last = rounds[^1];
-            sb.AppendLine($"| {rounds[0]["finetune"]!["tokens"]} | {rounds.Sum(x => (long)x["finetune"]!["tokens"]!)} | {F((double)last["evaluation"]!["perplexity"]!)} | {F((double?)last["evaluation"]!["kl"]?["mean"])} |");
+            sb.AppendLine($"| {budget} | {string.Join(", ", rounds.Select(x => x["finetune"]!["tokens"]))} | {rounds.Sum(x => (long)x["finetune"]!["tokens"]!)} | " +
+                          $"{F((double)last["evaluation"]!["perplexity"]!)} | {F((double?)last["evaluation"]!["kl"]?["mean"])} |");
         }
-        sb.AppendLine("\n(The first-round budget of part a is in the perplexity table: the min-ean lottery row at the highest sparsity.)\n");
+        sb.AppendLine("\n(A round trains whole optimizer steps, so a budget below one step trains one step.)\n");
     }
 
     static void Recovery(StringBuilder sb, JsonObject? units)

@@ -39,7 +39,7 @@ public static class LotteryStudyJson
             }),
             ["rows"] = rows,
             ["instruction"] = Section(units, "c-"),
-            ["budget"] = Section(units, "d-"),
+            ["budget"] = WithPartA(Section(units, "d-"), units, LotteryStudy.StrategyUnit("lottery", "min-ean", r.Seeds[0])),
             ["recovery"] = Section(units, "e-one-shot-"),
             ["semi_structured"] = units.Load("f-two-four")?.DeepClone(),
             ["speed"] = units.Load("f-speed")?.DeepClone(),
@@ -108,6 +108,13 @@ public static class LotteryStudyJson
         return new JsonObject { ["mean"] = mean, ["sd"] = sd, ["n"] = v.Count };
     }
 
+    /// <summary>Part d's runs and part a's run at the unscaled budget (the ×1 row).</summary>
+    static JsonObject WithPartA(JsonObject section, StudyUnits units, string unit)
+    {
+        if (section.Count > 0 && units.Load(unit) is { } a) section[unit] = Slim(a);
+        return section;
+    }
+
     static JsonObject Section(StudyUnits units, string prefix)
     {
         var section = new JsonObject();
@@ -131,6 +138,7 @@ public static class LotteryStudyJson
             round.Remove("selection");
             if (round["finetune"] is JsonObject ft) { ft.Remove("cross_entropy"); ft.Remove("distillation"); ft.Remove("data"); }
         }
+        if (copy["settings"]?["finetune"]?["tokens"] is JsonNode budget) copy["finetune_budget"] = budget.DeepClone();
         copy.Remove("settings");
         return copy;
     }
