@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Perplexity throughput: MoePrune (perplexity --tokens) against llama.cpp (node-llama-cpp 3.21.1, prebuilt CPU
+# Perplexity throughput: MoePrune (perplexity --token-file) against llama.cpp (node-llama-cpp 3.21.1, prebuilt CPU
 # binaries) on the shipped default model, same tokens, same machine, same run; f32, then bf16 and f16 GGUF exports.
 #   bench/llamacpp/perplexity.sh [SEQUENCES] [THREADS]      (defaults: 16 sequences of 256 tokens, 2 threads)
 # Prints one JSON line per measurement and the load average before and after. Needs tests/llamacpp installed
@@ -19,7 +19,7 @@ echo "sequences: $(wc -l < "$work/tokens.txt") x 256 tokens"
 
 for dtype in fp32 bf16; do
   start=$(date +%s.%N)
-  out=$(OMP_NUM_THREADS=$threads ./moeprune perplexity --tokens "$work/tokens.txt" --dtype $dtype --batch-size 8 --json | tr -d '\n ')
+  out=$(OMP_NUM_THREADS=$threads ./moeprune perplexity --token-file "$work/tokens.txt" --dtype $dtype --batch-size 8 --json | tr -d '\n ')
   end=$(date +%s.%N)
   echo "{\"engine\":\"MoePrune\",\"dtype\":\"$dtype\",\"wall_seconds\":$(echo "$end - $start" | bc),\"result\":$out}"
 done

@@ -27,6 +27,7 @@ public sealed class OptionNames(IReadOnlyDictionary<string, string> names)
     public const string EvalSequences = "eval-sequences";
     public const string Out = "out";
     public const string Force = "force";
+    public const string DropMtp = "drop-mtp";
 
     /// <summary>The library's own names (each setting's key).</summary>
     public static OptionNames Neutral { get; } = new(new Dictionary<string, string>());

@@ -30,5 +30,6 @@ public static class CliOptionNames
         [Jobs.FineTuning.FineTuneNames.Growth] = "--finetune-growth",
         [Jobs.FineTuning.FineTuneNames.Teacher] = "--teacher",
         [OptionNames.Force] = "--force",
+        [OptionNames.DropMtp] = "--drop-mtp",
     });
 }

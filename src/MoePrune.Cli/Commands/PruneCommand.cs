@@ -34,6 +34,10 @@ public static class PruneCommand
             Description = "Spread the same total over layers by normalised score; layers may keep different counts (a checkpoint stock transformers cannot load)",
         };
         var protect = new Option<string?>("--protect") { Description = "Experts never removed: LAYER:EXPERT,…" };
+        var dropMtp = new Option<bool>("--drop-mtp")
+        {
+            Description = "Remove the MTP layers (num_nextn_predict_layers 0) instead of pruning their experts to the same count by weight norm",
+        };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the perplexity check before/after on a small held-out sample" };
         var evalSequences = new Option<int>("--eval-sequences")
         {
@@ -44,7 +48,7 @@ public static class PruneCommand
         var dtype = ModelOptions.Dtype($"Dtype the model is held, scored and written in: {ModelOptions.DtypeValues} (default: the checkpoint's)");
         var cmd = new Command("prune", "Remove experts, write a standard Hugging Face checkpoint with pruning.json, and say what it cost")
         {
-            dir, criterion, drop, keep, ratio, output, force, scores, keepMap, global, protect, dtype, noEval, evalSequences, evalTokens,
+            dir, criterion, drop, keep, ratio, output, force, scores, keepMap, global, protect, dropMtp, dtype, noEval, evalSequences, evalTokens,
         };
         calib.AddTo(cmd);
         var strategy = new StrategyOptions();
@@ -67,6 +71,7 @@ public static class PruneCommand
                     Global = pr.GetValue(global), Protect = SelectionRequest.ParseProtect(pr.GetValue(protect), names),
                 },
                 Calibration = calib.Bind(pr),
+                DropMtp = pr.GetValue(dropMtp),
                 Dtype = pr.DtypeValue(dtype),
                 Evaluation = new PruneEvaluation
                 {
@@ -90,17 +95,26 @@ public static class PruneCommand
                     ["portable"] = record["portable"]?.DeepClone(),
                     ["cost"] = record["cost"]?.DeepClone(),
                     ["layers"] = record["layers"]!.DeepClone(),
+                    ["mtp"] = record["mtp"]?.DeepClone(),
                 });
                 return 0;
             }
             foreach (var (layer, s) in result.Selections)
                 Console.WriteLine($"layer {layer,3}: keep {s.Kept.Length}/{s.NumExperts} [{string.Join(",", s.Kept)}]  removed [{string.Join(",", s.Removed)}]");
+            if (record["mtp"] is JsonObject mtpRecord) Console.WriteLine(MtpLine(mtpRecord));
             foreach (var line in CostLines(record["cost"]!.AsObject())) Console.WriteLine(line);
             Console.WriteLine($"wrote {result.OutDir} ({record["method"]}, pruning.json inside)");
             return 0;
         });
         return cmd;
     }
+
+    /// <summary>What happened to the MTP layers, in one line.</summary>
+    public static string MtpLine(JsonObject mtp) =>
+        mtp["rule"]?.GetValue<string>() == MtpChoice.DroppedRule
+            ? "mtp         dropped (num_nextn_predict_layers 0)"
+            : "mtp         " + string.Join("; ", mtp["layers"]!.AsObject().Select(kv =>
+                  $"layer {kv.Key}: keep {kv.Value!["kept"]!.AsArray().Count}/{kv.Value["experts"]} by weight norm (not calibrated)"));
 
     /// <summary>"parameters 12,345,678 → 9,876,543 (−20.0%)" lines of the cost record.</summary>
     public static IEnumerable<string> CostLines(JsonObject cost)

@@ -57,7 +57,7 @@ public sealed class StrategyOptions
                 SequencesPerGenre = prune.Evaluation.SequencesPerGenre, TokensFile = prune.Evaluation.TokenFile, BatchSize = prune.Evaluation.BatchSize,
                 Tasks = tasks?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [], TaskLimit = pr.GetValue(_evalLimit),
             },
-            Dtype = prune.Dtype,
+            Dtype = prune.Dtype, DropMtp = prune.DropMtp,
             Names = names.With(StrategyNames.PerRound, "--per-round").With(StrategyNames.Recalibrate, "--recalibrate")
                          .With(StrategyNames.Work, "--work").With(StrategyNames.Resume, "--resume").With(OptionNames.EvalSequences, "--eval-sequences"),
         };

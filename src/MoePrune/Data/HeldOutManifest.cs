@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace MoePrune.Data;
@@ -30,13 +29,7 @@ public static class HeldOutManifest
     /// <summary>The held-out lemmas listed in a manifest, in file order.</summary>
     public static List<string> ReadLemmas(string path)
     {
-        if (!File.Exists(path)) throw new MoePruneException($"{path}: held-out manifest not found");
-        try
-        {
-            var root = JsonNode.Parse(File.ReadAllText(path));
-            var lemmas = root?["lemmas"]?.AsArray() ?? throw new MoePruneException($"{path}: no \"lemmas\" array");
-            return lemmas.Select(n => n?["lemma"]?.GetValue<string>() ?? throw new MoePruneException($"{path}: an entry has no \"lemma\"")).ToList();
-        }
-        catch (JsonException e) { throw new MoePruneException($"{path}: not valid JSON ({e.Message})", inner: e); }
+        var lemmas = IO.JsonFile.ReadObject(path)["lemmas"] as JsonArray ?? throw new MoePruneException($"{path}: no \"lemmas\" array");
+        return lemmas.Select(n => n?["lemma"]?.GetValue<string>() ?? throw new MoePruneException($"{path}: an entry has no \"lemma\"")).ToList();
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace MoePrune.Data;
@@ -69,10 +68,7 @@ public static class SplitManifest
     /// <summary>Reads a manifest back into splits (document ids only; counts are checked by the tests).</summary>
     public static BrownSplits Read(string path)
     {
-        if (!File.Exists(path)) throw new MoePruneException($"{path}: split manifest not found");
-        JsonNode root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)) ?? throw new JsonException("empty document"); }
-        catch (JsonException e) { throw new MoePruneException($"{path}: not valid JSON ({e.Message})", inner: e); }
+        var root = IO.JsonFile.ReadObject(path);
         var genres = root["genres"]?.AsObject() ?? throw new MoePruneException($"{path}: no \"genres\" object");
         var list = new List<GenreSplit>();
         foreach (var (name, node) in genres)

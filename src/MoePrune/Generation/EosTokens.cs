@@ -15,9 +15,7 @@ public static class EosTokens
         var path = Path.Combine(modelDir, "generation_config.json");
         if (File.Exists(path))
         {
-            JsonNode? node;
-            try { node = JsonNode.Parse(File.ReadAllText(path)); }
-            catch (System.Text.Json.JsonException e) { throw new MoePruneException($"{path}: invalid JSON ({e.Message})"); }
+            var node = IO.JsonFile.ReadNode(path);
             if (Ids(node?["eos_token_id"], path) is { Count: > 0 } fromGeneration) return fromGeneration;
         }
         if (Ids(config.Source["eos_token_id"], config.Path) is { Count: > 0 } fromConfig) return fromConfig;

@@ -8,7 +8,8 @@ namespace MoePrune.Jobs;
 /// <c>pruning.json</c>: tool and version, the input checkpoint's path and fingerprint, how experts were chosen
 /// (method, criterion, direction; for a single round also its selection request, files and calibration), per
 /// MoE layer the kept and removed ORIGINAL expert indices after every round (with the criterion's values for a
-/// single round), and <c>rounds</c>: every round's record (<see cref="RoundRecord"/>), one entry for a one-shot prune.
+/// single round), the MTP layers' rule and kept originals (<c>mtp</c>, <see cref="MtpChoice.Compose"/>, when the model has
+/// them), and <c>rounds</c>: every round's record (<see cref="RoundRecord"/>), one entry for a one-shot prune.
 /// </summary>
 public static class PruneJobRecord
 {
@@ -37,7 +38,7 @@ public static class PruneJobRecord
                 layer["scores"] = scores.DeepClone();
             layers[index.ToString()] = layer;
         }
-        return new JsonObject
+        var record = new JsonObject
         {
             ["tool"] = "moeprune",
             ["tool_version"] = ToolVersion,
@@ -57,8 +58,10 @@ public static class PruneJobRecord
             ["keep_map_file"] = single ? first["keep_map_file"]?.DeepClone() : null,
             ["calibration"] = single ? first["calibration"]?.DeepClone() : null,
             ["layers"] = layers,
-            ["rounds"] = new JsonArray(rounds.Select(r => (JsonNode)r.DeepClone()).ToArray()),
         };
+        if (MtpChoice.Compose(rounds) is { } mtp) record["mtp"] = mtp;
+        record["rounds"] = new JsonArray(rounds.Select(r => (JsonNode)r.DeepClone()).ToArray());
+        return record;
     }
 
     /// <summary>The value of <paramref name="key"/> when every round has the same one, else null.</summary>

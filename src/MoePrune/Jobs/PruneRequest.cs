@@ -23,6 +23,8 @@ public sealed record PruneRequest
     public string? KeepMapFile { get; init; }
     public SelectionRequest Selection { get; init; } = new();
     public CalibrationSettings Calibration { get; init; } = new();
+    /// <summary>Drop the MTP layers instead of pruning them to the main layers' count (<see cref="RoundSpec.DropMtp"/>).</summary>
+    public bool DropMtp { get; init; }
     /// <summary>Compute dtype of the model (and of the written checkpoint); the checkpoint's when null.</summary>
     public ScalarType? Dtype { get; init; }
     /// <summary>The perplexity check before/after (on by default; see <see cref="PruneCost"/>).</summary>
@@ -36,7 +38,7 @@ public sealed record PruneRequest
         {
             Criterion = Criterion is null ? null : CriterionSpec.Parse(Criterion, Names[OptionNames.Criterion]),
             ScoresFile = ScoresFile, KeepMapFile = KeepMapFile,
-            Selection = Selection with { Names = Names }, Calibration = Calibration, Names = Names,
+            Selection = Selection with { Names = Names }, Calibration = Calibration, DropMtp = DropMtp, Names = Names,
         };
         spec.Check();
         return spec;

@@ -18,7 +18,8 @@ public sealed record RoundInput(int Round, MoeForCausalLM Model, ExpertLineage L
 
 /// <summary>
 /// One pruning round: score the CURRENT model (or read its scores, or a keep-map) and select
-/// (<see cref="RoundSelection"/>), check the surgery plan, compose the lineage, then the optional hooks (fine-tune,
+/// (<see cref="RoundSelection"/>), keep the MTP layers consistent (<see cref="MtpChoice"/>: pruned to the main layers' count
+/// by weight norm, or dropped), check the surgery plan, compose the lineage, then the optional hooks (fine-tune,
 /// evaluate) on the pruned model built in memory. The caller exports, records or hands the model to the next round.
 /// </summary>
 public static class PruneRound
@@ -27,9 +28,11 @@ public static class PruneRound
     {
         spec.Check();
         var choice = RoundSelection.Choose(input, spec, progress);
-        var plan = ExpertSurgery.KeepPlan(choice.Selections.Values);
+        var counts = choice.Selections.Values.Select(s => s.Kept.Length).Distinct().ToList();
+        var mtp = MtpChoice.For(input.Model, counts.Count == 1 ? counts[0] : input.Model.Config.NumExperts, spec.DropMtp);
+        var plan = MtpChoice.KeepPlan(choice.Selections.Values, mtp);
         ExpertSurgery.Validate(input.Model.Config, plan, spec.NonUniform);
-        var round = new RoundContext(input.Round, input.Model, spec, choice, plan, input.Lineage, input.Lineage.Keep(choice.Selections));
+        var round = new RoundContext(input.Round, input.Model, spec, choice, plan, input.Lineage, input.Lineage.Keep(choice.Selections)) { Mtp = mtp };
         try
         {
             hooks ??= RoundHooks.None;

@@ -69,7 +69,8 @@ public static class PruneRun
                 lineage = folder!.LoadLineage(done);
                 current = folder.SavedModel(done) is { } saved
                     ? ModelLoader.Load(saved, r.Dtype)
-                    : ExpertSurgery.Apply(original, KeepOriginals(lineage), r.Rounds.Any(s => s.NonUniform));
+                    : ExpertSurgery.Apply(original, KeepOriginals(original, lineage, r.Rounds.Take(done).Any(s => s.DropMtp)),
+                                          r.Rounds.Any(s => s.NonUniform));
             }
             for (int k = done + 1; k <= r.Rounds.Count; k++)
             {
@@ -99,12 +100,19 @@ public static class PruneRun
         }
     }
 
-    /// <summary>The removal plan that rebuilds a removal-only lineage from the original model.</summary>
-    private static ExpertPlan KeepOriginals(ExpertLineage lineage)
+    /// <summary>
+    /// The removal plan that rebuilds a removal-only lineage from the original model, MTP layers included: rounds that
+    /// never change the weights keep the MTP experts of largest weight norm at every count, so choosing them once at the
+    /// final count gives the rounds' composition.
+    /// </summary>
+    private static ExpertPlan KeepOriginals(MoeForCausalLM original, ExpertLineage lineage, bool mtpDropped)
     {
         if (lineage.Layers.Any(l => Enumerable.Range(0, lineage.Slots(l)).Any(s => lineage.Originals(l, s).Count != 1)))
             throw new MoePruneException("pruning run: a round merged experts but saved no model; the run cannot be resumed");
-        return ExpertPlan.Keep(lineage.Layers.ToDictionary(l => l, l => (IReadOnlyList<int>)lineage.KeptOriginals(l)));
+        var main = lineage.Layers.Select(l => LayerSelection.FromRemoved(l, lineage.OriginalCount(l), lineage.RemovedOriginals(l)));
+        var counts = lineage.Layers.Select(lineage.Slots).Distinct().ToList();
+        var mtp = MtpChoice.For(original, counts.Count == 1 ? counts[0] : original.Config.NumExperts, mtpDropped);
+        return MtpChoice.KeepPlan(main, mtp);
     }
 
     /// <summary>What decides the run's outcome; a resumed run must have the same.</summary>

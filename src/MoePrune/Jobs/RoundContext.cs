@@ -37,6 +37,8 @@ public sealed class RoundContext : IDisposable
     public ExpertPlan Plan { get; }
     public ExpertLineage LineageBefore { get; }
     public ExpertLineage LineageAfter { get; }
+    /// <summary>What the round did to the MTP layers (null when the model has none).</summary>
+    public MtpChoice? Mtp { get; init; }
     /// <summary>What the fine-tune hook recorded (null when none ran).</summary>
     public JsonNode? FineTune { get; internal set; }
     /// <summary>What the evaluate hook recorded (null when none ran).</summary>

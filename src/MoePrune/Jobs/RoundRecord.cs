@@ -7,7 +7,7 @@ namespace MoePrune.Jobs;
 /// The record of one round: how it chose (method, criterion, direction, the selection request, files read,
 /// calibration), and per MoE layer the experts before the round, the experts kept and removed in ORIGINAL
 /// indices (through the lineage), the same in the round model's slot indices, and the criterion's values per slot;
-/// then what the hooks recorded.
+/// what it did to the MTP layers (<c>mtp</c>, when the model has them); then what the hooks recorded.
 /// </summary>
 public static class RoundRecord
 {
@@ -42,6 +42,7 @@ public static class RoundRecord
             ["calibration"] = choice.Calibration?.DeepClone(),
             ["layers"] = layers,
         };
+        if (round.Mtp is { } mtp) record["mtp"] = mtp.ToJson();
         if (round.FineTune is not null) record["finetune"] = round.FineTune.DeepClone();
         if (round.Evaluation is not null) record["evaluation"] = round.Evaluation.DeepClone();
         return record;

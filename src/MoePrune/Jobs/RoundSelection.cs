@@ -10,7 +10,9 @@ namespace MoePrune.Jobs;
 /// The choosing step of a round, on the round's current model: a keep-map (original indices, mapped to current
 /// slots through the lineage), a subset selector (naee: searched now, or read from a scores file), or a
 /// criterion's scores (computed now, or read from a scores file of the same checkpoint) with a uniform or
-/// global selection. Every check that needs no calibration runs before the calibration pass.
+/// global selection. Under group-limited routing every selection is group-balanced (scores: ranked within each group;
+/// naee: only balanced subsets; keep-maps and stored subsets: refused unless balanced), and a global budget is refused.
+/// Every check that needs no calibration runs before the calibration pass.
 /// </summary>
 public static class RoundSelection
 {
@@ -18,6 +20,7 @@ public static class RoundSelection
 
     public static RoundChoice Choose(RoundInput input, RoundSpec spec, Action<ScoringProgress>? progress = null)
     {
+        CheckMtp(input, spec);
         if (spec.KeepMapFile is { } file) return FromKeepMap(input, spec, file);
         return spec.Criterion!.Needs.SelectsSubsets ? FromSubsets(input, spec, progress) : FromScores(input, spec, progress);
     }
@@ -30,7 +33,11 @@ public static class RoundSelection
         CheckKeepMap(input, spec, path, keepMap);
         foreach (var (layer, originals) in keepMap)
             map[layer] = originals.Select(o => Slot(input, path, layer, o)).ToList();
-        ExpertSurgery.Validate(model.Config, ExpertPlan.Keep(map), allowNonUniform: true);
+        var config = model.Config;
+        if (config.Groups.IsGroupLimited) GroupBalancedSelection.Validate(config, map, path);
+        var mainOnly = ExpertPlan.Keep(map);
+        mainOnly.DropMtpLayers = true;                                                  // the MTP layers follow in PruneRound
+        ExpertSurgery.Validate(config, mainOnly, allowNonUniform: true);
         var selections = new SortedDictionary<int, LayerSelection>();
         foreach (var view in model.MoeLayers)
         {
@@ -62,10 +69,31 @@ public static class RoundSelection
                 throw new MoePruneException($"{path}: key \"{layer}\": keeps {originals.Count} expert(s), fewer than the {view.TopK} each token is routed to (top-k)");
         }
         var counts = views.Values.Select(v => keepMap.TryGetValue(v.LayerIndex, out var k) ? k.Count : v.NumExperts).Distinct().ToList();
+        string Counts() => string.Join(", ", views.Values.Select(v => $"layer {v.LayerIndex}: {(keepMap.TryGetValue(v.LayerIndex, out var k) ? k.Count : v.NumExperts)}"));
         if (counts.Count > 1 && !spec.NonUniform)
-            throw new MoePruneException($"{path}: layers keep different numbers of experts ("
-                + string.Join(", ", views.Values.Select(v => $"layer {v.LayerIndex}: {(keepMap.TryGetValue(v.LayerIndex, out var k) ? k.Count : v.NumExperts)}"))
-                + $"), which stock transformers cannot load; give {spec.Names[OptionNames.Global]} to write such a non-portable checkpoint");
+            throw new MoePruneException($"{path}: layers keep different numbers of experts ({Counts()}), which stock transformers cannot load; "
+                + $"give {spec.Names[OptionNames.Global]} to write such a non-portable checkpoint");
+        var config = input.Model.Config;
+        if (counts.Count > 1 && config.NumMtpLayers > 0 && !spec.DropMtp)
+            throw new MoePruneException($"{path}: layers keep different numbers of experts ({Counts()}), but the MTP layers share "
+                + $"{config.Family.ExpertCountKey} with them; give {spec.Names[OptionNames.DropMtp]} to drop the MTP layers");
+    }
+
+    /// <summary>
+    /// The MTP checks that need no calibration: dropping MTP layers the checkpoint does not have (a later round's model
+    /// may have dropped them already), and a global budget (layers with different counts) while MTP layers, which share the
+    /// expert-count key, are kept.
+    /// </summary>
+    private static void CheckMtp(RoundInput input, RoundSpec spec)
+    {
+        var config = input.Model.Config;
+        var n = spec.Names;
+        if (spec.DropMtp && config.NumMtpLayers == 0 && input.Round == 1)
+            throw new MoePruneException($"{n[OptionNames.DropMtp]}: {config.Path} has no MTP layers ({Models.MoeConfigParser.MtpLayersKey} is 0)");
+        if (spec.Selection.Global && spec.KeepMapFile is null && config.NumMtpLayers > 0 && !spec.DropMtp && !config.Groups.IsGroupLimited)
+            throw new MoePruneException($"{n[OptionNames.Global]}: {config.Path} has {config.NumMtpLayers} MTP layer(s), which share "
+                + $"{config.Family.ExpertCountKey} with the other layers, so every layer must keep the same count; give "
+                + $"{n[OptionNames.DropMtp]} to drop the MTP layers");
     }
 
     /// <summary>The current slot of an original expert named by a keep-map (checked in range by <see cref="CheckKeepMap"/>).</summary>
@@ -81,10 +109,15 @@ public static class RoundSelection
         var views = input.Model.MoeLayers;
         var layers = NaeeSelector.Shapes(views);
         NaeeSelector.Check(layers, spec.Selection);
+        var config = input.Model.Config;
+        if (config.Groups.IsGroupLimited)                                                 // naee searches balanced subsets only
+            foreach (var (_, (experts, _)) in layers) GroupBalancedSelection.DropsPerGroup(config, spec.Selection.DropsFor(experts));
         if (spec.ScoresFile is { } file)
         {
             var stored = CheckedScores(input, spec, file);
             var selections = NaeeSelector.FromReport(stored.Naee, layers, spec.Selection, file);
+            if (config.Groups.IsGroupLimited)
+                GroupBalancedSelection.Validate(config, selections.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<int>)kv.Value.Kept), file);
             return new RoundChoice(NaeeSelector.Method, selections, null, stored, Clone(stored.Metadata.CalibrationData));
         }
         var (stats, calibration) = Statistics(input, spec, progress);
@@ -116,8 +149,9 @@ public static class RoundSelection
             report = new ScoresReport { Metadata = Metadata(input, stats, spec, calibration) };
             report.Add(scores);
         }
-        var selections = ExpertSelection.Select(scores, spec.Selection);
-        return new RoundChoice(ExpertSelection.Method(spec.Selection), selections, scores, report, calibration);
+        var groups = input.Model.Config.Groups;
+        var selections = ExpertSelection.Select(scores, spec.Selection, groups);
+        return new RoundChoice(ExpertSelection.Method(spec.Selection, groups), selections, scores, report, calibration);
     }
 
     /// <summary>Runs the selection on all-zero scores so that bad counts or protected experts fail before the calibration pass.</summary>
@@ -126,7 +160,7 @@ public static class RoundSelection
         var zeros = new CriterionScores { Spec = criterion, Drops = DropDirection.Min };
         foreach (var view in input.Model.MoeLayers)
             zeros.Layers[view.LayerIndex] = new LayerScores(view.LayerIndex, view.TopK, new double[view.NumExperts]);
-        ExpertSelection.Select(zeros, selection);
+        ExpertSelection.Select(zeros, selection, input.Model.Config.Groups);
     }
 
     /// <summary>The statistics given with the input, or one calibration pass on the round's model for its criterion.</summary>

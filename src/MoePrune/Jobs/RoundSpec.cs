@@ -19,6 +19,11 @@ public sealed record RoundSpec
     public string? KeepMapFile { get; init; }
     public SelectionRequest Selection { get; init; } = new();
     public CalibrationSettings Calibration { get; init; } = new();
+    /// <summary>
+    /// Remove the model's MTP layers (and write <c>num_nextn_predict_layers: 0</c>) instead of pruning their experts to the
+    /// main layers' count by weight norm (<see cref="MtpChoice"/>).
+    /// </summary>
+    public bool DropMtp { get; init; }
     public OptionNames Names { get; init; } = OptionNames.Neutral;
 
     /// <summary>True when the layers may end with different expert counts (a global budget).</summary>
@@ -32,18 +37,23 @@ public sealed record RoundSpec
     };
 
     /// <summary>Everything that decides the round's outcome, for a run folder's settings (resume refuses other settings).</summary>
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
     {
-        ["criterion"] = Criterion?.Name,
-        ["scores_file"] = ScoresFile is null ? null : Path.GetFullPath(ScoresFile),
-        ["keep_map_file"] = KeepMapFile is null ? null : Path.GetFullPath(KeepMapFile),
-        ["selection"] = SelectionJson(),
-        ["calibration"] = new JsonObject
+        var json = new JsonObject
         {
-            ["spec"] = Calibration.Spec, ["sequences"] = Calibration.Sequences, ["length"] = Calibration.Length,
-            ["seed"] = Calibration.Seed, ["batch_size"] = Calibration.BatchSize, ["input_sample_rows"] = Calibration.InputSampleRows,
-        },
-    };
+            ["criterion"] = Criterion?.Name,
+            ["scores_file"] = ScoresFile is null ? null : Path.GetFullPath(ScoresFile),
+            ["keep_map_file"] = KeepMapFile is null ? null : Path.GetFullPath(KeepMapFile),
+            ["selection"] = SelectionJson(),
+            ["calibration"] = new JsonObject
+            {
+                ["spec"] = Calibration.Spec, ["sequences"] = Calibration.Sequences, ["length"] = Calibration.Length,
+                ["seed"] = Calibration.Seed, ["batch_size"] = Calibration.BatchSize, ["input_sample_rows"] = Calibration.InputSampleRows,
+            },
+        };
+        if (DropMtp) json["drop_mtp"] = true;                                          // absent when false: older run folders resume
+        return json;
+    }
 
     /// <summary>The checks that need no model.</summary>
     public void Check()

@@ -28,13 +28,26 @@ public static class ScoreJob
         if (r.SaveStats is not null) IO.OutputPaths.Claim(r.SaveStats, IO.OutputKind.File, r.Force, names);
         using var model = ModelLoader.Load(r.ModelDir, r.Dtype);
         string fingerprint = model.Fingerprint ?? IO.CheckpointFingerprint.Compute(r.ModelDir);
+        var groups = model.Config.Groups;
         var subsets = new SelectionRequest
         {
-            Keep = r.SubsetKeep ?? NaeeSelector.DefaultKeep(model.MoeLayers),
+            Keep = r.SubsetKeep ?? (groups.IsGroupLimited                                // every group keeps what its score needs
+                ? Math.Min(model.Config.NumExperts, Math.Max(NaeeSelector.DefaultKeep(model.MoeLayers), groups.NGroup * groups.MinGroupSize))
+                : NaeeSelector.DefaultKeep(model.MoeLayers)),
             Names = names.With(OptionNames.Keep, names[OptionNames.SubsetKeep]),
         };
         if (r.Criteria.Any(c => c.Needs.SelectsSubsets))                                  // before the calibration pass
+        {
             NaeeSelector.Check(NaeeSelector.Shapes(model.MoeLayers), subsets);
+            try
+            {
+                if (groups.IsGroupLimited) GroupBalancedSelection.DropsPerGroup(model.Config, model.Config.NumExperts - subsets.Keep.Value);
+            }
+            catch (MoePruneException e)
+            {
+                throw new MoePruneException($"{names[OptionNames.SubsetKeep]} {subsets.Keep}: {e.Message}", e.Details, e);
+            }
+        }
         CriteriaStats? stats = null;
         JsonObject? calibration = null;
         double seconds = 0;

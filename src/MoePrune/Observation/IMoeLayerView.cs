@@ -16,6 +16,13 @@ public interface IMoeLayerView
     int HiddenSize { get; }
     int ExpertIntermediateSize { get; }
 
+    /// <summary>
+    /// The equal groups of consecutive experts routing first chooses among (DeepSeek-V2 <c>group_limited_greedy</c>,
+    /// DeepSeek-V3 / Kimi-K2 / GLM-4.5 with <c>n_group</c> &gt; 1), 1 without group-limited routing. A subset of experts
+    /// that surgery can realise keeps the same number of each group's experts (see <c>Pruning.GroupBalance</c>).
+    /// </summary>
+    int RoutingGroups => 1;
+
     /// <summary>(E, H) router weight.</summary>
     Tensor RouterWeight { get; }
     /// <summary>(I, H) gate projection of expert e (Mixtral w1).</summary>

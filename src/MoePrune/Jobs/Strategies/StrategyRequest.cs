@@ -43,6 +43,8 @@ public sealed record StrategyRequest
     /// <summary>Per-round evaluation; null: none.</summary>
     public RoundEvaluationSpec? Evaluation { get; init; } = new();
     public ScalarType? Dtype { get; init; }
+    /// <summary>Drop the MTP layers in every round instead of pruning them to the main layers' count (<see cref="RoundSpec.DropMtp"/>).</summary>
+    public bool DropMtp { get; init; }
     public OptionNames Names { get; init; } = OptionNames.Neutral;
 
     /// <summary>True when rounds fine-tune (lottery, or a recalibration).</summary>
@@ -88,7 +90,7 @@ public sealed record StrategyRequest
         RoundSpec Round(SelectionRequest s, bool first) => new()
         {
             Criterion = criterion, ScoresFile = first ? ScoresFile : null, Selection = s with { Names = Names },
-            Calibration = Calibration, Names = Names,
+            Calibration = Calibration, DropMtp = DropMtp, Names = Names,
         };
         if (Strategy == PruneStrategy.OneShot) return [Round(Selection, true)];
         if (config is null) return [Round(Selection, true)];

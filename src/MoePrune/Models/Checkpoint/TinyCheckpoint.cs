@@ -9,7 +9,8 @@ namespace MoePrune.Models;
 /// <summary>
 /// Small random-weight checkpoints of each family, written as Hugging Face directories: for tests, the
 /// README's first command (<c>moeprune make-tiny</c>) and benchmarks. Default shape: hidden 64, 2 layers,
-/// 4 heads (2 KV heads), 8 experts of width 96, top-2, vocab 256.
+/// 4 heads (2 KV heads), 8 experts of width 96, top-2, vocab 256. A <see cref="TinyVariant"/> adds group-limited
+/// routing, MTP layers, FP8 weights or a real tokenizer.
 /// </summary>
 public static class TinyCheckpoint
 {
@@ -44,7 +45,8 @@ public static class TinyCheckpoint
         if (!family.AlwaysRenormalize) json["norm_topk_prob"] = family.DefaultNormTopKProb;
         if (family.SharedExpert is { } shared)
         {
-            json[shared.IntermediateSizeKey] = 2 * expertSize;
+            if (shared.IntermediateSizeKey != family.ExpertSizeKey)                  // DeepSeek: moe_intermediate_size × n_shared_experts
+                json[shared.IntermediateSizeKey] = 2 * expertSize;
             if (shared.CountKey is not null) json[shared.CountKey] = 1;
         }
         if (family.MoeLayers.AllSparseKeys.Count > 0)
@@ -65,11 +67,15 @@ public static class TinyCheckpoint
         return model;
     }
 
-    /// <summary>Writes a tiny random checkpoint of <paramref name="modelType"/> to <paramref name="outDir"/>.</summary>
-    public static MoeConfig Write(string modelType, string outDir, int seed = 0, ScalarType dtype = ScalarType.Float32)
+    /// <summary>Writes a tiny random checkpoint of <paramref name="modelType"/> (and <paramref name="variant"/>) to <paramref name="outDir"/>.</summary>
+    public static MoeConfig Write(string modelType, string outDir, int seed = 0, ScalarType dtype = ScalarType.Float32, TinyVariant? variant = null)
     {
-        using var model = Random(Config(modelType, dtype: dtype), seed);
-        ModelLoader.Save(model, outDir);
+        variant ??= new TinyVariant();
+        var json = variant.VocabSize() is int vocab ? Config(modelType, vocab: vocab, dtype: dtype) : Config(modelType, dtype: dtype);
+        variant.ApplyTo(json, FamilyRegistry.Get(modelType, "make-tiny"));
+        using var model = Random(json, seed);
+        variant.Quantize(model);
+        ModelLoader.Save(model, outDir, copyAuxFrom: variant.TokenizerDir);
         return model.Config;
     }
 

@@ -88,10 +88,7 @@ public sealed class MoeConfig
     public static MoeConfig Load(string path)
     {
         if (!File.Exists(path)) throw new MoePruneException($"{path}: config.json not found");
-        JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (System.Text.Json.JsonException e) { throw new MoePruneException($"{path}: invalid JSON ({e.Message})"); }
-        return Parse(node as JsonObject ?? throw new MoePruneException($"{path}: top level is not a JSON object"), path);
+        return Parse(IO.JsonFile.ReadObject(path), path);
     }
 
     /// <summary>

@@ -37,6 +37,7 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
         TopK = config.TopK;
         HiddenSize = config.HiddenSize;
         ExpertIntermediateSize = config.ExpertIntermediateSize;
+        RoutingGroups = config.Groups.IsGroupLimited ? config.Groups.NGroup : 1;
         _observers = observers;
         _gate = new Router(HiddenSize, NumExperts, family.CreateRouting(config), family.RouterScoreCorrectionBias, dtype, device,
                            family.RouterInFloat32);
@@ -61,6 +62,7 @@ public sealed class SparseMoeBlock : nn.Module<MoeBlockInput, MoeBlockOutput>, I
     public int TopK { get; }
     public int HiddenSize { get; }
     public int ExpertIntermediateSize { get; }
+    public int RoutingGroups { get; }
     public Router Router => _gate;
     public IReadOnlyList<SwiGluMlp> Experts => _experts.ToArray();
     public SwiGluMlp? SharedExpert => _sharedExpert;

@@ -1,4 +1,5 @@
 using MoePrune.Criteria;
+using MoePrune.Models;
 
 namespace MoePrune.Pruning.Selectors;
 
@@ -6,12 +7,15 @@ namespace MoePrune.Pruning.Selectors;
 /// Chooses which experts to remove from each layer from a criterion's scores: <see cref="UniformSelector"/>
 /// (the same count per layer, the paper's choice) or, with <see cref="SelectionRequest.Global"/>,
 /// <see cref="GlobalBudgetSelector"/>. Never leaves a layer with fewer than top-k experts; never removes a
-/// protected expert. (Subset selectors that need no scores, such as <see cref="NaeeSelector"/>, stand beside these.)
+/// protected expert. Under group-limited routing every layer removes the same number from
+/// each group (<see cref="GroupBalancedSelection"/>). (Subset selectors that need no scores, such as <see cref="NaeeSelector"/>, stand beside these.)
 /// </summary>
 public static class ExpertSelection
 {
-    public static SortedDictionary<int, LayerSelection> Select(CriterionScores scores, SelectionRequest request)
+    /// <param name="groups">The routing groups of the scored model (null or ungrouped: plain per-layer selection).</param>
+    public static SortedDictionary<int, LayerSelection> Select(CriterionScores scores, SelectionRequest request, GroupRouting? groups = null)
     {
+        if (groups?.IsGroupLimited == true) return GroupBalancedSelection.Select(scores, request, groups);
         if (scores.Layers.Count == 0)
             throw new MoePruneException($"selection: criterion {scores.Spec.Name} has no layers");
         var protect = SelectionChecks.ProtectedByLayer(scores.Layers.ToDictionary(l => l.Key, l => l.Value.Values.Length), request);
@@ -23,6 +27,7 @@ public static class ExpertSelection
             : UniformSelector.Select(scores, drops, protect);
     }
 
-    /// <summary>The method name recorded for a request ("uniform" or "global").</summary>
-    public static string Method(SelectionRequest request) => request.Global ? GlobalBudgetSelector.Method : UniformSelector.Method;
+    /// <summary>The method name recorded for a request ("uniform", "global" or "group-balanced").</summary>
+    public static string Method(SelectionRequest request, GroupRouting? groups = null) =>
+        groups?.IsGroupLimited == true ? GroupBalancedSelection.Method : request.Global ? GlobalBudgetSelector.Method : UniformSelector.Method;
 }

@@ -11,6 +11,47 @@ namespace MoePrune.Pruning.Selectors;
 /// </summary>
 public static class GroupBalancedSelection
 {
+    /// <summary>The method name recorded for a criterion's selection under group-limited routing.</summary>
+    public const string Method = "group-balanced";
+
+    /// <summary>
+    /// Per layer of <paramref name="scores"/>, the count <paramref name="request"/> asks for, removed as the same number
+    /// from every group of <paramref name="groups"/>, each group in the criterion's drop order
+    /// (<see cref="CriterionScores.DropOrder"/>). Protected experts go last and are never removed (refused when a group
+    /// must remove more than its unprotected experts). Refused: a global budget (it cannot keep every layer balanced), a
+    /// count that is not a multiple of n_group, and group sizes the routing cannot use.
+    /// </summary>
+    public static SortedDictionary<int, LayerSelection> Select(CriterionScores scores, SelectionRequest request, GroupRouting groups)
+    {
+        var names = request.Names;
+        int g = groups.NGroup;
+        if (request.Global)
+            throw new MoePruneException($"{names[OptionNames.Global]}: group-limited routing (n_group = {g}) needs the same number of experts "
+                                        + "removed from every group of every layer; a global budget cannot keep the groups balanced");
+        if (scores.Layers.Count == 0)
+            throw new MoePruneException($"selection: criterion {scores.Spec.Name} has no layers");
+        var protect = SelectionChecks.ProtectedByLayer(scores.Layers.ToDictionary(l => l.Key, l => l.Value.Values.Length), request);
+        var result = new SortedDictionary<int, LayerSelection>();
+        foreach (var (index, layer) in scores.Layers)
+        {
+            int n = layer.Values.Length;
+            int drops = SelectionChecks.CheckedDrops(request, index, n, layer.TopK, protect[index].Count);
+            if (drops % g != 0)
+                throw new MoePruneException($"selection: removing {drops} of layer {index}'s {n} experts is not group-balanced: group-limited "
+                                            + $"routing (n_group = {g}) needs a multiple of {g}, the same number from every group");
+            if (groups.CountProblem(n - drops, layer.TopK) is string problem)
+                throw new MoePruneException($"selection: layer {index} cannot keep {n - drops} experts: {problem}");
+            var order = scores.DropOrder(index);
+            var protectedLast = order.Where(e => !protect[index].Contains(e)).Concat(order.Where(protect[index].Contains)).ToArray();
+            var selection = SelectLayer(index, protectedLast, n, g, drops / g);
+            if (selection.Removed.FirstOrDefault(protect[index].Contains, -1) is int lost and >= 0)
+                throw new MoePruneException($"{names[OptionNames.Protect]}: layer {index}: group {lost / (n / g)} has more protected experts than "
+                                            + $"the {(n - drops) / g} it keeps");
+            result[index] = selection;
+        }
+        return result;
+    }
+
     /// <summary>
     /// Per layer, the selection that drops <paramref name="dropPerGroup"/> experts from every group: the group's experts
     /// in the criterion's order — ascending scores for <see cref="DropDirection.Min"/>, descending for Max, ties to the
@@ -67,13 +108,14 @@ public static class GroupBalancedSelection
     /// Refuses a keep-map (MoE layer → kept originals) that breaks the group rule of <paramref name="config"/>, with the
     /// kept count of every group in the message; nothing is built or written before this passes.
     /// </summary>
-    public static void Validate(MoeConfig config, IReadOnlyDictionary<int, IReadOnlyList<int>> keep)
+    /// <param name="source">What the keep-map is, for the message (a file); the config's path when null.</param>
+    public static void Validate(MoeConfig config, IReadOnlyDictionary<int, IReadOnlyList<int>> keep, string? source = null)
     {
         var problems = keep.Select(kv => GroupBalance.Problem(config.Groups, kv.Key, config.ExpertsInLayer(kv.Key),
                                                               kv.Value.Order().Select(e => new ExpertSlot(e)).ToArray()))
                            .OfType<string>().ToList();
         if (problems.Count > 0)
-            throw new MoePruneException($"{config.Path}: the keep-map is not group-balanced: {string.Join("; ", problems.Take(3))}"
+            throw new MoePruneException($"{source ?? config.Path}: the keep-map is not group-balanced: {string.Join("; ", problems.Take(3))}"
                                         + (problems.Count > 3 ? $"; and {problems.Count - 3} more" : ""), problems);
     }
 }

@@ -21,9 +21,16 @@ public static class NaeeSelector
 {
     public const string Method = "naee";
 
-    /// <summary>The kept count when none is given (scoring without a selection): half the experts, at least top-k.</summary>
-    public static int DefaultKeep(IReadOnlyList<IMoeLayerView> views) =>
-        Math.Max(views.Max(v => v.TopK), views.Min(v => v.NumExperts) / 2);
+    /// <summary>
+    /// The kept count when none is given (scoring without a selection): half the experts, at least top-k, rounded up to a
+    /// multiple of the routing groups (so every group keeps the same number).
+    /// </summary>
+    public static int DefaultKeep(IReadOnlyList<IMoeLayerView> views)
+    {
+        int keep = Math.Max(views.Max(v => v.TopK), views.Min(v => v.NumExperts) / 2);
+        int groups = views.Max(v => v.RoutingGroups);
+        return (keep + groups - 1) / groups * groups;
+    }
 
     public static NaeeSelection Select(IReadOnlyList<IMoeLayerView> views, CriteriaStats stats, SelectionRequest request,
         NaeeMode mode = NaeeMode.Exhaustive, int cap = NaeeSearch.DefaultCap)
@@ -32,7 +39,7 @@ public static class NaeeSelector
         var results = new SortedDictionary<int, NaeeLayerResult>();
         var selections = new SortedDictionary<int, LayerSelection>();
         long total = mode == NaeeMode.Exhaustive                                          // subsets to evaluate (greedy: an estimate)
-            ? views.Sum(v => (long)Math.Min(cap, NaeeSearch.Combinations(v.NumExperts - protect[v.LayerIndex].Count, keeps[v.LayerIndex] - protect[v.LayerIndex].Count)))
+            ? views.Sum(v => (long)Math.Min(cap, NaeeSearch.CountSubsets(v.NumExperts, keeps[v.LayerIndex], v.RoutingGroups, protect[v.LayerIndex])))
             : views.Sum(v => (long)v.NumExperts * (v.NumExperts - keeps[v.LayerIndex]));
         long done = 0;
         foreach (var view in views)
