@@ -18,6 +18,7 @@ public static class CommandRegistry
         yield return TrainTokenizerCommand.Create();
         yield return ScoreCommand.Create();
         yield return PruneCommand.Create();
+        yield return FinetuneCommand.Create();
         yield return BenchCommand.Create();
         yield return PretrainCommand.Create();
         yield return StudyCommand.Create();

@@ -20,6 +20,7 @@ public static class StudyCommand
     {
         var cmd = new Command("study", "Pruning studies over all criteria");
         cmd.Subcommands.Add(OneShot());
+        cmd.Subcommands.Add(LotteryStudyCommand.Create());
         return cmd;
     }
 
