@@ -19,6 +19,7 @@ public static class CommandRegistry
         yield return ScoreCommand.Create();
         yield return PruneCommand.Create();
         yield return MergeCommand.Create();
+        yield return FinetuneCommand.Create();
         yield return BenchCommand.Create();
         yield return PretrainCommand.Create();
         yield return StudyCommand.Create();

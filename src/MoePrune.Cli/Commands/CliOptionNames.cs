@@ -41,6 +41,11 @@ public static class CliOptionNames
         [OptionNames.Layerwise] = "--layerwise",
         [OptionNames.MemoryBudget] = "--memory-budget",
         [OptionNames.Shard] = "--shard",
+        [Jobs.FineTuning.FineTuneNames.Tokens] = "--finetune-tokens",
+        [Jobs.FineTuning.FineTuneNames.Train] = "--train",
+        [Jobs.FineTuning.FineTuneNames.Objective] = "--objective",
+        [Jobs.FineTuning.FineTuneNames.Growth] = "--finetune-growth",
+        [Jobs.FineTuning.FineTuneNames.Teacher] = "--teacher",
         [OptionNames.Force] = "--force",
         [OptionNames.DropMtp] = "--drop-mtp",
     });

@@ -10,6 +10,8 @@ namespace MoePrune.Cli.Commands;
 /// <c>moeprune prune [MODEL] --criterion min-ean (--drop N | --keep N | --ratio R) --out DIR</c>, or with
 /// <c>--scores scores.json</c> to reuse a scoring run, or <c>--keep-map FILE</c>: writes a pruned Hugging
 /// Face checkpoint with <c>pruning.json</c> and says what it cost (parameters, bytes, held-out perplexity).
+/// With <c>--strategy iterative|lottery</c>, <c>--recalibrate</c>, <c>--work</c> or <c>--eval-tasks</c> the rounds run
+/// through <see cref="Jobs.Strategies.StrategyJob"/> (<see cref="StrategyOptions"/>), evaluated on the same sample.
 /// </summary>
 public static class PruneCommand
 {
@@ -51,6 +53,8 @@ public static class PruneCommand
         };
         calib.AddTo(cmd);
         layerwise.AddTo(cmd);
+        var strategy = new StrategyOptions();
+        strategy.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             bool json = pr.GetValue(GlobalOptions.Json);
@@ -79,6 +83,12 @@ public static class PruneCommand
                 Execution = layerwise.Bind(pr),
                 Names = names,
             };
+            if (!strategy.IsPlainOneShot(pr))
+            {
+                if (request.Execution.Force || request.Execution.MemoryBudget is not null)
+                    throw new MoePruneException("--layerwise/--memory-budget: only a one-shot prune runs layer by layer; --strategy, --recalibrate, --work and --eval-tasks need the model in memory");
+                return PruneStrategyOutput.Run(strategy.Bind(pr, request), json);
+            }
             var result = PruneJob.Run(request, StderrProgress.Calibration);
             var record = result.Record;
             if (record["portable"]?.GetValue<bool>() == false)

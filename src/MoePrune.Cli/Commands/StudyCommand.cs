@@ -21,6 +21,7 @@ public static class StudyCommand
         var cmd = new Command("study", "Pruning and merging studies");
         cmd.Subcommands.Add(OneShot());
         cmd.Subcommands.Add(StudyMergeCommand.Create());
+        cmd.Subcommands.Add(LotteryStudyCommand.Create());
         return cmd;
     }
 

@@ -14,11 +14,15 @@ public sealed record PruneRunRequest
     public required IReadOnlyList<RoundSpec> Rounds { get; init; }
     /// <summary>Export the final model here (must not exist or be empty); null: no export.</summary>
     public string? OutDir { get; init; }
+    /// <summary>Replace an existing non-empty <see cref="OutDir"/> (at the end, atomically).</summary>
+    public bool Force { get; init; }
     /// <summary>Run folder; null: nothing is kept between rounds.</summary>
     public string? WorkDir { get; init; }
     /// <summary>Continue the run in <see cref="WorkDir"/> after its last finished round.</summary>
     public bool Resume { get; init; }
     public ScalarType? Dtype { get; init; }
+    /// <summary>Further settings that decide the outcome (fine-tuning, evaluation), stored in run.json and compared on resume.</summary>
+    public JsonObject? Settings { get; init; }
 }
 
 /// <summary>The final record (also written as pruning.json when exported), lineage and every round's record.</summary>
@@ -33,15 +37,23 @@ public sealed record PruneRunResult(JsonObject Record, ExpertLineage Lineage, IR
 /// </summary>
 public static class PruneRun
 {
-    public static PruneRunResult Run(PruneRunRequest r, RoundHooks? hooks = null, Action<ScoringProgress>? progress = null)
+    public static PruneRunResult Run(PruneRunRequest r, RoundHooks? hooks = null, Action<ScoringProgress>? progress = null) =>
+        Run(r, _ => hooks ?? RoundHooks.None, progress);
+
+    /// <summary>
+    /// As <see cref="Run(PruneRunRequest, RoundHooks?, Action{ScoringProgress}?)"/>, with hooks made for the original
+    /// model as loaded (a distillation teacher, the parent of a KL measurement); they must not change it.
+    /// </summary>
+    public static PruneRunResult Run(PruneRunRequest r, Func<MoeForCausalLM, RoundHooks> hooksFor, Action<ScoringProgress>? progress = null)
     {
         if (r.Rounds.Count == 0) throw new MoePruneException("pruning run: no round given");
         foreach (var spec in r.Rounds) spec.Check();
         if (r.Rounds.Skip(1).FirstOrDefault(s => s.ScoresFile is not null) is { } late)
             throw new MoePruneException($"{late.ScoresFile}: a scores file applies to the checkpoint as loaded, so only to the first round");
-        if (r.OutDir is not null) PruneExport.CheckOutDir(r.OutDir);
-        bool saveModels = hooks?.FineTune is not null;
+        if (r.OutDir is not null) PruneExport.CheckOutDir(r.OutDir, r.Force);
         using var original = ModelLoader.Load(r.ModelDir, r.Dtype);
+        var hooks = hooksFor(original);
+        bool saveModels = hooks.FineTune is not null;
         var folder = r.WorkDir is null ? null : RunFolder.Open(r.WorkDir, Settings(r, original), r.Resume);
 
         var records = new List<JsonObject>();
@@ -104,12 +116,18 @@ public static class PruneRun
     }
 
     /// <summary>What decides the run's outcome; a resumed run must have the same.</summary>
-    private static JsonObject Settings(PruneRunRequest r, MoeForCausalLM original) => new()
+    private static JsonObject Settings(PruneRunRequest r, MoeForCausalLM original)
     {
-        ["model_dir"] = Path.GetFullPath(r.ModelDir),
-        ["checkpoint_fingerprint"] = original.Fingerprint,
-        ["dtype"] = DtypeNames.ToConfigName(original.Dtype),
-        ["threads"] = TorchSharp.torch.get_num_threads(),
-        ["rounds"] = new JsonArray(r.Rounds.Select(s => (JsonNode)s.ToJson()).ToArray()),
-    };
+        var settings = new JsonObject
+        {
+            ["model_dir"] = Path.GetFullPath(r.ModelDir),
+            ["checkpoint_fingerprint"] = original.Fingerprint,
+            ["dtype"] = DtypeNames.ToConfigName(original.Dtype),
+            ["threads"] = TorchSharp.torch.get_num_threads(),
+            ["rounds"] = new JsonArray(r.Rounds.Select(s => (JsonNode)s.ToJson()).ToArray()),
+        };
+        if (r.Settings is not null)
+            foreach (var (key, value) in r.Settings) settings[key] = value?.DeepClone();
+        return settings;
+    }
 }

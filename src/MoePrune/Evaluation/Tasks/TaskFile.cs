@@ -21,16 +21,17 @@ public static class TaskFile
     static readonly HashSet<string> GenerateFields = ["answers", "stop", "max_new_tokens", "extract", "letters"];
 
     /// <summary>Reads <paramref name="path"/>; the task is named after the file (without <c>.jsonl</c>).</summary>
-    public static EvalTask Read(string path)
+    /// <param name="requireTest">Refuse a file without test documents (false for training files: SFT).</param>
+    public static EvalTask Read(string path, bool requireTest = true)
     {
         if (!File.Exists(path)) throw new MoePruneException($"{path}: task file not found");
         string name = Path.GetFileName(path);
         if (name.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) name = name[..^6];
-        return Parse(name, path, File.ReadLines(path));
+        return Parse(name, path, File.ReadLines(path), requireTest);
     }
 
     /// <summary>Parses the lines of a task; <paramref name="source"/> names it in errors.</summary>
-    public static EvalTask Parse(string name, string source, IEnumerable<string> lines)
+    public static EvalTask Parse(string name, string source, IEnumerable<string> lines, bool requireTest = true)
     {
         var documents = new List<TaskDocument>();
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -48,7 +49,7 @@ public static class TaskFile
         }
         if (documents.Count == 0) throw new MoePruneException($"{source}: no documents");
         var task = new EvalTask(name, source, documents[0] is MultipleChoiceDocument ? TaskKind.MultipleChoice : TaskKind.Generate, documents);
-        if (task.Test.Count == 0) throw new MoePruneException($"{source}: no document has split \"test\" (the split that is scored)");
+        if (requireTest && task.Test.Count == 0) throw new MoePruneException($"{source}: no document has split \"test\" (the split that is scored)");
         return task;
     }
 
