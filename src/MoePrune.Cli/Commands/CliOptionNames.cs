@@ -30,7 +30,7 @@ public static class CliOptionNames
         [OptionNames.Groups] = "--groups",
         [OptionNames.GroupsMap] = "--groups-map",
         [OptionNames.Partition] = "--partition",
-        [OptionNames.Objective] = "--objective",
+        [OptionNames.Objective] = "--grouping-objective",
         [OptionNames.SimilarityTokens] = "--similarity-tokens",
         [OptionNames.Mixup] = "--mixup",
         [OptionNames.CkaKernel] = "--cka-kernel",

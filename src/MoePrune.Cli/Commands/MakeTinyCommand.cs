@@ -5,7 +5,7 @@ using MoePrune.Models;
 namespace MoePrune.Cli.Commands;
 
 /// <summary>
-/// <c>moeprune make-tiny FAMILY --out DIR [--groups G] [--mtp] [--fp8] [--tokenizer MODEL]</c>: a small random-weight
+/// <c>moeprune make-tiny FAMILY --out DIR [--n-group G] [--mtp] [--fp8] [--tokenizer MODEL]</c>: a small random-weight
 /// checkpoint of a family, optionally with group-limited routing, an MTP layer, block-FP8 weights or a real tokenizer
 /// (<see cref="TinyVariant"/>).
 /// </summary>
@@ -18,7 +18,7 @@ public static class MakeTinyCommand
         var force = OutputOptions.Force();
         var seed = new Option<int>("--seed") { Description = "Seed of the random weights", DefaultValueFactory = _ => 0 };
         var dtype = ModelOptions.Dtype($"Dtype the weights are held and written in: {ModelOptions.DtypeValues} (default: f32; bf16 with --fp8)");
-        var groups = new Option<int>("--groups")
+        var groups = new Option<int>("--n-group")
         {
             Description = "Expert groups of group-limited routing (n_group; topk_group is half): deepseek_v2, deepseek_v3, kimi_k2, glm4_moe",
             DefaultValueFactory = _ => 1,

@@ -26,7 +26,7 @@ public static class MergeCommand
         var ratio = new Option<double?>("--ratio") { Description = "Fraction of each layer's experts merged away, in (0, 1)" };
         var groupsMap = new Option<string?>("--groups-map") { Description = "JSON: decoder-layer index -> groups of original expert indices" };
         var partition = new Option<string?>("--partition") { Description = "Grouping: auto (exact search when small, else hierarchical), exact, hierarchical or dominant" };
-        var objective = new Option<string?>("--objective") { Description = "What the exact search maximises: average-within (default) or within-minus-between (the paper's wording)" };
+        var objective = new Option<string?>("--grouping-objective") { Description = "What the exact search maximises: average-within (default) or within-minus-between (the paper's wording)" };
         var tokens = new Option<int>("--similarity-tokens")
         {
             Description = "MoE inputs per layer kept for the data-centric similarities and the learned merge (the first ones of the pass)",
@@ -64,7 +64,7 @@ public static class MergeCommand
                 Similarity = pr.GetValue(similarity) is { } s ? SimilarityKinds.Parse(s, "--similarity") : null,
                 Merge = pr.GetValue(merge) is { } m ? MergeMethods.Parse(m, "--merge") : null,
                 Partition = pr.GetValue(partition) is { } pa ? MergeChoices.ParsePartition(pa, "--partition") : null,
-                Objective = pr.GetValue(objective) is { } o ? MergeChoices.ParseObjective(o, "--objective") : null,
+                Objective = pr.GetValue(objective) is { } o ? MergeChoices.ParseObjective(o, "--grouping-objective") : null,
                 Kernel = pr.GetValue(kernel) is { } k ? MergeChoices.ParseKernel(k, "--cka-kernel") : Merging.Similarity.CkaKernel.Linear,
                 Surrogate = pr.GetValue(surrogate) is { } sf ? MergeChoices.ParseSurrogate(sf, "--surrogate") : Merging.Similarity.SurrogateForm.DownGateUp,
                 MixupRows = pr.GetValue(mixup),

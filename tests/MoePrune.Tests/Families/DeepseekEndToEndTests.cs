@@ -40,7 +40,7 @@ public class DeepseekEndToEndTests(ITestOutputHelper output)
         using var scope = NewDisposeScope();
         using var tmp = new TempDir();
         string model = tmp["m"], scores = tmp["s.json"], pruned = tmp["p"];
-        string[] make = ["make-tiny", family, "--out", model, "--groups", groups.ToString(), "--json", .. mtp ? new[] { "--mtp" } : [], .. fp8 ? new[] { "--fp8" } : []];
+        string[] make = ["make-tiny", family, "--out", model, "--n-group", groups.ToString(), "--json", .. mtp ? new[] { "--mtp" } : [], .. fp8 ? new[] { "--fp8" } : []];
         Assert.Equal(0, JobSupport.Cli(make));
         var tokens = JobSupport.WriteTokens(tmp["t.txt"], 40, hi: Vocab, seed: 7);
         string[] calib = ["--calib", $"tokens:{tokens}", "--calib-sequences", "4", "--calib-seq-len", "16"];
@@ -124,7 +124,7 @@ public class DeepseekEndToEndTests(ITestOutputHelper output)
     {
         using var tmp = new TempDir();
         string v3 = tmp["v3"], v2 = tmp["v2"];
-        Assert.Equal(0, JobSupport.Cli("make-tiny", "deepseek_v3", "--out", v3, "--groups", "2", "--mtp", "--json"));
+        Assert.Equal(0, JobSupport.Cli("make-tiny", "deepseek_v3", "--out", v3, "--n-group", "2", "--mtp", "--json"));
         Assert.Equal(0, JobSupport.Cli("make-tiny", "deepseek_v2", "--out", v2, "--json"));
         File.WriteAllText(tmp["k.json"], """{"0": [2, 3, 4, 5, 6, 7], "1": [2, 3, 4, 5, 6, 7]}""");
         var line = Refusal.Assert1(JobSupport.CliOutput("prune", v3, "--keep-map", tmp["k.json"], "--no-eval", "--out", tmp["o1"]),
@@ -139,7 +139,7 @@ public class DeepseekEndToEndTests(ITestOutputHelper output)
         Assert.Equal(0, JobSupport.Cli("make-tiny", "kimi_k2", "--out", tmp["kimi"], "--mtp", "--json"));
         Refusal.Assert1(JobSupport.CliOutput("prune", tmp["kimi"], "--criterion", "ewn", "--drop", "2", "--global", "--no-eval", "--out", tmp["o5"]),
                         "--global: ", output, tmp["o5"]);
-        Refusal.Assert1(JobSupport.CliOutput("make-tiny", "mixtral", "--groups", "2", "--out", tmp["o6"]),
+        Refusal.Assert1(JobSupport.CliOutput("make-tiny", "mixtral", "--n-group", "2", "--out", tmp["o6"]),
                         "tiny mixtral: the family has no group-limited routing", output, tmp["o6"]);
     }
 
@@ -153,7 +153,7 @@ public class DeepseekEndToEndTests(ITestOutputHelper output)
     {
         using var tmp = new TempDir();
         string source = DefaultModelFiles.Directory(), model = tmp["m"], pruned = tmp["p"];
-        var run = JobSupport.CliOutput("make-tiny", "deepseek_v3", "--out", model, "--tokenizer", source, "--groups", "2", "--mtp", "--fp8", "--json");
+        var run = JobSupport.CliOutput("make-tiny", "deepseek_v3", "--out", model, "--tokenizer", source, "--n-group", "2", "--mtp", "--fp8", "--json");
         Assert.Equal(0, run.Code);
         int vocab = (int)JsonNode.Parse(run.Out)!["vocab_size"]!;
         int expected = MoePrune.Tokenization.HfTokenizer.Load(source).VocabSize;               // the tokenizer's own count
