@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Refreshes the generated part of the lottery section of docs/RESULTS.md (between the markers
-# <!-- lottery-tables:begin --> and <!-- lottery-tables:end -->) from a lottery study folder, and copies the
+# <!-- NAME: begin … --> and <!-- NAME: end -->, through tools/results-section.sh) from a lottery study folder, and copies the
 # study's raw JSON to docs/results-NAME.json. The tables are the study's own Markdown (tables.md, rewritten
 # by `moeprune study lottery --markdown` after every finished unit); this script adds which units have finished.
 # Usage: tools/lottery-results.sh [STUDY_DIR [NAME]]   (defaults: runs/lottery-study, lottery)
-# NAME picks the markers (<!-- NAME-tables:begin/end -->) and the JSON copy (docs/results-NAME.json), so several
+# NAME picks the markers (<!-- NAME: begin/end -->) and the JSON copy (docs/results-NAME.json), so several
 # study folders (e.g. another set of criteria) can each have their block.
 # To re-render tables.md with the current code without running anything new, rerun the study's command with
 # --parts limited to finished parts (it renders once at the end), e.g. runs/lottery-study/run.sh's options + --parts a.
@@ -73,14 +73,9 @@ if pairs:
         rows.append(f"| {crit} | {pair} | " + " | ".join(cells) + " |")
     extra = "\n".join(rows) + "\n"
 body = "\n".join(lines) + "\n" + open(os.path.join(study, "tables.md")).read().rstrip() + "\n\n" + extra
-text = open(results).read()
-begin, end = f"<!-- {name}-tables:begin -->", f"<!-- {name}-tables:end -->"
-if begin not in text or end not in text:
-    sys.exit(f"error: {results}: no {begin} … {end} markers")
-head, rest = text.split(begin, 1)
-_, tail = rest.split(end, 1)
-open(results, "w").write(head + begin + "\n" + body + end + tail)
-print(f"{results}: lottery tables from {len(units)} finished units")
+open(os.path.join(study, "section.md"), "w").write(body)
+print(f"{study}/section.md: lottery tables from {len(units)} finished units")
 PY
+"$root/tools/results-section.sh" "$name" "$study/section.md"
 [ -n "${RESULTS_MD:-}" ] || cp "$study/results.json" "$root/docs/results-$name.json"
 [ -n "${RESULTS_MD:-}" ] || echo "docs/results-$name.json: $(wc -c < "$root/docs/results-$name.json") bytes"
