@@ -11,7 +11,7 @@ namespace MoePrune.Cli.Commands;
 
 /// <summary>
 /// <c>moeprune study one-shot [MODEL] --ratios 0.25,0.5 --calib-seeds 0,1,2 --random-seeds 0,1,2,3,4
-/// [--eval-sequences N] --out results.json [--markdown docs/RESULTS.md]</c>: every criterion in both directions,
+/// [--eval-sequences N] --out results.json [--markdown FILE]</c>: every criterion in both directions,
 /// random and NAEE, dropped uniformly at each ratio and evaluated by validation perplexity (see <see cref="OneShotStudy"/>).
 /// </summary>
 public static class StudyCommand
@@ -37,7 +37,7 @@ public static class StudyCommand
         var noNaee = new Option<bool>("--no-naee") { Description = "Leave out NAEE" };
         var outFile = OutputOptions.Out("results.json to write");
         var force = OutputOptions.Force();
-        var markdown = new Option<string?>("--markdown") { Description = "Markdown report to write (e.g. docs/RESULTS.md)" };
+        var markdown = new Option<string?>("--markdown") { Description = "Markdown report to write (a file of its own; tools/results-section.sh one-shot FILE puts it into docs/RESULTS.md)" };
         var calib = CalibrationOptions.Create();
         var cmd = new Command("one-shot", "One-shot dropping: all criteria x directions x ratios, validation perplexity")
             { dir, ratios, calibSeeds, randomSeeds, evalSeqs, evalTokens, dense, noNaee, outFile, force, markdown };
