@@ -9,7 +9,8 @@ namespace MoePrune.Cli.Commands;
 /// <summary>
 /// <c>moeprune prune [MODEL] --criterion min-ean (--drop N | --keep N | --ratio R) --out DIR</c>, or with
 /// <c>--scores scores.json</c> to reuse a scoring run, or <c>--keep-map FILE</c>: writes a pruned Hugging
-/// Face checkpoint with <c>pruning.json</c> and says what it cost (parameters, bytes, held-out perplexity).
+/// Face checkpoint with <c>pruning.json</c> and says what it cost (parameters, bytes, held-out perplexity);
+/// with <c>--gguf FILE</c> a GGUF file of the result too (one-shot, one expert count per layer).
 /// With <c>--strategy iterative|lottery</c>, <c>--recalibrate</c>, <c>--work</c> or <c>--eval-tasks</c> the rounds run
 /// through <see cref="Jobs.Strategies.StrategyJob"/> (<see cref="StrategyOptions"/>), evaluated on the same sample.
 /// </summary>
@@ -27,6 +28,7 @@ public static class PruneCommand
         };
         var output = OutputOptions.Out("Output model folder");
         var force = OutputOptions.Force();
+        var gguf = new Option<string?>("--gguf") { Description = "Also write this GGUF file for llama.cpp (one expert count per layer: not with --global)" };
         var scores = new Option<string?>("--scores") { Description = "Take the criterion's values (or naee's subsets) from this scores.json (same checkpoint)" };
         var keepMap = new Option<string?>("--keep-map") { Description = "JSON file: decoder-layer index -> kept original expert indices" };
         var global = new Option<bool>("--global")
@@ -49,7 +51,7 @@ public static class PruneCommand
         var dtype = ModelOptions.Dtype($"Dtype the model is held, scored and written in: {ModelOptions.DtypeValues} (default: the checkpoint's)");
         var cmd = new Command("prune", "Remove experts, write a standard Hugging Face checkpoint with pruning.json, and say what it cost")
         {
-            dir, criterion, drop, keep, ratio, output, force, scores, keepMap, global, protect, dropMtp, dtype, noEval, evalSequences, evalTokens,
+            dir, criterion, drop, keep, ratio, output, force, gguf, scores, keepMap, global, protect, dropMtp, dtype, noEval, evalSequences, evalTokens,
         };
         calib.AddTo(cmd);
         layerwise.AddTo(cmd);
@@ -64,6 +66,7 @@ public static class PruneCommand
                 ModelDir = pr.Model(dir),
                 OutDir = pr.GetValue(output)!,
                 Force = pr.GetValue(force),
+                GgufFile = pr.GetValue(gguf),
                 Criterion = pr.GetValue(criterion),
                 ScoresFile = pr.GetValue(scores),
                 KeepMapFile = pr.GetValue(keepMap),
@@ -87,6 +90,8 @@ public static class PruneCommand
             {
                 if (request.Execution.Force || request.Execution.MemoryBudget is not null)
                     throw new MoePruneException("--layerwise/--memory-budget: only a one-shot prune runs layer by layer; --strategy, --recalibrate, --work and --eval-tasks need the model in memory");
+                if (request.GgufFile is not null)
+                    throw new MoePruneException("--gguf: only a one-shot prune writes a GGUF file; with --strategy, --recalibrate, --work or --eval-tasks, export the result with export-gguf");
                 return PruneStrategyOutput.Run(strategy.Bind(pr, request), json);
             }
             var result = PruneJob.Run(request, StderrProgress.Calibration);
@@ -98,6 +103,7 @@ public static class PruneCommand
                 CliRunner.PrintJson(new JsonObject
                 {
                     ["out"] = result.OutDir,
+                    ["gguf"] = result.GgufFile,
                     ["method"] = record["method"]?.DeepClone(),
                     ["criterion"] = record["criterion"]?.DeepClone(),
                     ["portable"] = record["portable"]?.DeepClone(),
@@ -113,7 +119,8 @@ public static class PruneCommand
             if (record["mtp"] is JsonObject mtpRecord) Console.WriteLine(MtpLine(mtpRecord));
             foreach (var line in CostLines(record["cost"]!.AsObject())) Console.WriteLine(line);
             if (result.Layerwise is { } summary) Console.WriteLine(LayerwiseOptions.Describe(summary));
-            Console.WriteLine($"wrote {result.OutDir} ({record["method"]}, pruning.json inside)");
+            Console.WriteLine($"wrote {result.OutDir} ({record["method"]}, pruning.json inside)"
+                              + (result.GgufFile is null ? "" : $" and {result.GgufFile}"));
             return 0;
         });
         return cmd;

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using MoePrune.Criteria;
-using MoePrune.IO.Gguf;
 using MoePrune.Models;
 using MoePrune.Pruning;
 using static TorchSharp.torch;
@@ -39,30 +38,19 @@ public static class MergeJob
         var spec = request.Spec;
         spec.Check();
         PruneExport.CheckOutDir(request.OutDir, request.Force, spec.Names);
-        if (request.GgufFile is { } gguf) IO.OutputPaths.Claim(gguf, IO.OutputKind.File, request.Force, spec.Names);
+        GgufOutput.Claim(request.GgufFile, request.Force, spec.Names);
         using var model = ModelLoader.Load(request.ModelDir, request.Dtype);
         var input = new RoundInput(1, model, ExpertLineage.Identity(model.MoeLayers), request.ModelDir);
         if (request.GgufFile is not null)
         {
             var counts = MergeRound.Check(input, spec);
             var config = ResolvedExpertPlan.Resolve(model.Config, MergeSpec.CountPlan(counts), spec.NonUniform).Config;
-            GgufExporter.Check(config, request.ModelDir);
+            GgufOutput.Check(config, request.ModelDir);
         }
         using var round = MergeRound.Run(input, spec, hooks, progress);
         var record = MergeRecord.Build(request.ModelDir, model, [round.ToRecord()], round.LineageAfter);
         PruneExport.Write(round, request.OutDir, request.ModelDir, record, MergeRecord.File);
-        if (request.GgufFile is { } file)
-        {
-            try
-            {
-                GgufExporter.ExportCheckpoint(request.OutDir, file);
-            }
-            catch
-            {
-                Directory.Delete(request.OutDir, recursive: true);                                  // all or nothing
-                throw;
-            }
-        }
+        GgufOutput.Write(request.OutDir, request.GgufFile);
         return new MergeResult(request.OutDir, record, request.GgufFile);
     }
 }

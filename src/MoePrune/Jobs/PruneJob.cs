@@ -1,13 +1,17 @@
 using System.Text.Json.Nodes;
 using MoePrune.Criteria;
+using MoePrune.IO;
 using MoePrune.Models;
 using MoePrune.Pruning;
 
 namespace MoePrune.Jobs;
 
-/// <summary>The written checkpoint, its <c>pruning.json</c>, the per-layer choice (original expert indices), and what a layer-by-layer run did (null in memory).</summary>
+/// <summary>
+/// The written checkpoint, its <c>pruning.json</c>, the per-layer choice (original expert indices), what a layer-by-layer
+/// run did (null in memory), and the GGUF file written beside it (null when none was asked for).
+/// </summary>
 public sealed record PruneResult(string OutDir, JsonObject Record, SortedDictionary<int, LayerSelection> Selections,
-                                 Layerwise.LayerwiseSummary? Layerwise = null);
+                                 Layerwise.LayerwiseSummary? Layerwise = null, string? GgufFile = null);
 
 /// <summary>
 /// <c>moeprune prune</c> as a library call: load the checkpoint, run ONE <see cref="PruneRound"/> on it (criterion
@@ -16,7 +20,8 @@ public sealed record PruneResult(string OutDir, JsonObject Record, SortedDiction
 /// result is portable (one expert count) and what it cost (<see cref="PruneCost"/>). Every user error, the output
 /// location included, is raised before the long work; nothing is written on failure. A checkpoint that
 /// does not fit the memory budget (or any, when forced) is pruned layer by layer instead (<see cref="LayerwisePruneJob"/>),
-/// with a byte-identical checkpoint.
+/// with a byte-identical checkpoint. With a GGUF file (<see cref="GgufOutput"/>) that file is exported from the written
+/// checkpoint; a global budget (layers may keep different counts) and what GGUF cannot hold are refused up front.
 /// </summary>
 public static class PruneJob
 {
@@ -29,6 +34,16 @@ public static class PruneJob
         var spec = request.ToRound();
         PruneCost.Check(request.Evaluation, request.Names);
         PruneExport.CheckOutDir(request.OutDir, request.Force, request.Names);
+        GgufOutput.Claim(request.GgufFile, request.Force, request.Names);
+        if (request.GgufFile is not null) CheckGguf(request, spec);
+        var result = Prune(request, spec, progress, hooks, layerProgress);
+        GgufOutput.Write(result.OutDir, request.GgufFile);
+        return result with { GgufFile = request.GgufFile };
+    }
+
+    private static PruneResult Prune(PruneRequest request, RoundSpec spec, Action<ScoringProgress>? progress, RoundHooks? hooks,
+                                     Action<Layerwise.LayerwiseProgress>? layerProgress)
+    {
         if (hooks is not null && request.Execution.Force)
             throw new MoePruneException($"{request.Names[OptionNames.Layerwise]}: this prune runs hooks (fine-tuning, evaluation) that need the model in memory");
         if (hooks is null)
@@ -45,6 +60,22 @@ public static class PruneJob
         record["cost"] = PruneCost.Measure(round, request.ModelDir, request.Evaluation);
         PruneExport.Write(round, request.OutDir, request.ModelDir, record);
         return new PruneResult(request.OutDir, record, round.Choice.Selections);
+    }
+
+    /// <summary>
+    /// The GGUF refusals that need no calibration: a global budget (GGUF holds one expert count), and everything
+    /// <see cref="GgufOutput.Check"/> finds in the result's config (a keep-map's counts applied).
+    /// </summary>
+    private static void CheckGguf(PruneRequest request, RoundSpec spec)
+    {
+        var n = request.Names;
+        if (spec.NonUniform)
+            throw new MoePruneException($"{n[OptionNames.Gguf]}: {n[OptionNames.Global]} lets layers keep different expert counts, "
+                                        + "which a GGUF file cannot hold (one expert_count); give one of them");
+        var config = MoeConfig.Load(Path.Combine(request.ModelDir, CheckpointDirectory.ConfigFile));
+        if (spec.KeepMapFile is { } keepMap)
+            config = ResolvedExpertPlan.Resolve(config, ExpertPlan.Keep(PruneJobKeepMap.Load(keepMap)), allowNonUniform: true).Config;
+        GgufOutput.Check(config, request.ModelDir, spec.KeepMapFile);
     }
 
     /// <summary>Records whether the result has one expert count (portable) and, when not, why stock transformers cannot load it.</summary>

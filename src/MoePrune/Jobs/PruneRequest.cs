@@ -13,8 +13,10 @@ public sealed record PruneRequest
 {
     public required string ModelDir { get; init; }
     public required string OutDir { get; init; }
-    /// <summary>Replace an existing non-empty <see cref="OutDir"/> (at the end, atomically).</summary>
+    /// <summary>Replace an existing non-empty <see cref="OutDir"/> (and <see cref="GgufFile"/>) at the end, atomically.</summary>
     public bool Force { get; init; }
+    /// <summary>Also write this GGUF file from the pruned checkpoint (one expert count in every layer only).</summary>
+    public string? GgufFile { get; init; }
     /// <summary>Criterion name ("min-ean", "naee", …); exactly one of it and <see cref="KeepMapFile"/>.</summary>
     public string? Criterion { get; init; }
     /// <summary>A <c>scores.json</c> of the same checkpoint to take the criterion's values (or naee's subsets) from.</summary>
