@@ -35,7 +35,7 @@ for (int round = 0; round < rounds; round++)
         }
     foreach (string roles in new[] { "routers", "all" })
     {
-        var trainer = new Trainer(spec.ToTrainer(spec.Tokens) with { Train = ParameterSelection.Parse(roles), LearningRate = 1e-12 });
+        var trainer = new Trainer(spec.ToTrainer(spec.Tokens) with { Train = ParameterSelection.Parse(roles), Optimizer = new() { LearningRate = 1e-12 } });
         double last = 0;
         trainer.StepCompleted += r => { if (r.Step > 1) times[roles].Add(r.ElapsedSeconds - last); last = r.ElapsedSeconds; };
         trainer.Train(model, data);

@@ -12,15 +12,7 @@ namespace MoePrune.Cli.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    public static Command Create()
-    {
-        var cmd = new Command("bench", "Benchmarks: layer forward throughput, observer overhead, load memory");
-        cmd.Subcommands.Add(Forward());
-        cmd.Subcommands.Add(Observers());
-        cmd.Subcommands.Add(Load());
-        cmd.Subcommands.Add(MakeCheckpoint());
-        return cmd;
-    }
+    public static Command Create() => new("bench", "Benchmarks: layer forward throughput, observer overhead, load memory") { Forward(), Observers(), Load(), MakeCheckpoint() };
 
     private static Option<string> ShapeOption() => new("--shape") { Description = "mixtral-8x7b, default, small or all", DefaultValueFactory = _ => "all" };
     private static Option<int> TokensOption() => new("--tokens") { Description = "Tokens T per forward", DefaultValueFactory = _ => 1024 };

@@ -11,14 +11,7 @@ namespace MoePrune.Cli.Commands;
 /// </summary>
 public static class DataCommand
 {
-    public static Command Create()
-    {
-        var cmd = new Command("data", "Brown / WordNet corpora: committed manifests and the training mix");
-        cmd.Subcommands.Add(Manifests());
-        cmd.Subcommands.Add(Mix());
-        cmd.Subcommands.Add(Tasks());
-        return cmd;
-    }
+    public static Command Create() => new("data", "Brown / WordNet corpora: committed manifests and the training mix") { Manifests(), Mix(), Tasks() };
 
     static Command Manifests()
     {

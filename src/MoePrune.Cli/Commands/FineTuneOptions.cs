@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MoePrune.Calibration;
 using MoePrune.Jobs.FineTuning;
+using MoePrune.Training;
 
 namespace MoePrune.Cli.Commands;
 
@@ -42,7 +43,7 @@ public sealed class FineTuneOptions
         SequenceLength = new Option<int>($"--{prefix}seq-len") { Description = "Tokens per training sequence", DefaultValueFactory = _ => FineTuneSpec.DefaultSequenceLength },
         BatchSize = new Option<int>($"--{prefix}batch-size") { Description = "Sequences per optimizer step", DefaultValueFactory = _ => FineTuneSpec.DefaultBatchSize },
         Pool = new Option<int>($"--{prefix}pool") { Description = "At most this many sequences are packed; a larger budget cycles through them", DefaultValueFactory = _ => FineTuneSpec.DefaultPoolSequences },
-        LearningRate = new Option<double>($"--{prefix}lr") { Description = "Peak learning rate (AdamW, cosine to 0.1 x)", DefaultValueFactory = _ => FineTuneSpec.DefaultLearningRate },
+        LearningRate = new Option<double>($"--{prefix}lr") { Description = "Peak learning rate (AdamW, cosine to 0.1 x)", DefaultValueFactory = _ => new OptimizerSettings().LearningRate },
         Warmup = new Option<double>($"--{prefix}warmup-fraction") { Description = "Fraction of the steps with a linear warmup", DefaultValueFactory = _ => 0.1 },
         Seed = new Option<int>($"--{prefix}seed") { Description = "Seed of the data packing and order", DefaultValueFactory = _ => FineTuneSpec.DefaultSeed },
     };
@@ -59,7 +60,7 @@ public sealed class FineTuneOptions
         Tokens = pr.GetValue(Tokens), Train = pr.GetValue(Train) ?? "all",
         Objective = pr.GetValue(Objective) is { } o ? FineTuneSpec.ParseObjective(o, "--objective") : FineTuneObjective.Lm,
         Data = pr.GetValue(Data) ?? CalibrationSpec.Default, SequenceLength = pr.GetValue(SequenceLength), BatchSize = pr.GetValue(BatchSize),
-        PoolSequences = pr.GetValue(Pool), LearningRate = pr.GetValue(LearningRate), WarmupFraction = pr.GetValue(Warmup), Seed = pr.GetValue(Seed),
+        PoolSequences = pr.GetValue(Pool), Optimizer = new OptimizerSettings { LearningRate = pr.GetValue(LearningRate) }, WarmupFraction = pr.GetValue(Warmup), Seed = pr.GetValue(Seed),
         Names = names,
     };
 

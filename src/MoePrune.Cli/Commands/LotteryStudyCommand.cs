@@ -48,7 +48,7 @@ public static class LotteryStudyCommand
                     .Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new MoePruneException($"--calib-seeds: '{s}' is not a number")).ToList(),
                 MaxDrop = pr.GetValue(maxDrop),
                 Criteria = pr.GetValue(criteria)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(),
-                FineTune = defaults.FineTune with { Tokens = pr.GetValue(tokens), LearningRate = pr.GetValue(lr) },
+                FineTune = defaults.FineTune with { Tokens = pr.GetValue(tokens), Optimizer = defaults.FineTune.Optimizer with { LearningRate = pr.GetValue(lr) } },
                 TaskLimit = pr.GetValue(limit), InstructionLimit = pr.GetValue(limit), Threads = torch.get_num_threads(),
                 SftTokens = pr.GetValue(sftTokens), SftExamples = pr.GetValue(sftExamples),
                 RecoveryDrops = defaults.RecoveryDrops.Where(d => d <= pr.GetValue(maxDrop)).DefaultIfEmpty(pr.GetValue(maxDrop)).Distinct().ToList(),

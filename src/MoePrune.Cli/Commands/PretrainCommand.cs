@@ -19,6 +19,7 @@ public static class PretrainCommand
     public static Command Create()
     {
         var d = new PretrainOptions();
+        var optimizer = d.Optimizer;
         var output = OutputOptions.Out("Output model folder (with --evaluate-only: the trained model to evaluate)");
         var force = OutputOptions.Force();
         var work = new Option<string?>("--work") { Description = "Work folder for tokenizer, token cache, checkpoint and log (default: OUT.work)" };
@@ -37,10 +38,10 @@ public static class PretrainCommand
         var accum = Opt("--grad-accum", "Micro-batches per optimizer step", d.GradientAccumulation);
         var steps = Opt("--steps", "Optimizer steps", d.Steps);
         var warmup = Opt("--warmup", "Linear warmup steps", d.WarmupSteps);
-        var lr = Opt("--lr", "Peak learning rate", d.LearningRate);
-        var minLr = Opt("--min-lr-ratio", "Final learning rate as a fraction of the peak", d.MinLrRatio);
-        var wd = Opt("--weight-decay", "Decoupled weight decay (not on norms and embeddings)", d.WeightDecay);
-        var clip = Opt("--clip", "Global gradient-norm clip (0: off)", d.ClipNorm);
+        var lr = Opt("--lr", "Peak learning rate", optimizer.LearningRate);
+        var minLr = Opt("--min-lr-ratio", "Final learning rate as a fraction of the peak", optimizer.MinLrRatio);
+        var wd = Opt("--weight-decay", "Decoupled weight decay (not on norms and embeddings)", optimizer.WeightDecay);
+        var clip = Opt("--clip", "Global gradient-norm clip (0: off)", optimizer.ClipNorm);
         var aux = Opt("--aux-coef", "Load-balancing loss coefficient", d.AuxLossCoef);
         var auxMode = Opt("--aux-per-layer", "Balance each layer on its own (mean of per-layer losses) instead of transformers' loss over all layers' rows concatenated", d.AuxPerLayer);
         var defQuestions = Opt("--definition-questions", "Lettered definition → word questions per trainable lemma in the training mix", new InstructionOptions().DefinitionQuestionsPerLemma);
@@ -72,7 +73,7 @@ public static class PretrainCommand
                 Experts = pr.GetValue(experts), TopK = pr.GetValue(topK), ExpertSize = pr.GetValue(expertSize), Dense = pr.GetValue(dense),
                 VocabSize = pr.GetValue(vocab), SequenceLength = pr.GetValue(seqLen), BatchSize = pr.GetValue(batch),
                 GradientAccumulation = pr.GetValue(accum), Steps = pr.GetValue(steps), WarmupSteps = pr.GetValue(warmup),
-                LearningRate = pr.GetValue(lr), MinLrRatio = pr.GetValue(minLr), WeightDecay = pr.GetValue(wd), ClipNorm = pr.GetValue(clip),
+                Optimizer = optimizer with { LearningRate = pr.GetValue(lr), MinLrRatio = pr.GetValue(minLr), WeightDecay = pr.GetValue(wd), ClipNorm = pr.GetValue(clip) },
                 AuxLossCoef = pr.GetValue(aux), AuxPerLayer = pr.GetValue(auxMode), ZLossCoef = pr.GetValue(z), Bf16 = dt == TorchSharp.torch.ScalarType.BFloat16,
                 Seed = pr.GetValue(seed), EvalEvery = pr.GetValue(evalEvery), EvalSequences = pr.GetValue(evalSeqs),
                 CheckpointEvery = pr.GetValue(ckptEvery), MaxMinutes = pr.GetValue(maxMinutes),

@@ -16,14 +16,7 @@ namespace MoePrune.Cli.Commands;
 /// </summary>
 public static class StudyCommand
 {
-    public static Command Create()
-    {
-        var cmd = new Command("study", "Pruning and merging studies");
-        cmd.Subcommands.Add(OneShot());
-        cmd.Subcommands.Add(StudyMergeCommand.Create());
-        cmd.Subcommands.Add(LotteryStudyCommand.Create());
-        return cmd;
-    }
+    public static Command Create() => new("study", "Pruning and merging studies") { OneShot(), StudyMergeCommand.Create(), LotteryStudyCommand.Create() };
 
     private static Command OneShot()
     {

@@ -20,36 +20,15 @@ internal static class LayerwisePruneCost
         RoundSpec spec, SortedDictionary<int, LayerSelection> selections, string modelDir, PruneEvaluation evaluation)
     {
         var after = ResolvedExpertPlan.Resolve(checkpoint.Config, plan, spec.NonUniform).Config;
-        var (before, activeBefore) = Count(checkpoint.Config, checkpoint.Dtype);
-        var (total, active) = Count(after, checkpoint.Dtype);
-        long elementBytes = checkpoint.Dtype == torch.ScalarType.Float32 ? 4 : 2;
-        var cost = new JsonObject
-        {
-            ["dtype"] = DtypeNames.ToConfigName(checkpoint.Dtype),
-            ["parameters"] = BeforeAfter(before, total),
-            ["active_parameters"] = BeforeAfter(activeBefore, active),
-            ["parameter_bytes"] = BeforeAfter(before * elementBytes, total * elementBytes),
-            ["experts_per_layer"] = new JsonObject(selections.Select(kv => KeyValuePair.Create(
-                kv.Key.ToString(), (JsonNode?)new JsonObject { ["before"] = kv.Value.NumExperts, ["after"] = kv.Value.Kept.Length }))),
-        };
-        if (!evaluation.Enabled) { cost["perplexity"] = null; cost["perplexity_skipped"] = "not asked for"; return cost; }
-        if (evaluation.TokenFile is null && !File.Exists(Path.Combine(modelDir, "tokenizer.json")))
-        {
-            cost["perplexity"] = null;
-            cost["perplexity_skipped"] = $"{modelDir} has no tokenizer.json for the Brown validation sample";
-            return cost;
-        }
+        var cost = PruneCost.Sizes(checkpoint.Dtype, Count(checkpoint.Config, checkpoint.Dtype), Count(after, checkpoint.Dtype),
+            selections.Select(kv => (kv.Key, kv.Value.NumExperts, kv.Value.Kept.Length)));
+        if (PruneCost.PerplexitySkipped(cost, modelDir, evaluation)) return cost;
         var set = StudyEvaluationSet.For(modelDir, evaluation.SequencesPerGenre, evaluation.TokenFile);
         var keep = selections.ToDictionary(kv => kv.Key, kv => Enumerable.Range(0, kv.Value.NumExperts).Select(e => kv.Value.Kept.Contains(e)).ToArray());
         var (results, _, _) = LayerwisePerplexity.Evaluate(checkpoint, [set.Sequences, set.Sequences], evaluation.BatchSize,
             choice.HiddenMemoryBytes(checkpoint.Sizes), settings.SpillDir, keep: [null, keep]);
         var (ppBefore, ppAfter) = (results[0], results[1]);
-        cost["perplexity"] = new JsonObject
-        {
-            ["before"] = ppBefore.Perplexity, ["after"] = ppAfter.Perplexity,
-            ["change"] = ppAfter.Perplexity / ppBefore.Perplexity - 1,
-            ["data"] = set.Description, ["sequences"] = set.Sequences.Count, ["tokens"] = ppBefore.Tokens,
-        };
+        cost["perplexity"] = PruneCost.PerplexityChange(ppBefore, ppAfter, set);
         return cost;
     }
 
@@ -58,6 +37,4 @@ internal static class LayerwisePruneCost
         using var meta = new MoeForCausalLM(config, dtype, CheckpointSizes.Meta);
         return meta.CountParameters();
     }
-
-    private static JsonObject BeforeAfter(long before, long after) => new() { ["before"] = before, ["after"] = after };
 }

@@ -213,18 +213,7 @@ public static class MergeRound
         var choice = new RoundChoice(Method, selections, null, null, outcome.Calibration);
         var roundSpec = new RoundSpec { Calibration = spec.Calibration, Names = spec.Names };
         var round = new RoundContext(input.Round, model, roundSpec, choice, plan, input.Lineage, lineage) { Merge = outcome };
-        try
-        {
-            hooks ??= RoundHooks.None;
-            if (hooks.FineTune is { } fineTune) round.FineTune = fineTune(round);
-            if (hooks.Evaluate is { } evaluate) round.Evaluation = evaluate(round);
-            return round;
-        }
-        catch
-        {
-            round.Dispose();
-            throw;
-        }
+        return RoundHooks.Apply(round, hooks);
     }
 
     /// <summary>

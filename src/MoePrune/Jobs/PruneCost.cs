@@ -38,36 +38,51 @@ public static class PruneCost
     public static JsonObject Measure(RoundContext round, string modelDir, PruneEvaluation evaluation)
     {
         var input = round.Parent;
-        var (before, activeBefore) = input.CountParameters();
-        var (after, activeAfter) = CountAfter(round);
-        long elementBytes = input.Dtype == torch.ScalarType.Float32 ? 4 : 2;                     // f32, or bf16/f16
-        var cost = new JsonObject
-        {
-            ["dtype"] = DtypeNames.ToConfigName(input.Dtype),
-            ["parameters"] = BeforeAfter(before, after),
-            ["active_parameters"] = BeforeAfter(activeBefore, activeAfter),
-            ["parameter_bytes"] = BeforeAfter(before * elementBytes, after * elementBytes),
-            ["experts_per_layer"] = new JsonObject(round.LineageAfter.Layers.Select(l => KeyValuePair.Create(
-                l.ToString(), (JsonNode?)new JsonObject { ["before"] = round.LineageBefore.OriginalCount(l), ["after"] = round.Choice.Selections[l].Kept.Length }))),
-        };
-        if (!evaluation.Enabled) { cost["perplexity"] = null; cost["perplexity_skipped"] = "not asked for"; return cost; }
-        if (evaluation.TokenFile is null && !File.Exists(Path.Combine(modelDir, "tokenizer.json")))
-        {
-            cost["perplexity"] = null;
-            cost["perplexity_skipped"] = $"{modelDir} has no tokenizer.json for the Brown validation sample";
-            return cost;
-        }
+        var cost = Sizes(input.Dtype, input.CountParameters(), CountAfter(round),
+            round.LineageAfter.Layers.Select(l => (l, round.LineageBefore.OriginalCount(l), round.Choice.Selections[l].Kept.Length)));
+        if (PerplexitySkipped(cost, modelDir, evaluation)) return cost;
         var set = StudyEvaluationSet.For(modelDir, evaluation.SequencesPerGenre, evaluation.TokenFile);
         var ppBefore = Perplexity.Evaluate(input, set.Sequences, evaluation.BatchSize);
         var ppAfter = Perplexity.Evaluate(round.Model, set.Sequences, evaluation.BatchSize);
-        cost["perplexity"] = new JsonObject
-        {
-            ["before"] = ppBefore.Perplexity, ["after"] = ppAfter.Perplexity,
-            ["change"] = ppAfter.Perplexity / ppBefore.Perplexity - 1,
-            ["data"] = set.Description, ["sequences"] = set.Sequences.Count, ["tokens"] = ppBefore.Tokens,
-        };
+        cost["perplexity"] = PerplexityChange(ppBefore, ppAfter, set);
         return cost;
     }
+
+    /// <summary>The size part of the record: parameters, active parameters and bytes before and after, and experts per layer.</summary>
+    internal static JsonObject Sizes(torch.ScalarType dtype, (long Total, long Active) before, (long Total, long Active) after,
+        IEnumerable<(int Layer, int Before, int After)> expertsPerLayer)
+    {
+        long elementBytes = dtype == torch.ScalarType.Float32 ? 4 : 2;                           // f32, or bf16/f16
+        return new JsonObject
+        {
+            ["dtype"] = DtypeNames.ToConfigName(dtype),
+            ["parameters"] = BeforeAfter(before.Total, after.Total),
+            ["active_parameters"] = BeforeAfter(before.Active, after.Active),
+            ["parameter_bytes"] = BeforeAfter(before.Total * elementBytes, after.Total * elementBytes),
+            ["experts_per_layer"] = new JsonObject(expertsPerLayer.Select(e => KeyValuePair.Create(
+                e.Layer.ToString(), (JsonNode?)BeforeAfter(e.Before, e.After)))),
+        };
+    }
+
+    /// <summary>Records why no perplexity is measured (not asked for, or no tokenizer for the Brown sample); false when it can be.</summary>
+    internal static bool PerplexitySkipped(JsonObject cost, string modelDir, PruneEvaluation evaluation)
+    {
+        string? reason = !evaluation.Enabled ? "not asked for"
+            : evaluation.TokenFile is null && !File.Exists(Path.Combine(modelDir, "tokenizer.json")) ? $"{modelDir} has no tokenizer.json for the Brown validation sample"
+            : null;
+        if (reason is null) return false;
+        cost["perplexity"] = null;
+        cost["perplexity_skipped"] = reason;
+        return true;
+    }
+
+    /// <summary>The perplexity part of the record: input and pruned model on the same sample.</summary>
+    internal static JsonObject PerplexityChange(PerplexityResult before, PerplexityResult after, StudyEvaluationSet set) => new()
+    {
+        ["before"] = before.Perplexity, ["after"] = after.Perplexity,
+        ["change"] = after.Perplexity / before.Perplexity - 1,
+        ["data"] = set.Description, ["sequences"] = set.Sequences.Count, ["tokens"] = before.Tokens,
+    };
 
     /// <summary>Parameter counts of the pruned model, from its config on the meta device (no weights).</summary>
     private static (long Total, long Active) CountAfter(RoundContext round)

@@ -33,17 +33,6 @@ public static class PruneRound
         var plan = MtpChoice.KeepPlan(choice.Selections.Values, mtp);
         ExpertSurgery.Validate(input.Model.Config, plan, spec.NonUniform);
         var round = new RoundContext(input.Round, input.Model, spec, choice, plan, input.Lineage, input.Lineage.Keep(choice.Selections)) { Mtp = mtp };
-        try
-        {
-            hooks ??= RoundHooks.None;
-            if (hooks.FineTune is { } fineTune) round.FineTune = fineTune(round);
-            if (hooks.Evaluate is { } evaluate) round.Evaluation = evaluate(round);
-            return round;
-        }
-        catch
-        {
-            round.Dispose();
-            throw;
-        }
+        return RoundHooks.Apply(round, hooks);
     }
 }

@@ -13,4 +13,21 @@ public sealed record RoundHooks
     public Func<RoundContext, JsonNode?>? Evaluate { get; init; }
 
     public static RoundHooks None { get; } = new();
+
+    /// <summary>Runs the hooks on a round whose plan is made and returns it; disposes it when a hook throws.</summary>
+    public static RoundContext Apply(RoundContext round, RoundHooks? hooks)
+    {
+        try
+        {
+            hooks ??= None;
+            if (hooks.FineTune is { } fineTune) round.FineTune = fineTune(round);
+            if (hooks.Evaluate is { } evaluate) round.Evaluation = evaluate(round);
+            return round;
+        }
+        catch
+        {
+            round.Dispose();
+            throw;
+        }
+    }
 }

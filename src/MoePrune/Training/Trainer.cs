@@ -43,7 +43,7 @@ public sealed class Trainer(TrainerOptions options, string? workDir = null)
         var losses = new List<double>();
         try
         {
-            using var optimizer = new AdamW(trainable, Options.Beta1, Options.Beta2, Options.Epsilon, Options.WeightDecay);
+            using var optimizer = new AdamW(trainable, Options.Optimizer.Beta1, Options.Optimizer.Beta2, Options.Optimizer.Epsilon, Options.Optimizer.WeightDecay);
             var state = new TrainingProgressState(0, 0, 0, 0);
             if (CheckpointPath is { } path)
             {
@@ -54,7 +54,7 @@ public sealed class Trainer(TrainerOptions options, string? workDir = null)
                     Message?.Invoke($"resumed from {path} at step {state.Step}");
                 }
             }
-            var schedule = new CosineSchedule(Options.LearningRate, Options.WarmupSteps(seqLen), total, Options.MinLrRatio);
+            var schedule = new CosineSchedule(Options.Optimizer.LearningRate, Options.WarmupSteps(seqLen), total, Options.Optimizer.MinLrRatio);
             int last = Math.Min(total, stopAtStep ?? total);
             var clock = Stopwatch.StartNew();
             var run = new RunClock(clock, state.ElapsedSeconds, state.TokensSeen);
@@ -109,7 +109,7 @@ public sealed class Trainer(TrainerOptions options, string? workDir = null)
             if (terms.AuxLoss is not null) aux += terms.AuxLoss.item<float>() / accumulation;
             if (terms.ZLoss is not null) z += terms.ZLoss.item<float>() / accumulation;
         }
-        double norm = GradientClipping.ClipGlobalNorm(optimizer.Parameters.Select(p => (Tensor)p.Parameter), Options.ClipNorm);
+        double norm = GradientClipping.ClipGlobalNorm(optimizer.Parameters.Select(p => (Tensor)p.Parameter), Options.Optimizer.ClipNorm);
         optimizer.Step(lr);
         long tokens = state.TokensSeen + Options.TokensPerStep(data.SequenceLength);
         double elapsed = run.StartElapsed + run.Clock.Elapsed.TotalSeconds;

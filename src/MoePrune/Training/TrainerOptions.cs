@@ -3,8 +3,8 @@ namespace MoePrune.Training;
 /// <summary>
 /// Settings of one <see cref="Trainer.Train"/> call: the token budget (micro-batch size × sequence length ×
 /// accumulation per optimizer step; the step count is the budget rounded up to whole steps), the schedule
-/// (linear warmup over <see cref="WarmupTokens"/>, then cosine down to MinLrRatio · LearningRate at the last
-/// step), AdamW, global-norm clipping, the trained roles, the objective and the bookkeeping.
+/// (linear warmup over <see cref="WarmupTokens"/>, then cosine down to the optimizer's floor at the last
+/// step), the <see cref="OptimizerSettings"/>, the trained roles, the objective and the bookkeeping.
 /// </summary>
 public sealed record TrainerOptions
 {
@@ -15,16 +15,8 @@ public sealed record TrainerOptions
     public int BatchSize { get; init; } = 8;
     public int GradientAccumulation { get; init; } = 1;
 
-    public double LearningRate { get; init; } = 1e-4;
-    /// <summary>The cosine decays to MinLrRatio · LearningRate at the last step.</summary>
-    public double MinLrRatio { get; init; } = 0.1;
-    /// <summary>Decoupled weight decay, on matrices other than norms and embeddings.</summary>
-    public double WeightDecay { get; init; } = 0.1;
-    public double Beta1 { get; init; } = 0.9;
-    public double Beta2 { get; init; } = 0.95;
-    public double Epsilon { get; init; } = 1e-8;
-    /// <summary>Global gradient-norm clip (0: off).</summary>
-    public double ClipNorm { get; init; } = 1.0;
+    /// <summary>AdamW, the peak learning rate, the cosine's floor and the gradient clip.</summary>
+    public OptimizerSettings Optimizer { get; init; } = new();
 
     public ParameterSelection Train { get; init; } = ParameterSelection.All;
     public LossSpec Loss { get; init; } = new();
@@ -51,9 +43,7 @@ public sealed record TrainerOptions
         Check(Tokens > 0, $"the token budget {Tokens} must be positive");
         Check(WarmupTokens >= 0 && WarmupSteps(sequenceLength) < Math.Max(2, Steps(sequenceLength)),
               $"{WarmupTokens} warmup tokens ({WarmupSteps(sequenceLength)} steps) must leave steps of the {Steps(sequenceLength)} to decay over");
-        Check(LearningRate > 0 && double.IsFinite(LearningRate), $"learning rate {LearningRate} must be positive");
-        Check(MinLrRatio >= 0 && MinLrRatio <= 1, $"minimum learning-rate ratio {MinLrRatio} must be in [0, 1]");
-        Check(WeightDecay >= 0 && Beta1 is >= 0 and < 1 && Beta2 is >= 0 and < 1 && Epsilon > 0, "AdamW needs weight decay >= 0, betas in [0, 1) and epsilon > 0");
-        Check(ClipNorm >= 0, $"clip norm {ClipNorm} must be >= 0");
+        try { Optimizer.Validate(OptionNames.Neutral); }
+        catch (MoePruneException e) { throw new MoePruneException($"training: {e.Message}"); }
     }
 }

@@ -15,7 +15,7 @@ public class FinetuneJobTests(ITestOutputHelper output)
 {
     static FineTuneSpec Spec(string tokens, long budget = 8L * 4 * 16) => new()
     {
-        Tokens = budget, Data = "tokens:" + tokens, SequenceLength = 16, BatchSize = 4, LearningRate = 1e-2, PoolSequences = 64,
+        Tokens = budget, Data = "tokens:" + tokens, SequenceLength = 16, BatchSize = 4, Optimizer = new() { LearningRate = 1e-2 }, PoolSequences = 64,
     };
 
     [Fact]

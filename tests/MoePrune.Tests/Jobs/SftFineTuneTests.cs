@@ -47,7 +47,7 @@ public class SftFineTuneTests(ITestOutputHelper output)
             ["split"] = d.Split, ["target_delimiter"] = d.Context.EndsWith("Answer") ? ":\n" : " ",
         }.ToJsonString());
         File.WriteAllLines(tmp["sft.jsonl"], lines);
-        var spec = new FineTuneSpec { Tokens = 3L * 64, SftFile = tmp["sft.jsonl"], SequenceLength = 64, BatchSize = 3, LearningRate = 1e-3 };
+        var spec = new FineTuneSpec { Tokens = 3L * 64, SftFile = tmp["sft.jsonl"], SequenceLength = 64, BatchSize = 3, Optimizer = new() { LearningRate = 1e-3 } };
         var record = FinetuneJob.Run(new FinetuneRequest { ModelDir = modelDir, OutDir = tmp["out"], Spec = spec, WorkDir = tmp["w"] });
         double trained = (double)record["result"]!["cross_entropy"]![0]!;
         Assert.Equal("train", (string)record["result"]!["data"]!["split"]!);

@@ -51,7 +51,7 @@ static class StrategySupport
         FineTune = new FineTuneSpec
         {
             Tokens = 3L * 4 * 16, Data = "tokens:" + tokens, SequenceLength = 16, BatchSize = 4, PoolSequences = 64,
-            LearningRate = 1e-2, CheckpointEvery = 2,
+            Optimizer = new() { LearningRate = 1e-2 }, CheckpointEvery = 2,
         },
         Evaluation = new RoundEvaluationSpec { TokensFile = eval, BatchSize = 4 },
     };

@@ -27,8 +27,8 @@ public sealed class GradientReferenceTests(ITestOutputHelper output)
     /// <summary>Ten steps at a constant learning rate (min ratio 1, no warmup), no clipping; AdamW as in the script.</summary>
     static TrainerOptions Options(long tokens, int batch) => new()
     {
-        Tokens = tokens, WarmupTokens = 0, BatchSize = batch, LearningRate = 1e-2, MinLrRatio = 1,
-        Beta1 = 0.9, Beta2 = 0.95, Epsilon = 1e-8, WeightDecay = 0.1, ClipNorm = 0,
+        Tokens = tokens, WarmupTokens = 0, BatchSize = batch,
+        Optimizer = new() { LearningRate = 1e-2, MinLrRatio = 1, Beta1 = 0.9, Beta2 = 0.95, Epsilon = 1e-8, WeightDecay = 0.1, ClipNorm = 0 },
         Loss = new LossSpec { AuxLossCoef = Aux, ZLossCoef = Z },
     };
 

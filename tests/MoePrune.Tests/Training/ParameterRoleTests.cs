@@ -79,7 +79,7 @@ public sealed class ParameterRoleTests(ITestOutputHelper output)
         var data = new PackedDataset(Enumerable.Range(0, 8 * 40).Select(_ => rng.Next(3, model.Config.VocabSize)).ToArray(), 8, seed: 1);
         var options = new TrainerOptions
         {
-            Tokens = 3L * 4 * 8, BatchSize = 4, LearningRate = 1e-2, WeightDecay = 0.1, Train = ParameterSelection.Parse("routers"),
+            Tokens = 3L * 4 * 8, BatchSize = 4, Optimizer = new() { LearningRate = 1e-2, WeightDecay = 0.1 }, Train = ParameterSelection.Parse("routers"),
             Loss = new LossSpec { AuxLossCoef = 0.02, ZLossCoef = 0.001 },
         };
         var result = new Trainer(options).Train(model, data);

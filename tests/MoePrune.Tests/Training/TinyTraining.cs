@@ -18,7 +18,7 @@ static class TinyTraining
 
     public static readonly TrainerOptions Options = new()
     {
-        Tokens = 60L * 8 * 32, WarmupTokens = 5L * 8 * 32, BatchSize = 8, LearningRate = 1e-2,
+        Tokens = 60L * 8 * 32, WarmupTokens = 5L * 8 * 32, BatchSize = 8, Optimizer = new() { LearningRate = 1e-2 },
         Loss = new LossSpec { AuxLossCoef = 0.01, ZLossCoef = 0.001 },
     };
 

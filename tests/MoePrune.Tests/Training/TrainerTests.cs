@@ -97,7 +97,7 @@ public sealed class TrainerTests(ITestOutputHelper output) : IDisposable
         var options = Options with { Tokens = 1000, WarmupTokens = 0, BatchSize = 2, GradientAccumulation = 3 };
         Assert.Equal(6, options.Steps(sequenceLength: 32));                      // 1000 / 192 = 5.2 → 6
         Assert.Equal(192, options.TokensPerStep(32));
-        foreach (var bad in new[] { options with { Tokens = 0 }, options with { WarmupTokens = 1000 }, options with { LearningRate = -1 } })
+        foreach (var bad in new[] { options with { Tokens = 0 }, options with { WarmupTokens = 1000 }, options with { Optimizer = new() { LearningRate = -1 } } })
         {
             var e = Assert.Throws<MoePruneException>(() => bad.Validate(32));
             Assert.StartsWith("training: ", e.Message);

@@ -29,7 +29,7 @@ var options = new PretrainOptions
 {
     HiddenSize = int.Parse(args[3]), Layers = int.Parse(args[4]), Heads = 4, KeyValueHeads = 2, Experts = 8, TopK = 2, ExpertSize = 256,
     VocabSize = tok.VocabSize, SequenceLength = 256, BatchSize = 8, Steps = int.Parse(args[1]), WarmupSteps = 20,
-    LearningRate = args.Length > 5 ? double.Parse(args[5]) : 3e-3, AuxLossCoef = 0.05, AuxPerLayer = true, EvalEvery = 0, Seed = 1,
+    Optimizer = new() { LearningRate = args.Length > 5 ? double.Parse(args[5]) : 3e-3 }, AuxLossCoef = 0.05, AuxPerLayer = true, EvalEvery = 0, Seed = 1,
 };
 var marker = tok.Encode(InstructionTemplates.AnswerMarker + "\n", addSpecialTokens: false).Select(i => (long)i).ToList();
 ITrainingData data = new PackedDataset(stream.ToArray(), options.SequenceLength, options.Seed);

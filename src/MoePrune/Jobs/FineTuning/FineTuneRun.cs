@@ -38,7 +38,7 @@ public static class FineTuneRun
             ["steps"] = state.Step,
             ["train"] = options.Train.ToString(),
             ["objective"] = FineTuneSpec.Name(spec.Objective),
-            ["learning_rate"] = spec.LearningRate,
+            ["learning_rate"] = spec.Optimizer.LearningRate,
             ["batch_size"] = spec.BatchSize,
             ["sequence_length"] = spec.SequenceLength,
             ["warmup_steps"] = options.WarmupSteps(spec.SequenceLength),

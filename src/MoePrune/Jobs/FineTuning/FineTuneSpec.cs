@@ -14,7 +14,6 @@ public enum FineTuneObjective { Lm, Distill }
 /// </summary>
 public sealed record FineTuneSpec
 {
-    public const double DefaultLearningRate = 1e-4;
     public const int DefaultSequenceLength = 256;
     public const int DefaultBatchSize = 8;
     public const int DefaultPoolSequences = 1024;
@@ -33,7 +32,8 @@ public sealed record FineTuneSpec
     public int BatchSize { get; init; } = DefaultBatchSize;
     /// <summary>Sequences packed from <see cref="Data"/> at most; a larger budget cycles through them in seeded epochs.</summary>
     public int PoolSequences { get; init; } = DefaultPoolSequences;
-    public double LearningRate { get; init; } = DefaultLearningRate;
+    /// <summary>AdamW, the peak learning rate (default 1e-4) and the cosine's floor; fresh per fine-tune.</summary>
+    public OptimizerSettings Optimizer { get; init; } = new();
     /// <summary>Linear warmup over this fraction of the steps.</summary>
     public double WarmupFraction { get; init; } = 0.1;
     /// <summary>Seed of the data packing and the epoch order.</summary>
@@ -54,8 +54,7 @@ public sealed record FineTuneSpec
         if (SequenceLength < 2) throw new MoePruneException($"{n[FineTuneNames.SequenceLength]}: {SequenceLength} must be at least 2");
         if (BatchSize < 1) throw new MoePruneException($"{n[FineTuneNames.BatchSize]}: {BatchSize} must be at least 1");
         if (PoolSequences < 1) throw new MoePruneException($"{n[FineTuneNames.PoolSequences]}: {PoolSequences} must be at least 1");
-        if (!(LearningRate > 0) || !double.IsFinite(LearningRate))
-            throw new MoePruneException($"{n[FineTuneNames.LearningRate]}: {LearningRate} must be a positive number");
+        Optimizer.Validate(n.With(OptimizerSettings.LearningRateName, n[FineTuneNames.LearningRate]));
         if (!(WarmupFraction >= 0 && WarmupFraction < 1))
             throw new MoePruneException($"{n[FineTuneNames.Warmup]}: {WarmupFraction} must be in [0, 1)");
         if (CheckpointEvery < 0) throw new MoePruneException($"checkpoint interval {CheckpointEvery} must be >= 0");
@@ -71,7 +70,7 @@ public sealed record FineTuneSpec
         long warmupSteps = (long)Math.Floor(steps * WarmupFraction);
         return new TrainerOptions
         {
-            Tokens = tokens, WarmupTokens = warmupSteps * perStep, BatchSize = BatchSize, LearningRate = LearningRate,
+            Tokens = tokens, WarmupTokens = warmupSteps * perStep, BatchSize = BatchSize, Optimizer = Optimizer,
             Train = Roles, CheckpointEvery = CheckpointEvery,
             Loss = Objective == FineTuneObjective.Distill ? new LossSpec { CrossEntropy = 0, Distillation = 1 } : new LossSpec(),
         };
@@ -93,8 +92,8 @@ public sealed record FineTuneSpec
         ["tokens"] = Tokens, ["train"] = Roles.ToString(), ["objective"] = Name(Objective),
         ["data"] = SftFile is null ? Data : null, ["sft"] = SftFile is null ? null : Path.GetFullPath(SftFile),
         ["sequence_length"] = SequenceLength, ["batch_size"] = BatchSize, ["pool_sequences"] = SftFile is null ? PoolSequences : null,
-        ["learning_rate"] = LearningRate, ["warmup_fraction"] = WarmupFraction, ["seed"] = Seed,
-        ["optimizer"] = "AdamW (0.9, 0.95), weight decay 0.1, clip 1.0, fresh per fine-tune; linear warmup, cosine to 0.1 x lr",
+        ["learning_rate"] = Optimizer.LearningRate, ["warmup_fraction"] = WarmupFraction, ["seed"] = Seed,
+        ["optimizer"] = $"{Optimizer.Describe()}, fresh per fine-tune; linear warmup, cosine to {Optimizer.MinLrRatio.ToString(System.Globalization.CultureInfo.InvariantCulture)} x lr",
     };
 }
 

@@ -42,7 +42,7 @@ public static class InstructionUnits
         log?.Invoke($"  c-d{drop}: zero- and {r.Shots}-shot done; SFT");
         var spec = new FineTuneSpec
         {
-            Tokens = r.SftTokens, SftFile = sftFile, SequenceLength = 128, BatchSize = 8, LearningRate = 3e-4, Train = "all",
+            Tokens = r.SftTokens, SftFile = sftFile, SequenceLength = 128, BatchSize = 8, Optimizer = new() { LearningRate = 3e-4 }, Train = "all",
             CheckpointEvery = 25,
         };
         result["sft"] = FineTuneRun.Run(model, spec, spec.Tokens, spec.Seed, r.ModelDir, null, Path.Combine(ctx.RunsDir, $"c-sft-d{drop}"));

@@ -27,7 +27,7 @@ public sealed record LotteryStudyRequest
     /// <summary>Perplexity and KL on the first N Brown validation sequences of 256 tokens per genre.</summary>
     public int EvalSequencesPerGenre { get; init; } = 2;
     /// <summary>The lottery's fine-tune; <see cref="FineTuneSpec.Tokens"/> is the first round's budget.</summary>
-    public FineTuneSpec FineTune { get; init; } = new() { Tokens = 8192, LearningRate = 1e-3, BatchSize = 8, SequenceLength = 256, CheckpointEvery = 8 };
+    public FineTuneSpec FineTune { get; init; } = new() { Tokens = 8192, Optimizer = new() { LearningRate = 1e-3 }, BatchSize = 8, SequenceLength = 256, CheckpointEvery = 8 };
     public double Growth { get; init; } = 2;
     /// <summary>Tasks of part b (accuracy of every pruned model) and their document limit.</summary>
     public IReadOnlyList<string> Tasks { get; init; } = ["def2word", "hypernym"];

@@ -48,14 +48,8 @@ public sealed record PretrainOptions
     // Optimisation.
     public int Steps { get; init; } = 1000;
     public int WarmupSteps { get; init; } = 50;
-    public double LearningRate { get; init; } = 3e-3;
-    /// <summary>The cosine decays to MinLrRatio · LearningRate at the last step.</summary>
-    public double MinLrRatio { get; init; } = 0.1;
-    public double WeightDecay { get; init; } = 0.1;
-    public double Beta1 { get; init; } = 0.9;
-    public double Beta2 { get; init; } = 0.95;
-    public double Epsilon { get; init; } = 1e-8;
-    public double ClipNorm { get; init; } = 1.0;
+    /// <summary>AdamW (0.9, 0.95), weight decay 0.1, clip 1.0, peak learning rate 3e-3, cosine to 0.1 · peak.</summary>
+    public OptimizerSettings Optimizer { get; init; } = new() { LearningRate = 3e-3 };
     /// <summary>Coefficient of the load-balancing loss (HF <c>router_aux_loss_coef</c>).</summary>
     public double AuxLossCoef { get; init; } = 0.01;
     /// <summary>Balance each layer separately (<see cref="LoadBalancingLoss.ComputePerLayer"/>) instead of all layers' rows together.</summary>
@@ -82,8 +76,7 @@ public sealed record PretrainOptions
     {
         Tokens = Steps * TokensPerStep, WarmupTokens = WarmupSteps * TokensPerStep,
         BatchSize = BatchSize, GradientAccumulation = GradientAccumulation,
-        LearningRate = LearningRate, MinLrRatio = MinLrRatio, WeightDecay = WeightDecay,
-        Beta1 = Beta1, Beta2 = Beta2, Epsilon = Epsilon, ClipNorm = ClipNorm,
+        Optimizer = Optimizer,
         Train = ParameterSelection.All,
         Loss = new LossSpec
         {
@@ -92,6 +85,10 @@ public sealed record PretrainOptions
         },
         EvalEvery = EvalEvery, CheckpointEvery = CheckpointEvery, MaxMinutes = MaxMinutes,
     };
+
+    static readonly OptionNames OptimizerNames = OptionNames.Neutral.With(OptimizerSettings.LearningRateName, "--lr")
+        .With(OptimizerSettings.MinLrRatioName, "--min-lr-ratio").With(OptimizerSettings.WeightDecayName, "--weight-decay")
+        .With(OptimizerSettings.ClipNormName, "--clip");
 
     /// <summary>Throws for settings that cannot train.</summary>
     public void Validate()
@@ -106,7 +103,7 @@ public sealed record PretrainOptions
         Check(Steps >= 1 && WarmupSteps >= 0 && WarmupSteps < Steps, "--warmup", $"{WarmupSteps} must be below --steps {Steps}");
         Check(Curriculum.LetteredWarmupSteps >= 0 && Curriculum.LetteredWarmupSteps < Steps, "--lettered-warmup-steps",
               $"{Curriculum.LetteredWarmupSteps} must be >= 0 and below --steps {Steps}");
-        Check(LearningRate > 0, "--lr", "must be positive");
+        Optimizer.Validate(OptimizerNames);
         Check(VocabSize >= 2, "--vocab-size", "must be at least 2");
         Curriculum.Instructions.Validate();
         Check(Curriculum.AnswerWeight >= 0 && double.IsFinite(Curriculum.AnswerWeight), "--answer-weight",
