@@ -12,7 +12,7 @@ work="$(mktemp -d /tmp/moeprune-bench-llamacpp.XXXXXX)"; trap 'rm -rf "$work"' E
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # The same 256-token sequences for both engines: the trained-tokenizer corpus text, tokenized by the model's tokenizer.
-./moeprune tokenize models/default --file tests/MoePrune.Tests/fixtures/tokenizers/trained/corpus.txt --no-special > "$work/ids.txt"
+./moeprune tokenize models/default --text-file tests/MoePrune.Tests/fixtures/tokenizers/trained/corpus.txt --no-special > "$work/ids.txt"
 awk -v n="$seqs" '{ for (i = 1; i <= NF; i++) { line = line (c % 256 ? " " : "") $i; c++;
                      if (c % 256 == 0) { print line; line = ""; if (c / 256 >= n) exit } } }' "$work/ids.txt" > "$work/tokens.txt"
 echo "sequences: $(wc -l < "$work/tokens.txt") x 256 tokens"
@@ -24,7 +24,7 @@ for dtype in fp32 bf16; do
   echo "{\"engine\":\"MoePrune\",\"dtype\":\"$dtype\",\"wall_seconds\":$(echo "$end - $start" | bc),\"result\":$out}"
 done
 for type in f32 bf16 f16; do
-  ./moeprune export-gguf --out "$work/default-$type.gguf" --type $type >/dev/null
+  ./moeprune export-gguf --out "$work/default-$type.gguf" --dtype $type >/dev/null
   for mode in logits nll; do
     node bench/llamacpp/perplexity.mjs "$work/default-$type.gguf" "$work/tokens.txt" "$threads" $mode | sed "s/^{/{\"type\":\"$type\",/"
   done

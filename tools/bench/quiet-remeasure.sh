@@ -12,7 +12,7 @@ log() { echo "$*" | tee -a "$out"; }
 load() { log "load: $(cut -d' ' -f1-3 /proc/loadavg)  $(date -u +%FT%TZ)"; }
 ./moeprune --help > /dev/null
 big=/tmp/moeprune-quiet-big
-[ -f "$big/config.json" ] || ./moeprune bench make-checkpoint "$big" --gb 0.4 --shards 2 > /dev/null
+[ -f "$big/config.json" ] || ./moeprune bench make-checkpoint --out "$big" --gb 0.4 --shards 2 > /dev/null
 
 log "## 3a fingerprint cost on load"; load
 for dir in models/default "$big"; do
