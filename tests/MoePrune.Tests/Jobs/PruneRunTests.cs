@@ -79,12 +79,7 @@ public class PruneRunTests(ITestOutputHelper output)
         Assert.True(reestimationMattered, "slot numbers should differ from original numbers after the first round");
         Assert.Equal(removed.Keys, result.Lineage.Layers);
 
-        using var pruned = ModelLoader.Load(tmp["out"]);
-        var (ids, mask) = SurgerySupport.PaddedBatch(6, JobSupport.Vocab);
-        using var noGrad = no_grad();
-        var expected = SurgerySupport.MaskedReference(original, removed, ids, mask);      // (N, V)
-        var actual = SurgerySupport.RealRows(pruned.Logits(ids, mask), mask);             // (N, V)
-        double diff = (actual - expected).abs().max().item<float>();
+        double diff = SurgerySupport.ExportVsMaskedOriginal(tmp["out"], original, removed, seed: 6, JobSupport.Vocab);
         output.WriteLine($"max |exported after 3 rounds − masked original| = {diff:E2}");
         Assert.True(diff < 1e-5, $"max difference {diff}");
     }

@@ -107,12 +107,7 @@ public class StrategyJobTests(ITestOutputHelper output)
         Assert.True(differ > 0, "re-estimation should change the choice in some layer");
 
         // the lineage after three rounds names the right originals: the export is the original with exactly those experts masked
-        using var pruned = ModelLoader.Load(tmp["it"]);
-        var (ids, mask) = SurgerySupport.PaddedBatch(7, JobSupport.Vocab);
-        using var noGrad = no_grad();
-        var expectedLogits = SurgerySupport.MaskedReference(original, removed, ids, mask);  // (N, V)
-        var actual = SurgerySupport.RealRows(pruned.Logits(ids, mask), mask);              // (N, V)
-        double diff = (actual - expectedLogits).abs().max().item<float>();
+        double diff = SurgerySupport.ExportVsMaskedOriginal(tmp["it"], original, removed, seed: 7, JobSupport.Vocab);
         output.WriteLine($"max |export after 3 rounds − original with the lineage's experts masked| = {diff:E2}");
         Assert.True(diff < 1e-5, $"max difference {diff}");
         Assert.All(iterative.Rounds, r => Assert.NotNull(r["evaluation"]?["perplexity"]));

@@ -56,6 +56,21 @@ static class SurgerySupport
     public static Tensor RealRows(Tensor logits, Tensor mask) =>
         logits.reshape(-1, logits.shape[2]).index_select(0, mask.reshape(-1).nonzero().reshape(-1));
 
+    /// <summary>
+    /// Max |logits of the exported model in <paramref name="exportDir"/> − <paramref name="original"/>'s with exactly the
+    /// <paramref name="removed"/> experts masked| over a padded batch of <paramref name="seed"/> (real rows only).
+    /// </summary>
+    public static double ExportVsMaskedOriginal(string exportDir, MoeForCausalLM original, IReadOnlyDictionary<int, IReadOnlyList<int>> removed,
+                                                int seed, int vocab)
+    {
+        using var pruned = ModelLoader.Load(exportDir);
+        var (ids, mask) = PaddedBatch(seed, vocab);
+        using var noGrad = no_grad();
+        var expected = MaskedReference(original, removed, ids, mask);                     // (N, V)
+        var actual = RealRows(pruned.Logits(ids, mask), mask);                            // (N, V)
+        return (actual - expected).abs().max().item<float>();
+    }
+
     /// <summary>Keys whose values differ between two JSON objects (missing on either side counts).</summary>
     public static List<string> DifferingKeys(JsonObject a, JsonObject b) =>
         a.Select(kv => kv.Key).Union(b.Select(kv => kv.Key))
