@@ -16,17 +16,9 @@ for ((i = 1; i <= runs; i++)); do
 import json, sys
 r = json.load(sys.stdin)
 rows = r["results"] if isinstance(r, dict) and "results" in r else r
-for x in rows: print(sys.argv[1], x["dtype"], x["tokens_per_s"])' "$build" | tee -a "$out"
+for x in rows: print(x["dtype"], sys.argv[1], x["tokens_per_s"])' "$build" | tee -a "$out"
   done
 done
 uptime
-python3 - "$out" <<'PY'
-import sys, statistics, collections
-runs = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    b, d, s = line.split(); runs[(d, b)].append(float(s))
-for d in dict.fromkeys(k[0] for k in runs):
-    a, b = statistics.median(runs[(d, "A")]), statistics.median(runs[(d, "B")])
-    print(f"{d}: A median {a:.1f} tokens/s, B median {b:.1f} tokens/s, B/A {b/a:.3f} ({len(runs[(d, 'A')])} runs each)")
-PY
+python3 "$(dirname "$0")/ab-medians.py" "$out" tokens/s
 rm -f "$out"

@@ -22,13 +22,5 @@ for ((i = 1; i <= runs; i++)); do
   done
 done
 uptime
-python3 - "$out" <<'PY'
-import sys, statistics, collections
-runs = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    d, b, s = line.split(); runs[(d, b)].append(float(s))
-for d in dict.fromkeys(k[0] for k in runs):
-    a, b = statistics.median(runs[(d, "A")]), statistics.median(runs[(d, "B")])
-    print(f"{d}: A median {a*1000:.1f} ms, B median {b*1000:.1f} ms, B/A {b/a:.3f} ({len(runs[(d, 'A')])} runs each)")
-PY
+python3 "$(dirname "$0")/ab-medians.py" "$out" ms
 rm -f "$out"

@@ -73,11 +73,7 @@ public class PruneJobTests(ITestOutputHelper output)
             for (int slot = 0; slot < kept.Length; slot++)
                 Assert.True(view.DownProj(slot).eq(original.DownProj(kept[slot])).all().item<bool>(), $"layer {view.LayerIndex} slot {slot}");
         }
-        var (ids, mask) = SurgerySupport.PaddedBatch(5, JobSupport.Vocab);
-        using var noGrad = no_grad();
-        var expectedLogits = SurgerySupport.MaskedReference(full, removed, ids, mask);   // (N, V)
-        var actual = SurgerySupport.RealRows(pruned.Logits(ids, mask), mask);            // (N, V)
-        double diff = (actual - expectedLogits).abs().max().item<float>();
+        double diff = SurgerySupport.ExportVsMaskedOriginal(pruned, full, removed, seed: 5, JobSupport.Vocab);
         output.WriteLine($"{family}: max |pruned - masked full| = {diff:E2}");
         Assert.True(diff < 1e-5, $"max difference {diff}");
     }

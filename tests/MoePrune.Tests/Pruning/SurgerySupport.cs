@@ -64,6 +64,13 @@ static class SurgerySupport
                                                 int seed, int vocab)
     {
         using var pruned = ModelLoader.Load(exportDir);
+        return ExportVsMaskedOriginal(pruned, original, removed, seed, vocab);
+    }
+
+    /// <summary>As above for an exported model already loaded.</summary>
+    public static double ExportVsMaskedOriginal(MoeForCausalLM pruned, MoeForCausalLM original, IReadOnlyDictionary<int, IReadOnlyList<int>> removed,
+                                                int seed, int vocab)
+    {
         var (ids, mask) = PaddedBatch(seed, vocab);
         using var noGrad = no_grad();
         var expected = MaskedReference(original, removed, ids, mask);                     // (N, V)
