@@ -6,24 +6,16 @@ namespace MoePrune.Models.Families;
 /// </summary>
 public static class Qwen3MoeFamily
 {
-    public static ModelFamily Instance { get; } = new()
+    /// <summary>Qwen2-MoE's data with Qwen3-MoE's deltas (transformers' modular_qwen3_moe derives from Qwen2-MoE).</summary>
+    public static ModelFamily Instance { get; } = Qwen2MoeFamily.Instance with
     {
         ModelType = "qwen3_moe",
         Architecture = "Qwen3MoeForCausalLM",
-        MoeModuleName = "mlp",
-        ExpertProjNames = ("gate_proj", "up_proj", "down_proj"),
-        ExpertCountKey = "num_experts",
         ExpertCountAliases = ["num_local_experts"],
-        ExpertSizeKey = "moe_intermediate_size",
         QkNorm = QkNormPlacement.PerHead,
-        MoeLayers = MoeLayerRule.MlpOnlyLayersAndSparseStep,
-        IgnoresSlidingWindowKey = true,
+        SharedExpert = null,
         QkvBias = c => c.Bool("attention_bias", false),
         OutputBias = c => c.Bool("attention_bias", false),
-        DefaultRmsNormEps = 1e-6,
-        DefaultRopeTheta = 10000.0,
-        DefaultNormTopKProb = false,
-        DefaultTieWordEmbeddings = false,
         Unsupported =
         [
             ("use_sliding_window", c => !c.Bool("use_sliding_window", false)),
