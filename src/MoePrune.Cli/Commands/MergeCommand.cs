@@ -9,7 +9,7 @@ namespace MoePrune.Cli.Commands;
 
 /// <summary>
 /// <c>moeprune merge [MODEL] --similarity cka|weights|surrogate|router|router-logits|output-mean (--groups N | --keep N |
-/// --ratio R | --groups-map FILE) --merge uniform|frequency|max-frequency|learned [--preset NAME] --out DIR [--force] [--gguf FILE]</c>:
+/// --ratio R | --groups-map FILE) --merge uniform|frequency|max-frequency|learned [--preset NAME] [--drop-mtp] --out DIR [--force] [--gguf FILE]</c>:
 /// merges each sparse layer's experts into r groups and writes a standard Hugging Face checkpoint with <c>merging.json</c>
 /// (docs/MERGING.md).
 /// </summary>

@@ -18,7 +18,9 @@ namespace MoePrune.Jobs;
 /// merged experts and router rows (<see cref="LayerMerger"/>). The result is a <see cref="RoundContext"/> like a
 /// pruning round's: its plan keeps each group's lowest member in slot order and replaces every group of two or
 /// more by its merged expert, its lineage records the merged groups, and the same hooks run (a fine-tune hook is
-/// where router recalibration or distillation plugs in).
+/// where router recalibration or distillation plugs in). Under group-limited routing the grouping stays within each
+/// routing group, r/n_group merged experts per group (<see cref="RoutingGroupPartition"/>); MTP layers are pruned to
+/// the merged count by weight norm or dropped (<see cref="MtpChoice"/>, <see cref="MergeSpec.DropMtp"/>).
 /// </summary>
 public static class MergeRound
 {

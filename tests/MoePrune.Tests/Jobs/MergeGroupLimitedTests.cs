@@ -207,6 +207,32 @@ public class MergeGroupLimitedTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void GroupLimitedMergeRoundsWithMtpLeakNoTensors()
+    {
+        using var tmp = new TempDir();
+        TinyCheckpoint.Write("glm4_moe", tmp["m"], seed: 2, variant: new TinyVariant { Groups = 2, MtpLayers = 1 });
+        using var model = ModelLoader.Load(tmp["m"]);
+        var input = new MoePrune.Jobs.RoundInput(1, model, MoePrune.Jobs.ExpertLineage.Identity(model.MoeLayers), tmp["m"]);
+        MoePrune.Jobs.MergeSpec[] specs =
+        [
+            new() { Similarity = MoePrune.Merging.SimilarityKind.Weights, Groups = 4 },
+            new() { Similarity = MoePrune.Merging.SimilarityKind.Weights, Groups = 6, DropMtp = true },
+        ];
+        void RunAll()
+        {
+            foreach (var spec in specs)
+                using (var round = MoePrune.Jobs.MergeRound.Run(input, spec))
+                    Assert.Equal(spec.GroupsFor(Experts), round.Model.MoeLayers[0].NumExperts);
+        }
+        RunAll();                                                                                   // warm-up (lazy native state)
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        RunAll();
+        long after = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        output.WriteLine($"live tensors before {before}, after {after}");
+        Assert.Equal(before, after);
+    }
+
     /// <summary>The MTP layer's experts with the largest ‖[gate|up|down]‖ per routing group, computed here.</summary>
     static int[] NaiveWeightNormKeep(MoeForCausalLM full, int keep, int groups)
     {
