@@ -9,7 +9,7 @@ namespace MoePrune.Cli.Commands;
 
 /// <summary>
 /// <c>moeprune merge [MODEL] --similarity cka|weights|surrogate|router|router-logits|output-mean (--groups N | --keep N |
-/// --ratio R | --groups-map FILE) --merge uniform|frequency|max-frequency|learned [--preset NAME] --out DIR [--force] [--gguf FILE]</c>:
+/// --ratio R | --groups-map FILE) --merge uniform|frequency|max-frequency|learned [--preset NAME] [--drop-mtp] --out DIR [--force] [--gguf FILE]</c>:
 /// merges each sparse layer's experts into r groups and writes a standard Hugging Face checkpoint with <c>merging.json</c>
 /// (docs/MERGING.md).
 /// </summary>
@@ -41,6 +41,10 @@ public static class MergeCommand
             DefaultValueFactory = _ => new LayerMergeOptions().LearnedSteps,
         };
         var nonUniform = new Option<bool>("--non-uniform") { Description = "Allow a groups map with different counts per layer (non-portable export)" };
+        var dropMtp = new Option<bool>("--drop-mtp")
+        {
+            Description = "Remove the MTP layers (num_nextn_predict_layers 0) instead of pruning their experts to the merged count by weight norm",
+        };
         var output = OutputOptions.Out("Output model folder");
         var force = OutputOptions.Force();
         var gguf = new Option<string?>("--gguf") { Description = "Also write this GGUF file for llama.cpp (uniform expert counts only)" };
@@ -49,7 +53,7 @@ public static class MergeCommand
         var cmd = new Command("merge", "Merge similar experts and write a standard Hugging Face checkpoint with merging.json")
         {
             dir, similarity, merge, preset, groups, keep, ratio, groupsMap, partition, objective, tokens, kernel, surrogate, mixup, learnedSteps,
-            nonUniform, output, force, gguf, dtype,
+            nonUniform, dropMtp, output, force, gguf, dtype,
         };
         calib.AddTo(cmd, withInputSample: false);
         cmd.SetAction(pr =>
@@ -73,6 +77,7 @@ public static class MergeCommand
                 Ratio = pr.GetValue(ratio),
                 GroupsMapFile = pr.GetValue(groupsMap),
                 NonUniform = pr.GetValue(nonUniform),
+                DropMtp = pr.GetValue(dropMtp),
                 Calibration = calib.Bind(pr) with { InputSampleRows = pr.GetValue(tokens) },
                 Names = pr.GetValue(keep) is not null ? names.With(OptionNames.Groups, "--keep") : names,
             };

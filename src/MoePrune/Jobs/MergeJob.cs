@@ -44,7 +44,7 @@ public static class MergeJob
         if (request.GgufFile is not null)
         {
             var counts = MergeRound.Check(input, spec);
-            var config = ResolvedExpertPlan.Resolve(model.Config, MergeSpec.CountPlan(counts), spec.NonUniform).Config;
+            var config = ResolvedExpertPlan.Resolve(model.Config, MergeSpec.CountPlan(model.Config, counts, spec.DropMtp), spec.NonUniform).Config;
             GgufOutput.Check(config, request.ModelDir);
         }
         using var round = MergeRound.Run(input, spec, hooks, progress);

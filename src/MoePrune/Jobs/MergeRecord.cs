@@ -62,6 +62,7 @@ public static class MergeRecord
             ["merge_seconds"] = outcome.MergeSeconds,
             ["layers"] = layers,
         };
+        if (round.Mtp is not null) record["mtp"] = round.Mtp.ToJson();
         if (round.FineTune is not null) record["finetune"] = round.FineTune.DeepClone();
         if (round.Evaluation is not null) record["evaluation"] = round.Evaluation.DeepClone();
         return record;
@@ -87,7 +88,7 @@ public static class MergeRecord
             };
         }
         var last = rounds[^1];
-        return new JsonObject
+        var record = new JsonObject
         {
             ["tool"] = "moeprune",
             ["tool_version"] = PruneJobRecord.ToolVersion,
@@ -105,6 +106,8 @@ public static class MergeRecord
             ["layers"] = layers,
             ["rounds"] = new JsonArray(rounds.Select(r => (JsonNode)r.DeepClone()).ToArray()),
         };
+        if (MtpChoice.Compose(rounds) is { } mtp) record["mtp"] = mtp;                  // as pruning.json's
+        return record;
     }
 
     private static JsonArray Nested(IEnumerable<IEnumerable<int>> groups) =>

@@ -18,7 +18,9 @@ namespace MoePrune.Jobs;
 /// merged experts and router rows (<see cref="LayerMerger"/>). The result is a <see cref="RoundContext"/> like a
 /// pruning round's: its plan keeps each group's lowest member in slot order and replaces every group of two or
 /// more by its merged expert, its lineage records the merged groups, and the same hooks run (a fine-tune hook is
-/// where router recalibration or distillation plugs in).
+/// where router recalibration or distillation plugs in). Under group-limited routing the grouping stays within each
+/// routing group, r/n_group merged experts per group (<see cref="RoutingGroupPartition"/>); MTP layers are pruned to
+/// the merged count by weight norm or dropped (<see cref="MtpChoice"/>, <see cref="MergeSpec.DropMtp"/>).
 /// </summary>
 public static class MergeRound
 {
@@ -46,7 +48,7 @@ public static class MergeRound
                 ExpertGrouping? given = null;
                 if (explicitGroups is not null && (!explicitGroups.TryGetValue(layer, out given) || given.Count == view.NumExperts))
                     continue;                                                                       // unchanged layer
-                outcome.Layers[layer] = MergeLayer(view, spec, options, routing, stats, given, groupCounts[layer], outcome);
+                outcome.Layers[layer] = MergeLayer(view, model.Config.Groups, spec, options, routing, stats, given, groupCounts[layer], outcome);
             }
             outcome.MergeSeconds = clock.Elapsed.TotalSeconds;
             return Finish(input, spec, outcome, hooks);
@@ -82,6 +84,10 @@ public static class MergeRound
                 if (!IsIdentity(input.Lineage, layer))
                     throw new MoePruneException($"{file}: layer {layer}: names original experts, but an earlier round already changed that layer's experts");
             groups = GroupsMap.Validate(file, map, config.NumHiddenLayers, experts, config.TopK);
+            if (config.Groups.IsGroupLimited)
+                foreach (var (layer, grouping) in groups)
+                    if (RoutingGroupPartition.Problem(grouping, config.Groups.NGroup) is { } crossing)
+                        throw new MoePruneException($"{file}: layer {layer}: {crossing}");
             counts = experts.ToDictionary(kv => kv.Key, kv => groups.TryGetValue(kv.Key, out var g) ? g.Count : kv.Value);
             var distinct = counts.Values.Distinct().ToList();
             if (distinct.Count > 1 && !spec.NonUniform)
@@ -97,28 +103,28 @@ public static class MergeRound
                 int r = spec.GroupsFor(e);
                 if (GroupValidation.GroupCount(layer, r, e, config.TopK) is { } problem)
                     throw new MoePruneException($"{option}: {problem}");
-                if (spec.PartitionMethod == PartitionMethod.Exact && ExactPartitioner.PartitionCount(e, r) > ExactPartitioner.DefaultCap)
-                    throw new MoePruneException($"{n[OptionNames.Partition]} exact: layer {layer} has {ExactPartitioner.PartitionCount(e, r):G3} groupings of {e} experts into {r}, "
+                if (config.Groups.IsGroupLimited && config.Groups.CountProblem(r, config.TopK) is { } groupProblem)
+                    throw new MoePruneException($"{option}: layer {layer} cannot keep {r} merged experts: {groupProblem} "
+                        + "(group-limited routing merges within each routing group, the same number from every group)");
+                int g = config.Groups.IsGroupLimited ? config.Groups.NGroup : 1;                 // the exact search runs per routing group
+                if (spec.PartitionMethod == PartitionMethod.Exact && ExactPartitioner.PartitionCount(e / g, r / g) > ExactPartitioner.DefaultCap)
+                    throw new MoePruneException($"{n[OptionNames.Partition]} exact: layer {layer} has {ExactPartitioner.PartitionCount(e / g, r / g):G3} groupings of {e / g} experts into {r / g}, "
                         + $"more than the {ExactPartitioner.DefaultCap:G3} the exact search visits; use auto or hierarchical");
                 counts[layer] = r;
             }
         }
-        ExpertSurgery.Validate(config, MergeSpec.CountPlan(counts), allowNonUniform: spec.NonUniform);
+        ExpertSurgery.Validate(config, MergeSpec.CountPlan(config, counts, spec.DropMtp), allowNonUniform: spec.NonUniform);
         return (groups, counts);
     }
 
     /// <summary>
-    /// What merging does not handle for a family, refused before any work: group-limited routing (a merged expert would
-    /// mix the router's expert groups), MTP layers (never run, so never calibrated or merged), and the learned merge on
-    /// routers with a score-correction bias (its fit routes without the bias).
+    /// What merging does not handle for a family, refused before any work: the learned merge on routers with a
+    /// score-correction bias (its fit routes without the bias); and dropping MTP layers the checkpoint does not have.
     /// </summary>
     private static void FamilyProblem(MoeConfig config, MergeSpec spec)
     {
-        if (config.Groups.IsGroupLimited)
-            throw new MoePruneException($"{config.Path}: {config.ModelType} routes within n_group = {config.Groups.NGroup} expert groups; "
-                + "merging across them is not supported (prune keeps the groups balanced)");
-        if (config.NumMtpLayers > 0)
-            throw new MoePruneException($"{config.Path}: {config.NumMtpLayers} MTP layer(s) share the routed expert count, and merging does not handle MTP layers yet");
+        if (spec.DropMtp && config.NumMtpLayers == 0)
+            throw new MoePruneException($"{spec.Names[OptionNames.DropMtp]}: {config.Path} has no MTP layers ({MoeConfigParser.MtpLayersKey} is 0)");
         if (spec.MergeMethod == MergeMethod.Learned && config.Family.RouterScoreCorrectionBias)
             throw new MoePruneException($"{spec.Names[OptionNames.Merge]} learned: {config.ModelType} routers select with a score-correction bias, "
                 + "which the learned merge's fit does not model; use uniform, frequency or max-frequency");
@@ -144,7 +150,7 @@ public static class MergeRound
         return spec.Calibration.Collect(input.Model, input.SourceDir, kinds, progress);
     }
 
-    private static LayerMergeResult MergeLayer(Observation.IMoeLayerView view, MergeSpec spec, LayerMergeOptions options, IRoutingStrategy routing,
+    private static LayerMergeResult MergeLayer(Observation.IMoeLayerView view, GroupRouting routingGroups, MergeSpec spec, LayerMergeOptions options, IRoutingStrategy routing,
         CriteriaStats? stats, ExpertGrouping? given, int groups, MergeOutcome outcome)
     {
         int layer = view.LayerIndex;
@@ -170,7 +176,9 @@ public static class MergeRound
             similarity = spec.NeedsRouterLogits
                 ? layerStats!.Find<RouterLogitGram>(RouterLogitGram.Kind)!.Similarity()
                 : LayerMerger.Similarity(input, options);
-        PartitionResult? partition = given is null ? Partitioner.Solve(similarity!, groups, options.Partition, counts) : null;
+        PartitionResult? partition = given is not null ? null
+            : routingGroups.IsGroupLimited ? RoutingGroupPartition.Solve(similarity!, groups, routingGroups.NGroup, options.Partition, counts)
+            : Partitioner.Solve(similarity!, groups, options.Partition, counts);
         var grouping = given ?? partition!.Grouping;
         var merged = LayerMerger.Merge(input, grouping, options);
         foreach (var e in merged.Experts)                                                           // owned by the outcome, not this scope
@@ -195,7 +203,11 @@ public static class MergeRound
             keep[layer] = lowest;
             lineage = lineage.Merge(layer, r.Grouping.Groups.Select(g => (IReadOnlyList<int>)g).ToList());
         }
+        var counts = model.MoeLayers.Select(v => outcome.Layers.TryGetValue(v.LayerIndex, out var r) ? r.Grouping.Count : v.NumExperts).Distinct().ToList();
+        var mtp = MtpChoice.For(model, counts.Count == 1 ? counts[0] : model.Config.NumExperts, spec.DropMtp);
+        mtp?.AddTo(keep);
         var plan = ExpertPlan.Keep(keep);
+        plan.DropMtpLayers = mtp?.Dropped == true;
         var biases = outcome.Biases;
         foreach (var (layer, result) in outcome.Layers)
             for (int slot = 0; slot < result.Merged.Count; slot++)
@@ -211,8 +223,8 @@ public static class MergeRound
             }
         ExpertSurgery.Validate(model.Config, plan, spec.NonUniform);
         var choice = new RoundChoice(Method, selections, null, null, outcome.Calibration);
-        var roundSpec = new RoundSpec { Calibration = spec.Calibration, Names = spec.Names };
-        var round = new RoundContext(input.Round, model, roundSpec, choice, plan, input.Lineage, lineage) { Merge = outcome };
+        var roundSpec = new RoundSpec { Calibration = spec.Calibration, DropMtp = spec.DropMtp, Names = spec.Names };
+        var round = new RoundContext(input.Round, model, roundSpec, choice, plan, input.Lineage, lineage) { Merge = outcome, Mtp = mtp };
         return RoundHooks.Apply(round, hooks);
     }
 

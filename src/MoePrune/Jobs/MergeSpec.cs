@@ -40,6 +40,8 @@ public sealed record MergeSpec
     public int LearnedSteps { get; init; } = new LayerMergeOptions().LearnedSteps;
     /// <summary>Allow layers to end with different expert counts (a groups map that differs per layer; non-portable export).</summary>
     public bool NonUniform { get; init; }
+    /// <summary>Drop the MTP layers instead of pruning their experts to the merged count by weight norm (<see cref="MtpChoice"/>).</summary>
+    public bool DropMtp { get; init; }
     public OptionNames Names { get; init; } = OptionNames.Neutral;
 
     public SimilarityKind SimilarityKind => Similarity ?? Preset?.Similarity ?? SimilarityKind.Cka;
@@ -132,6 +134,7 @@ public sealed record MergeSpec
         ["ratio"] = Ratio,
         ["groups_map_file"] = GroupsMapFile is null ? null : Path.GetFullPath(GroupsMapFile),
         ["non_uniform"] = NonUniform,
+        ["drop_mtp"] = DropMtp,
         ["similarity_tokens"] = Calibration.InputSampleRows,
         ["calibration"] = new JsonObject
         {
@@ -140,7 +143,21 @@ public sealed record MergeSpec
         },
     };
 
-    /// <summary>A removal plan with the round's expert counts (first r slots), to refuse impossible counts before any pass.</summary>
-    internal static ExpertPlan CountPlan(IReadOnlyDictionary<int, int> groupsPerLayer) =>
-        ExpertPlan.Keep(groupsPerLayer.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<int>)Enumerable.Range(0, kv.Value).ToArray()));
+    /// <summary>
+    /// A removal plan with the round's expert counts, to refuse impossible counts before any pass: the first r slots, or
+    /// under group-limited routing the first r/n_group of every routing group; MTP layers at the same count, or dropped.
+    /// </summary>
+    internal static ExpertPlan CountPlan(Models.MoeConfig config, IReadOnlyDictionary<int, int> groupsPerLayer, bool dropMtp)
+    {
+        int g = config.Groups.IsGroupLimited ? config.Groups.NGroup : 1;
+        IReadOnlyList<int> First(int experts, int r) => r % g != 0 ? Enumerable.Range(0, r).ToArray()
+            : Enumerable.Range(0, g).SelectMany(group => Enumerable.Range(group * (experts / g), r / g)).ToArray();
+        var kept = groupsPerLayer.ToDictionary(kv => kv.Key, kv => First(config.ExpertsInLayer(kv.Key), kv.Value));
+        var counts = groupsPerLayer.Values.Distinct().ToList();
+        if (config.NumMtpLayers > 0 && !dropMtp && counts.Count == 1)
+            for (int l = config.NumHiddenLayers; l < config.StoredLayers; l++) kept[l] = First(config.NumExperts, counts[0]);
+        var plan = ExpertPlan.Keep(kept);
+        plan.DropMtpLayers = dropMtp;
+        return plan;
+    }
 }

@@ -11,8 +11,9 @@ namespace MoePrune.Tests.Jobs;
 
 /// <summary>
 /// <c>merge</c> on the DeepSeek/GLM families: shared experts and dense layers pass through, a merged expert's
-/// <c>e_score_correction_bias</c> entry is Σ α·b like its router row; what merging does not handle (group-limited
-/// routing, MTP layers, the learned merge under a score-correction bias) is refused in one line with nothing written.
+/// <c>e_score_correction_bias</c> entry is Σ α·b like its router row; what merging does not handle (the learned merge
+/// under a score-correction bias) is refused in one line with nothing written. Group-limited routing, MTP layers and
+/// FP8: <see cref="MergeGroupLimitedTests"/>.
 /// </summary>
 [Collection(MoePrune.Tests.Cli.ConsoleCollection.Name)]
 public class MergeFamilyTests(ITestOutputHelper output)
@@ -74,15 +75,9 @@ public class MergeFamilyTests(ITestOutputHelper output)
     public void WhatMergingDoesNotHandleIsRefusedInOneLine()
     {
         using var tmp = new TempDir();
-        var grouped = ModelFixtures.Dir("deepseek_v3_yarn_groups_fp32");
-        var mtp = WriteModel(tmp["mtp"], "deepseek_v3", j => j["num_nextn_predict_layers"] = 1);
         var v3 = WriteModel(tmp["v3"], "deepseek_v3");
         var cases = new (string Name, string Model, string Expect, string[] Args)[]
         {
-            ("group-limited routing", grouped, "deepseek_v3 routes within n_group = 4 expert groups; merging across them is not supported",
-                ["--similarity", "weights", "--groups", "8"]),
-            ("mtp layers", mtp, "1 MTP layer(s) share the routed expert count, and merging does not handle MTP layers yet",
-                ["--similarity", "weights", "--groups", "4"]),
             ("learned with bias", v3, "--merge learned: deepseek_v3 routers select with a score-correction bias",
                 ["--similarity", "weights", "--merge", "learned", "--groups", "4"]),
         };
