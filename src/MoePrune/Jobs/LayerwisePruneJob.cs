@@ -25,11 +25,7 @@ public static class LayerwisePruneJob
     {
         var layers = checkpoint.MoeShapes;
         var config = checkpoint.Config;
-        if (config.NumMtpLayers > 0)
-            throw new MoePruneException($"{config.Path}: {config.NumMtpLayers} MTP layer(s): a layer-by-layer prune does not handle them yet; "
-                                        + "prune in memory (a larger memory budget)");
-        if (spec.DropMtp && config.NumMtpLayers == 0)
-            throw new MoePruneException($"{spec.Names[OptionNames.DropMtp]}: {config.Path} has no MTP layers ({Models.MoeConfigParser.MtpLayersKey} is 0)");
+        RoundSelection.CheckMtp(config, spec, round: 1);
         var lineage = ExpertLineage.Identity(layers.ToDictionary(l => l.Key, l => l.Value.NumExperts));
         string? fingerprint = null;
         LayerwiseSummary? summary = null;
@@ -49,9 +45,16 @@ public static class LayerwisePruneJob
         if (config.Groups.IsGroupLimited)
             GroupBalancedSelection.Validate(config, chosen.Selections.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<int>)kv.Value.Kept),
                                             spec.KeepMapFile ?? spec.ScoresFile);
-        var plan = ExpertSurgery.KeepPlan(chosen.Selections.Values);
+        MtpChoice? mtp = null;
+        if (config.NumMtpLayers > 0)                                                   // kept consistent as in memory (PruneRound)
+        {
+            var counts = chosen.Selections.Values.Select(s => s.Kept.Length).Distinct().ToList();
+            using var stored = CheckpointTensorSource.Open(request.ModelDir);
+            mtp = MtpChoice.For(stored, counts.Count == 1 ? counts[0] : config.NumExperts, spec.DropMtp);
+        }
+        var plan = MtpChoice.KeepPlan(chosen.Selections.Values, mtp);
         ExpertSurgery.Validate(checkpoint.Config, plan, spec.NonUniform);
-        var round = RoundRecord.Build(1, spec, chosen, lineage);
+        var round = RoundRecord.Build(1, spec, chosen, lineage, mtp);
         var record = PruneJobRecord.Build(request.ModelDir, checkpoint.Config, fingerprint, checkpoint.Dtype, [round], lineage.Keep(chosen.Selections));
         PruneJob.MarkPortable(record, chosen.Selections.Values);
         record["cost"] = LayerwisePruneCost.Measure(checkpoint, choice, request.Execution, plan, spec, chosen.Selections, request.ModelDir, request.Evaluation);
@@ -97,7 +100,9 @@ public static class LayerwisePruneJob
     private static RoundChoice FromKeepMap(LayerwiseCheckpoint checkpoint, string path)
     {
         var map = PruneJobKeepMap.Load(path);
-        ExpertSurgery.Validate(checkpoint.Config, ExpertPlan.Keep(map), allowNonUniform: true);
+        var mainOnly = ExpertPlan.Keep(map);
+        mainOnly.DropMtpLayers = true;                                                  // the MTP layers follow in Run
+        ExpertSurgery.Validate(checkpoint.Config, mainOnly, allowNonUniform: true);
         var selections = new SortedDictionary<int, LayerSelection>();
         foreach (var (layer, (experts, _)) in checkpoint.MoeShapes)
         {

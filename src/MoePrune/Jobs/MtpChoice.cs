@@ -35,8 +35,15 @@ public sealed record MtpChoice(string Rule, SortedDictionary<int, LayerSelection
     public static MtpChoice? For(MoeForCausalLM model, int keptCount, bool drop)
     {
         if (model.Config.NumMtpLayers == 0) return null;
-        if (drop) return new MtpChoice(DroppedRule, []);
         using var source = new ModelTensorSource(model);
+        return For(source, keptCount, drop);
+    }
+
+    /// <summary>As above from any tensor source (a checkpoint read tensor by tensor, FP8 dequantized for the norms).</summary>
+    public static MtpChoice? For(ITensorSource source, int keptCount, bool drop)
+    {
+        if (source.Config.NumMtpLayers == 0) return null;
+        if (drop) return new MtpChoice(DroppedRule, []);
         return new MtpChoice(WeightNormRule, MtpExpertSelection.ByWeightNorm(source, keptCount));
     }
 

@@ -1,3 +1,4 @@
+using MoePrune.Models;
 using System.Text.Json.Nodes;
 using MoePrune.Criteria;
 using MoePrune.Criteria.Statistics;
@@ -20,7 +21,7 @@ public static class RoundSelection
 
     public static RoundChoice Choose(RoundInput input, RoundSpec spec, Action<ScoringProgress>? progress = null)
     {
-        CheckMtp(input, spec);
+        CheckMtp(input.Model.Config, spec, input.Round);
         if (spec.KeepMapFile is { } file) return FromKeepMap(input, spec, file);
         return spec.Criterion!.Needs.SelectsSubsets ? FromSubsets(input, spec, progress) : FromScores(input, spec, progress);
     }
@@ -84,11 +85,10 @@ public static class RoundSelection
     /// may have dropped them already), and a global budget (layers with different counts) while MTP layers, which share the
     /// expert-count key, are kept.
     /// </summary>
-    private static void CheckMtp(RoundInput input, RoundSpec spec)
+    internal static void CheckMtp(MoeConfig config, RoundSpec spec, int round)
     {
-        var config = input.Model.Config;
         var n = spec.Names;
-        if (spec.DropMtp && config.NumMtpLayers == 0 && input.Round == 1)
+        if (spec.DropMtp && config.NumMtpLayers == 0 && round == 1)
             throw new MoePruneException($"{n[OptionNames.DropMtp]}: {config.Path} has no MTP layers ({Models.MoeConfigParser.MtpLayersKey} is 0)");
         if (spec.Selection.Global && spec.KeepMapFile is null && config.NumMtpLayers > 0 && !spec.DropMtp && !config.Groups.IsGroupLimited)
             throw new MoePruneException($"{n[OptionNames.Global]}: {config.Path} has {config.NumMtpLayers} MTP layer(s), which share "

@@ -76,16 +76,6 @@ public class LayerwiseEquivalenceTests(ITestOutputHelper output)
             Calibration = calibration, Execution = execution,
             Evaluation = new PruneEvaluation { TokenFile = tmp["a.txt"], BatchSize = 4 },
         });
-        if (config.NumMtpLayers > 0)
-        {
-            // the in-memory prune keeps MTP layers consistent (by weight norm, or drops them); layer by layer refuses them in one line
-            var byLayer = Assert.Throws<MoePruneException>(() => Prune("layerwise", keepMap is null ? "min-ean" : null, Forced));
-            output.WriteLine(byLayer.Message);
-            Assert.Contains("MTP layer(s): a layer-by-layer prune does not handle them yet", byLayer.Message);
-            Assert.DoesNotContain('\n', byLayer.Message);
-            Assert.False(Directory.Exists(tmp["layerwise"]));
-            return;
-        }
         foreach (var criterion in keepMap is null ? new string?[] { "min-ean", "max-rwn" } : [null])
         {
             var memory = Prune($"memory-{criterion}", criterion, new LayerwiseSettings());
@@ -93,7 +83,7 @@ public class LayerwiseEquivalenceTests(ITestOutputHelper output)
             if (criterion is not null) Assert.NotNull(layerwise.Layerwise);                 // a keep-map needs no calibration pass
             int files = LayerwiseSupport.AssertSameFiles(memory.OutDir, layerwise.OutDir);
             output.WriteLine($"{criterion}: {files} files byte-identical");
-            foreach (var key in new[] { "layers", "method", "criterion", "calibration" })
+            foreach (var key in new[] { "layers", "method", "criterion", "calibration", "mtp" })
                 Assert.True(JsonNode.DeepEquals(memory.Record[key], layerwise.Record[key]), $"pruning.json {key} differs");
             Assert.Equal(memory.Record["input"]!.ToJsonString(), layerwise.Record["input"]!.ToJsonString());
             // the cost: the same counts; perplexity after pruning from the input model with the removed experts masked out of
