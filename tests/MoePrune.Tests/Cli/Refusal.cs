@@ -19,6 +19,25 @@ static class Refusal
         return line;
     }
 
+    /// <summary>
+    /// Runs <c>COMMAND MODEL ARGS… --out OUT --json</c> for every case: exit 1, nothing on stdout, one stderr line that
+    /// contains the case's text, and no OUT.
+    /// </summary>
+    public static void AssertEachRefused(ITestOutputHelper output, IO.TempDir tmp, string command,
+                                         IEnumerable<(string Name, string Model, string Expect, string[] Args)> cases)
+    {
+        foreach (var (name, model, expect, args) in cases)
+        {
+            var outDir = tmp["out-" + name.Replace(' ', '-')];
+            var (code, stdout, err) = Jobs.JobSupport.CliOutput([command, model, .. args, "--out", outDir, "--json"]);
+            output.WriteLine($"{name}: exit {code}: {err.Trim()}");
+            Assert.Equal(1, code);
+            Assert.Equal("", stdout);
+            Assert.Contains(expect, Assert.Single(Jobs.JobSupport.Lines(err)));
+            Assert.False(Directory.Exists(outDir), $"{name}: output directory was created");
+        }
+    }
+
     /// <summary>No hidden temporaries (".name.tmp-…", probes) are left in <paramref name="folder"/>.</summary>
     public static void NoTemporaries(string folder) =>
         Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName), n => n!.StartsWith('.'));

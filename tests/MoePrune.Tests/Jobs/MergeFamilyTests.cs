@@ -81,15 +81,6 @@ public class MergeFamilyTests(ITestOutputHelper output)
             ("learned with bias", v3, "--merge learned: deepseek_v3 routers select with a score-correction bias",
                 ["--similarity", "weights", "--merge", "learned", "--groups", "4"]),
         };
-        foreach (var (name, model, expect, args) in cases)
-        {
-            var outDir = tmp["out-" + name.Replace(' ', '-')];
-            var (code, stdout, err) = JobSupport.CliOutput(["merge", model, .. args, "--out", outDir, "--json"]);
-            output.WriteLine($"{name}: exit {code}: {err.Trim()}");
-            Assert.Equal(1, code);
-            Assert.Equal("", stdout);
-            Assert.Contains(expect, Assert.Single(JobSupport.Lines(err)));
-            Assert.False(Directory.Exists(outDir), $"{name}: output directory was created");
-        }
+        Cli.Refusal.AssertEachRefused(output, tmp, "merge", cases);
     }
 }

@@ -195,16 +195,7 @@ public class MergeGroupLimitedTests(ITestOutputHelper output)
             ("map with uneven routing groups", v3, "routing groups would keep 2, 3 merged experts", ["--groups-map", uneven]),
             ("drop-mtp without MTP", v2, "--drop-mtp: ", ["--similarity", "weights", "--groups", "4", "--drop-mtp"]),
         };
-        foreach (var (name, model, expect, args) in cases)
-        {
-            var outDir = tmp["out-" + name.Replace(' ', '-')];
-            var (code, stdout, err) = JobSupport.CliOutput(["merge", model, .. args, "--out", outDir, "--json"]);
-            output.WriteLine($"{name}: exit {code}: {err.Trim()}");
-            Assert.Equal(1, code);
-            Assert.Equal("", stdout);
-            Assert.Contains(expect, Assert.Single(JobSupport.Lines(err)));
-            Assert.False(Directory.Exists(outDir), $"{name}: output directory was created");
-        }
+        Cli.Refusal.AssertEachRefused(output, tmp, "merge", cases);
     }
 
     [Fact]
