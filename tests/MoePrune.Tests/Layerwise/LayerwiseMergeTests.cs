@@ -48,23 +48,23 @@ public class LayerwiseMergeTests(ITestOutputHelper output)
         using (var checkpoint = LayerwiseCheckpoint.Open(dir)) config = checkpoint.Config;
         var calibration = Calibration(LayerwiseSupport.Mix(tmp, 96));
         int groups = Groups(config);
-        var specs = new (string Name, MergeSpec Spec)[]
+        var cka = new MergeSpec { Similarity = SimilarityKind.Cka, Merge = MergeMethod.Frequency, Groups = groups, Calibration = calibration };
+        var specs = new (string Name, MergeSpec Spec, TorchSharp.torch.ScalarType? Dtype)[]
         {
-            ("cka-frequency", new MergeSpec { Similarity = SimilarityKind.Cka, Merge = MergeMethod.Frequency, Groups = groups, Calibration = calibration }),
+            ("cka-frequency", cka, null),
             ("logits", new MergeSpec
             {
                 Similarity = SimilarityKind.RouterLogits, Groups = groups, Calibration = calibration, LearnedSteps = 4,
                 Merge = config.Family.RouterScoreCorrectionBias ? MergeMethod.MaxFrequency : MergeMethod.Learned,
-            }),
-            ("weights-uniform", new MergeSpec { Similarity = SimilarityKind.Weights, Merge = MergeMethod.Uniform, Groups = groups, Calibration = calibration }),
+            }, null),
+            ("weights-uniform", new MergeSpec { Similarity = SimilarityKind.Weights, Merge = MergeMethod.Uniform, Groups = groups, Calibration = calibration }, null),
         };
-        foreach (var (name, spec) in specs)
+        if (config.Dtype != TorchSharp.torch.ScalarType.Float32) specs = [.. specs, ("cka-frequency-float32", cka, TorchSharp.torch.ScalarType.Float32)];
+        foreach (var (name, spec, dtype) in specs)
         {
-            MergeResult Merge(string outDir, LayerwiseSettings execution) =>
-                MergeJob.Run(new MergeRequest { ModelDir = dir, OutDir = tmp[outDir], Spec = spec, Execution = execution });
-            var memory = Merge($"memory-{name}", new LayerwiseSettings());
+            var memory = MergeJob.Run(new MergeRequest { ModelDir = dir, OutDir = tmp[$"memory-{name}"], Spec = spec, Dtype = dtype });
             var progress = new List<LayerwiseProgress>();
-            var layerwise = MergeJob.Run(new MergeRequest { ModelDir = dir, OutDir = tmp[$"layerwise-{name}"], Spec = spec, Execution = new() { Force = true } },
+            var layerwise = MergeJob.Run(new MergeRequest { ModelDir = dir, OutDir = tmp[$"layerwise-{name}"], Spec = spec, Dtype = dtype, Execution = new() { Force = true } },
                                          layerProgress: progress.Add);
             Assert.Null(memory.Layerwise);
             Assert.NotNull(layerwise.Layerwise);
