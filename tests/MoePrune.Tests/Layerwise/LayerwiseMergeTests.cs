@@ -145,6 +145,25 @@ public class LayerwiseMergeTests(ITestOutputHelper output)
         Assert.True(code == 0, stderr);
         LayerwiseSupport.AssertSameFiles(tmp["mem"], tmp["lw"], MergeRecord.File);
 
+        // a groups map that merges two layers differently and leaves the third alone (non-portable counts), learned merge
+        var map = MergeSupport.GroupsMap(tmp["groups.json"], new Dictionary<int, int[][]>
+        {
+            [0] = [[0, 3], [1], [2], [4, 5, 6], [7]],
+            [2] = [[0, 1], [2, 3], [4], [5], [6], [7]],
+        });
+        string[] mapped = ["merge", model, "--groups-map", map, "--non-uniform", "--merge", "learned", "--learned-steps", "3",
+                           "--calib", $"tokens:{JobSupport.WriteTokens(tmp["ids.txt"], 20, hi: JobSupport.Vocab, seed: 4)}", "--calib-sequences", "4",
+                           "--calib-seq-len", "12", "--similarity-tokens", "30"];
+        (code, _, stderr) = InProcessCli.Run([.. mapped, "--out", tmp["map-mem"]]);
+        Assert.True(code == 0, stderr);
+        (code, _, stderr) = InProcessCli.Run([.. mapped, "--layerwise", "--out", tmp["map-lw"]]);
+        Assert.True(code == 0, stderr);
+        LayerwiseSupport.AssertSameFiles(tmp["map-mem"], tmp["map-lw"], MergeRecord.File);
+        var (mem, lw) = (JsonNode.Parse(File.ReadAllText(Path.Combine(tmp["map-mem"], MergeRecord.File)))!.AsObject(),
+                         JsonNode.Parse(File.ReadAllText(Path.Combine(tmp["map-lw"], MergeRecord.File)))!.AsObject());
+        AssertSameRecord(mem, lw);
+        Assert.Equal(["0", "2"], lw["rounds"]![0]!["layers"]!.AsObject().Select(kv => kv.Key));
+
         (code, _, stderr) = InProcessCli.Run("merge", model, "--similarity", "weights", "--groups", "6", "--memory-budget", "1K", "--out", tmp["small"]);
         Assert.Equal(1, code);
         Assert.Contains("--memory-budget 1.0 kB: smaller than the largest part", stderr);
