@@ -83,7 +83,7 @@ public static class LayerwiseEvaluation
             {
                 FinalHidden = (k, batch, normed, weight) =>
                 {
-                    modelWeight ??= model.LoadOutputWeight();
+                    modelWeight ??= model.LoadOutputWeight().DetachFromDisposeScope();  // kept past this batch's scope
                     using var mine = kept.Take(k);                                            // (B, T, H)
                     sum.Add(klBatches[k], batch.Length, mine.reshape(-1, mine.shape[2]), modelWeight,
                             normed.reshape(-1, normed.shape[2]), weight);                     // (B·T, H) each
