@@ -41,6 +41,7 @@ public static class LayerwiseEvaluation
         if (reference is not null && reference.Config.VocabSize != vocab)
             throw new MoePruneException($"the reference model has {reference.Config.VocabSize} tokens in its vocabulary and the model {vocab}; KL needs the same vocabulary");
         var clock = Stopwatch.StartNew();
+        using var inference = inference_mode();                                               // as the in-memory evaluation runs
         int maxLength = TaskRunner.MaxLength(model.Config);
         var plans = tasks.Select(t => ContinuationPlan.Create(t.Requests, batchSize, maxLength, vocab, batchTokens)).ToList();
         var klBatches = reference is null ? [] : KlAccumulator.Usable(klSequences ?? [], vocab).Chunk(batchSize).ToList();
