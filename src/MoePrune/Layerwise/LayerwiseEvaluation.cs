@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace MoePrune.Layerwise;
 
-/// <summary>What a layer-by-layer evaluation gives: each task's result, the KL gate's, and the largest hidden-state set and whether any was spilled.</summary>
+/// <summary>What a layer-by-layer evaluation gives: each task's result, the KL gate's, the hidden-state bytes (the larger run's plus the model's kept KL states) and whether any went to a file.</summary>
 public sealed record LayerwiseEvaluationResult(IReadOnlyList<TaskResult> Tasks, KlResult? Kl, long HiddenBytes, bool Spilled);
 
 /// <summary>
