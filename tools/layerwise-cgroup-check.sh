@@ -4,10 +4,10 @@
 #   sudo tools/layerwise-cgroup-check.sh [WORKDIR] [GB]      (root: it creates a memory cgroup by hand)
 #
 # Makes a random bf16 Mixtral-style checkpoint of about GB gigabytes (default 4.2) with `bench make-checkpoint`, then
-# runs `score`, `prune` and `perplexity` twice: without a cap (in memory), and inside a memory cgroup limited to half
+# runs `score`, `prune`, `merge` and `perplexity` twice: without a cap (in memory), and inside a memory cgroup limited to half
 # the checkpoint's size (cgroup v2 memory.max or v1 memory.limit_in_bytes, whichever this machine has), where the
 # commands choose layer-by-layer execution themselves from the cgroup limit. Checks that both give the same scores
-# (1e-6 relative), byte-identical pruned checkpoints (pruning.json aside) and the same perplexity, and prints peak RSS
+# (1e-6 relative), byte-identical pruned and merged checkpoints (pruning.json / merging.json aside) and the same perplexity, and prints peak RSS
 # (/usr/bin/time) and the cgroup's peak usage next to the largest decoder layer + hidden states (the .err logs hold
 # one line per batch with the RSS then). Then times scoring
 # in memory, layer by layer on a warm page cache, and layer by layer after evicting the checkpoint from the page cache
@@ -69,10 +69,12 @@ run() {
        "$( [ "$capped" = yes ] && echo ", cgroup peak $(( $(cat "$work/$name.cgpeak") / 1048576 )) MiB")"
 }
 
-echo "== score / prune / perplexity without a cap (in memory) and inside the cap (layer by layer, chosen from the cgroup limit)"
+echo "== score / prune / merge / perplexity without a cap (in memory) and inside the cap (layer by layer, chosen from the cgroup limit)"
 for capped in no yes; do
   run "score-$capped" $capped "$M" score "$ckpt" "${calib[@]}" --criteria "$criteria" --out "$work/score-$capped.json" --json --verbose
   run "prune-$capped" $capped "$M" prune "$ckpt" "${calib[@]}" --criterion min-ean --drop 2 --out "$work/pruned-$capped" --json --verbose
+  run "merge-$capped" $capped "$M" merge "$ckpt" "${calib[@]}" --similarity cka --merge frequency --groups 6 --similarity-tokens 256 \
+      --out "$work/pruned-merge-$capped" --json --verbose
   run "ppl-$capped" $capped "$M" perplexity "$ckpt" --token-file "$work/ids.txt" --batch-size 4 --json --verbose
 done
 
@@ -89,9 +91,13 @@ print(f"scores: {len(a['criteria'])} criteria, max relative difference {worst:.3
 files = sorted(f for f in os.listdir(f'{w}/pruned-no') if f != 'pruning.json')
 same = all(filecmp.cmp(f'{w}/pruned-no/{f}', f'{w}/pruned-yes/{f}', shallow=False) for f in files)
 print(f"prune: {len(files)} files, byte-identical: {same}; kept experts equal: {json.load(open(f'{w}/pruned-no/pruning.json'))['layers'] == json.load(open(f'{w}/pruned-yes/pruning.json'))['layers']}")
+files = sorted(f for f in os.listdir(f'{w}/pruned-merge-no') if f != 'merging.json')
+same = all(filecmp.cmp(f'{w}/pruned-merge-no/{f}', f'{w}/pruned-merge-yes/{f}', shallow=False) for f in files)
+ma, mb = (json.load(open(f'{w}/pruned-merge-{c}/merging.json')) for c in ('no', 'yes'))
+print(f"merge: {len(files)} files, byte-identical: {same}; groups equal: {ma['layers'] == mb['layers']}")
 pa, pb = json.load(open(f'{w}/ppl-no.out')), json.load(open(f'{w}/ppl-yes.out'))
 print(f"perplexity: {pa['perplexity']:.6f} / {pb['perplexity']:.6f}, mean NLL difference {abs(pa['mean_nll'] - pb['mean_nll']):.3e}")
-for name in ['score', 'prune', 'ppl']:
+for name in ['score', 'prune', 'merge', 'ppl']:
     out = json.load(open(f'{w}/{name}-yes.out'))
     lw = out.get('layerwise')
     if lw is None: print(f"{name}: NOT layer by layer inside the cap"); continue

@@ -9,9 +9,9 @@ namespace MoePrune.Cli.Commands;
 
 /// <summary>
 /// <c>moeprune merge [MODEL] --similarity cka|weights|surrogate|router|router-logits|output-mean (--groups N | --keep N |
-/// --ratio R | --groups-map FILE) --merge uniform|frequency|max-frequency|learned [--preset NAME] [--drop-mtp] --out DIR [--force] [--gguf FILE]</c>:
-/// merges each sparse layer's experts into r groups and writes a standard Hugging Face checkpoint with <c>merging.json</c>
-/// (docs/MERGING.md).
+/// --ratio R | --groups-map FILE) --merge uniform|frequency|max-frequency|learned [--preset NAME] [--drop-mtp] --out DIR [--force] [--gguf FILE]
+/// [--layerwise] [--memory-budget SIZE]</c>: merges each sparse layer's experts into r groups and writes a standard Hugging Face
+/// checkpoint with <c>merging.json</c> (docs/MERGING.md); a checkpoint beyond the memory budget is merged layer by layer (docs/LAYERWISE.md).
 /// </summary>
 public static class MergeCommand
 {
@@ -49,6 +49,7 @@ public static class MergeCommand
         var force = OutputOptions.Force();
         var gguf = new Option<string?>("--gguf") { Description = "Also write this GGUF file for llama.cpp (uniform expert counts only)" };
         var calib = CalibrationOptions.Create();
+        var layerwise = LayerwiseOptions.Create();
         var dtype = ModelOptions.Dtype($"Dtype the model is held, merged and written in: {ModelOptions.DtypeValues} (default: the checkpoint's)");
         var cmd = new Command("merge", "Merge similar experts and write a standard Hugging Face checkpoint with merging.json")
         {
@@ -56,6 +57,7 @@ public static class MergeCommand
             nonUniform, dropMtp, output, force, gguf, dtype,
         };
         calib.AddTo(cmd, withInputSample: false);
+        layerwise.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             bool json = pr.GetValue(GlobalOptions.Json);
@@ -89,6 +91,7 @@ public static class MergeCommand
                 Spec = spec,
                 GgufFile = pr.GetValue(gguf),
                 Dtype = pr.DtypeValue(dtype),
+                Execution = layerwise.Bind(pr),
             };
             var result = MergeJob.Run(request, StderrProgress.Calibration);
             var layers = result.Record["layers"]!.AsObject();
@@ -100,6 +103,7 @@ public static class MergeCommand
                     ["gguf"] = result.GgufFile,
                     ["merge"] = result.Record["merge"]!.DeepClone(),
                     ["layers"] = layers.DeepClone(),
+                    ["layerwise"] = result.Layerwise is { } lw ? LayerwiseOptions.ToJson(lw) : null,
                 });
                 return 0;
             }
@@ -110,6 +114,7 @@ public static class MergeCommand
             }
             Console.WriteLine($"wrote {result.OutDir} ({MergeMethods.Name(spec.MergeMethod)} merge, merging.json inside)"
                               + (result.GgufFile is null ? "" : $" and {result.GgufFile}"));
+            if (result.Layerwise is { } summary) Console.WriteLine(LayerwiseOptions.Describe(summary));
             return 0;
         });
         return cmd;

@@ -22,8 +22,9 @@ public sealed class MergeOutcome(MergeSpec spec) : IDisposable
     /// <summary>The calibration data's description (null: no pass, or statistics given by the caller).</summary>
     public JsonObject? Calibration { get; init; }
     /// <summary>Tokens of the calibration pass (0 when none ran).</summary>
-    public long CalibrationTokens { get; init; }
-    public double CalibrationSeconds { get; init; }
+    public long CalibrationTokens { get; internal set; }
+    /// <summary>Seconds of the calibration pass (layer by layer: the pass, layers read included, without the merging).</summary>
+    public double CalibrationSeconds { get; internal set; }
     /// <summary>Seconds of similarity, grouping and merging over all layers.</summary>
     public double MergeSeconds { get; internal set; }
     /// <summary>The merged experts' score-correction bias entries (scalars) the round's plan holds, for routers that have the bias.</summary>

@@ -18,9 +18,14 @@ public static class MergeRecord
     /// scales, the partition method that ran and its objective, the similarity matrix, routed-token counts, input
     /// rows read and the learned merge's report; then the spec, calibration, timings and what the hooks recorded.
     /// </summary>
-    public static JsonObject Round(RoundContext round)
+    public static JsonObject Round(RoundContext round) =>
+        Round(round.Round, round.Merge ?? throw new ArgumentException("not a merge round", nameof(round)), round.LineageBefore, round.Mtp,
+              round.FineTune, round.Evaluation);
+
+    /// <summary>The same from the round's parts (a layer-by-layer merge has no in-memory round).</summary>
+    public static JsonObject Round(int roundNumber, MergeOutcome outcome, ExpertLineage before, MtpChoice? mtp = null,
+                                   JsonNode? fineTune = null, JsonNode? evaluation = null)
     {
-        var outcome = round.Merge ?? throw new ArgumentException("not a merge round", nameof(round));
         var layers = new JsonObject();
         foreach (var (index, r) in outcome.Layers)
         {
@@ -29,7 +34,7 @@ public static class MergeRecord
             {
                 ["experts"] = r.Grouping.NumExperts,
                 ["merged_experts"] = groups.Count,
-                ["groups"] = Nested(groups.Select(g => round.LineageBefore.Originals(index, g))),
+                ["groups"] = Nested(groups.Select(g => before.Originals(index, g))),
                 ["group_slots"] = Nested(groups),
                 ["coefficients"] = new JsonArray(r.Merged.Experts.Select(e => (JsonNode)Numbers(e.Coefficients)).ToArray()),
                 ["scales"] = Numbers(r.Merged.Experts.Select(e => e.Scale)),
@@ -53,7 +58,7 @@ public static class MergeRecord
         }
         var record = new JsonObject
         {
-            ["round"] = round.Round,
+            ["round"] = roundNumber,
             ["method"] = MergeRound.Method,
             ["merge"] = outcome.Spec.ToJson(),
             ["calibration"] = outcome.Calibration?.DeepClone(),
@@ -62,9 +67,9 @@ public static class MergeRecord
             ["merge_seconds"] = outcome.MergeSeconds,
             ["layers"] = layers,
         };
-        if (round.Mtp is not null) record["mtp"] = round.Mtp.ToJson();
-        if (round.FineTune is not null) record["finetune"] = round.FineTune.DeepClone();
-        if (round.Evaluation is not null) record["evaluation"] = round.Evaluation.DeepClone();
+        if (mtp is not null) record["mtp"] = mtp.ToJson();
+        if (fineTune is not null) record["finetune"] = fineTune.DeepClone();
+        if (evaluation is not null) record["evaluation"] = evaluation.DeepClone();
         return record;
     }
 
@@ -73,7 +78,12 @@ public static class MergeRecord
     /// settings, per MoE layer the expert count before and after and the groups of ORIGINAL experts each output
     /// slot holds (after every round), the last round's calibration, and every round's record.
     /// </summary>
-    public static JsonObject Build(string modelDir, MoeForCausalLM input, IReadOnlyList<JsonObject> rounds, ExpertLineage lineage)
+    public static JsonObject Build(string modelDir, MoeForCausalLM input, IReadOnlyList<JsonObject> rounds, ExpertLineage lineage) =>
+        Build(modelDir, input.Config.ModelType, input.Fingerprint, input.Dtype, rounds, lineage);
+
+    /// <summary>The same from the input checkpoint's family, fingerprint and compute dtype (a layer-by-layer merge builds no model).</summary>
+    public static JsonObject Build(string modelDir, string modelType, string? fingerprint, TorchSharp.torch.ScalarType dtype,
+                                   IReadOnlyList<JsonObject> rounds, ExpertLineage lineage)
     {
         if (rounds.Count == 0) throw new ArgumentException("a merge record needs at least one round", nameof(rounds));
         var layers = new JsonObject();
@@ -96,9 +106,9 @@ public static class MergeRecord
             ["input"] = new JsonObject
             {
                 ["model_dir"] = Path.GetFullPath(modelDir),
-                ["model_type"] = input.Config.ModelType,
-                ["checkpoint_fingerprint"] = input.Fingerprint,
-                ["dtype"] = DtypeNames.ToConfigName(input.Dtype),
+                ["model_type"] = modelType,
+                ["checkpoint_fingerprint"] = fingerprint,
+                ["dtype"] = DtypeNames.ToConfigName(dtype),
             },
             ["method"] = MergeRound.Method,
             ["merge"] = last["merge"]?.DeepClone(),

@@ -30,7 +30,7 @@ public static class MergeRound
     {
         spec.Check();
         var model = input.Model;
-        var (explicitGroups, groupCounts) = Plan(input, spec);
+        var (explicitGroups, groupCounts) = Plan(input.Model.Config, Experts(input.Model), input.Lineage, spec);
         var options = spec.Options();
         var (stats, calibration, seconds) = Statistics(input, spec, progress);
         var outcome = new MergeOutcome(spec)
@@ -49,6 +49,8 @@ public static class MergeRound
                 if (explicitGroups is not null && (!explicitGroups.TryGetValue(layer, out given) || given.Count == view.NumExperts))
                     continue;                                                                       // unchanged layer
                 outcome.Layers[layer] = MergeLayer(view, model.Config.Groups, spec, options, routing, stats, given, groupCounts[layer], outcome);
+                foreach (var t in outcome.Layers[layer].Merged.Experts.SelectMany(e => new[] { e.Weights.GateProj, e.Weights.UpProj, e.Weights.DownProj, e.RouterRow }))
+                    t.DetachFromDisposeScope();                                                    // owned by the outcome
             }
             outcome.MergeSeconds = clock.Elapsed.TotalSeconds;
             return Finish(input, spec, outcome, hooks);
@@ -64,24 +66,28 @@ public static class MergeRound
     public static IReadOnlyDictionary<int, int> Check(RoundInput input, MergeSpec spec)
     {
         spec.Check();
-        return Plan(input, spec).Counts;
+        return Plan(input.Model.Config, Experts(input.Model), input.Lineage, spec).Counts;
     }
 
-    /// <summary>Explicit groupings (groups map) or requested counts, checked against the model; the expert count of every sparse layer after the round.</summary>
-    private static (SortedDictionary<int, ExpertGrouping>? Groups, Dictionary<int, int> Counts) Plan(RoundInput input, MergeSpec spec)
+    /// <summary>Each sparse layer's current expert count.</summary>
+    private static Dictionary<int, int> Experts(MoeForCausalLM model) => model.MoeLayers.ToDictionary(v => v.LayerIndex, v => v.NumExperts);
+
+    /// <summary>
+    /// Explicit groupings (groups map) or requested counts, checked against the model's config and the current expert
+    /// count of each sparse layer (<paramref name="experts"/>); the expert count of every sparse layer after the round.
+    /// </summary>
+    internal static (SortedDictionary<int, ExpertGrouping>? Groups, Dictionary<int, int> Counts) Plan(MoeConfig config, IReadOnlyDictionary<int, int> experts,
+                                                                                                       ExpertLineage lineage, MergeSpec spec)
     {
-        var model = input.Model;
-        var config = model.Config;
         var n = spec.Names;
         FamilyProblem(config, spec);
-        var experts = model.MoeLayers.ToDictionary(v => v.LayerIndex, v => v.NumExperts);
         SortedDictionary<int, ExpertGrouping>? groups = null;
         Dictionary<int, int> counts;
         if (spec.GroupsMapFile is { } file)
         {
             var map = GroupsMap.Load(file);
             foreach (int layer in map.Keys.Where(experts.ContainsKey))
-                if (!IsIdentity(input.Lineage, layer))
+                if (!IsIdentity(lineage, layer))
                     throw new MoePruneException($"{file}: layer {layer}: names original experts, but an earlier round already changed that layer's experts");
             groups = GroupsMap.Validate(file, map, config.NumHiddenLayers, experts, config.TopK);
             if (config.Groups.IsGroupLimited)
@@ -150,7 +156,8 @@ public static class MergeRound
         return spec.Calibration.Collect(input.Model, input.SourceDir, kinds, progress);
     }
 
-    private static LayerMergeResult MergeLayer(Observation.IMoeLayerView view, GroupRouting routingGroups, MergeSpec spec, LayerMergeOptions options, IRoutingStrategy routing,
+    /// <summary>One sparse layer: similarity (from its weights or statistics), grouping, merged experts (created in the caller's dispose scope).</summary>
+    internal static LayerMergeResult MergeLayer(Observation.IMoeLayerView view, GroupRouting routingGroups, MergeSpec spec, LayerMergeOptions options, IRoutingStrategy routing,
         CriteriaStats? stats, ExpertGrouping? given, int groups, MergeOutcome outcome)
     {
         int layer = view.LayerIndex;
@@ -181,8 +188,8 @@ public static class MergeRound
             : Partitioner.Solve(similarity!, groups, options.Partition, counts);
         var grouping = given ?? partition!.Grouping;
         var merged = LayerMerger.Merge(input, grouping, options);
-        foreach (var e in merged.Experts)                                                           // owned by the outcome, not this scope
-            foreach (var t in new[] { e.Weights.GateProj, e.Weights.UpProj, e.Weights.DownProj, e.RouterRow }) t.DetachFromDisposeScope();
+        foreach (var e in merged.Experts)                                                           // the caller's, not this scope's
+            foreach (var t in new[] { e.Weights.GateProj, e.Weights.UpProj, e.Weights.DownProj, e.RouterRow }) t.MoveToOuterDisposeScope();
         return new LayerMergeResult(layer, similarity, partition, grouping, merged);
     }
 
@@ -190,51 +197,77 @@ public static class MergeRound
     private static RoundContext Finish(RoundInput input, MergeSpec spec, MergeOutcome outcome, RoundHooks? hooks)
     {
         var model = input.Model;
-        var keep = new Dictionary<int, IReadOnlyList<int>>();
-        var selections = new SortedDictionary<int, LayerSelection>();
-        var lineage = input.Lineage;
-        foreach (var view in model.MoeLayers)
+        var experts = Experts(model);
+        var mtp = MtpChoice.For(model, MergedCount(model.Config, experts, outcome), spec.DropMtp);
+        var (selections, plan, lineage) = BuildPlan(model.Config, experts, outcome, input.Lineage, mtp, spec, (layer, slot, m, oneHot) =>
         {
-            int layer = view.LayerIndex;
-            var lowest = outcome.Layers.TryGetValue(layer, out var r) ? r.Grouping.Groups.Select(g => g[0]).ToArray()
-                                                                      : Enumerable.Range(0, view.NumExperts).ToArray();
-            selections[layer] = LayerSelection.FromRemoved(layer, view.NumExperts, Enumerable.Range(0, view.NumExperts).Except(lowest));
-            if (r is null) continue;
-            keep[layer] = lowest;
-            lineage = lineage.Merge(layer, r.Grouping.Groups.Select(g => (IReadOnlyList<int>)g).ToList());
-        }
-        var counts = model.MoeLayers.Select(v => outcome.Layers.TryGetValue(v.LayerIndex, out var r) ? r.Grouping.Count : v.NumExperts).Distinct().ToList();
-        var mtp = MtpChoice.For(model, counts.Count == 1 ? counts[0] : model.Config.NumExperts, spec.DropMtp);
-        mtp?.AddTo(keep);
-        var plan = ExpertPlan.Keep(keep);
-        plan.DropMtpLayers = mtp?.Dropped == true;
-        var biases = outcome.Biases;
-        foreach (var (layer, result) in outcome.Layers)
-            for (int slot = 0; slot < result.Merged.Count; slot++)
-            {
-                var m = result.Merged.Experts[slot];
-                if (m.Members.Length == 1) continue;                                                // copied unchanged
-                int single = Array.FindIndex(m.Coefficients, a => a == 1.0);
-                bool oneHot = single >= 0 && m.Scale == 1.0 && m.Coefficients.Count(a => a != 0) == 1;
-                var bias = oneHot ? null : MergedBias(model, layer, m);
-                if (bias is not null) biases.Add(bias);
-                plan.Replace(layer, slot, m.Weights.GateProj, m.Weights.UpProj, m.Weights.DownProj, m.RouterRow,
-                             derivedFrom: oneHot ? m.Members[single] : ExpertSlot.NoOriginal, scoreCorrectionBias: bias);
-            }
-        ExpertSurgery.Validate(model.Config, plan, spec.NonUniform);
+            var bias = oneHot ? null : MergedBias(model.Model.Layers[layer].Moe!.Router.ScoreCorrectionBias, m);
+            if (bias is not null) outcome.Biases.Add(bias);
+            return new ExpertTensors(m.Weights.GateProj, m.Weights.UpProj, m.Weights.DownProj, m.RouterRow, bias);
+        });
         var choice = new RoundChoice(Method, selections, null, null, outcome.Calibration);
         var roundSpec = new RoundSpec { Calibration = spec.Calibration, DropMtp = spec.DropMtp, Names = spec.Names };
         var round = new RoundContext(input.Round, model, roundSpec, choice, plan, input.Lineage, lineage) { Merge = outcome, Mtp = mtp };
         return RoundHooks.Apply(round, hooks);
     }
 
+    /// <summary>The main layers' expert count after the round (the MTP layers follow it), or the config's when it differs across layers.</summary>
+    internal static int MergedCount(MoeConfig config, IReadOnlyDictionary<int, int> experts, MergeOutcome outcome)
+    {
+        var counts = experts.Select(kv => outcome.Layers.TryGetValue(kv.Key, out var r) ? r.Grouping.Count : kv.Value).Distinct().ToList();
+        return counts.Count == 1 ? counts[0] : config.NumExperts;
+    }
+
+    /// <summary>
+    /// The round's selections (each group's lowest member keeps its slot), expert plan (every group of two or more replaced by
+    /// the merged expert whose tensors <paramref name="tensors"/> gives: layer, slot, merged expert, and whether it is one
+    /// member with coefficient 1) with the MTP layers' choice, and the lineage after it; validated against the config.
+    /// </summary>
+    internal static (SortedDictionary<int, LayerSelection> Selections, ExpertPlan Plan, ExpertLineage After) BuildPlan(MoeConfig config,
+        IReadOnlyDictionary<int, int> experts, MergeOutcome outcome, ExpertLineage before, MtpChoice? mtp, MergeSpec spec,
+        Func<int, int, MergedExpert, bool, ExpertTensors> tensors)
+    {
+        var keep = new Dictionary<int, IReadOnlyList<int>>();
+        var selections = new SortedDictionary<int, LayerSelection>();
+        var lineage = before;
+        foreach (var (layer, count) in experts.OrderBy(kv => kv.Key))
+        {
+            var lowest = outcome.Layers.TryGetValue(layer, out var r) ? r.Grouping.Groups.Select(g => g[0]).ToArray()
+                                                                      : Enumerable.Range(0, count).ToArray();
+            selections[layer] = LayerSelection.FromRemoved(layer, count, Enumerable.Range(0, count).Except(lowest));
+            if (r is null) continue;
+            keep[layer] = lowest;
+            lineage = lineage.Merge(layer, r.Grouping.Groups.Select(g => (IReadOnlyList<int>)g).ToList());
+        }
+        mtp?.AddTo(keep);
+        var plan = ExpertPlan.Keep(keep);
+        plan.DropMtpLayers = mtp?.Dropped == true;
+        foreach (var (layer, result) in outcome.Layers)
+            for (int slot = 0; slot < result.Merged.Count; slot++)
+            {
+                var m = result.Merged.Experts[slot];
+                if (m.Members.Length == 1) continue;                                                // copied unchanged
+                int single = OneHotMember(m);
+                plan.Replace(layer, slot, tensors(layer, slot, m, single >= 0), derivedFrom: single >= 0 ? m.Members[single] : ExpertSlot.NoOriginal);
+            }
+        ExpertSurgery.Validate(config, plan, spec.NonUniform);
+        return (selections, plan, lineage);
+    }
+
+    /// <summary>The member a merged expert equals (coefficient 1, the others 0, scale 1), or −1.</summary>
+    internal static int OneHotMember(MergedExpert m)
+    {
+        int single = Array.FindIndex(m.Coefficients, a => a == 1.0);
+        return single >= 0 && m.Scale == 1.0 && m.Coefficients.Count(a => a != 0) == 1 ? single : -1;
+    }
+
     /// <summary>
     /// The merged expert's <c>e_score_correction_bias</c> entry where the router has one: Σ α_i·b_i with the coefficients of
     /// its weights and router row (a scalar, fp32); null for routers without the bias.
     /// </summary>
-    private static Tensor? MergedBias(MoeForCausalLM model, int layer, MergedExpert m)
+    internal static Tensor? MergedBias(Tensor? scoreCorrectionBias, MergedExpert m)
     {
-        if (model.Model.Layers[layer].Moe!.Router.ScoreCorrectionBias is not { } b) return null;
+        if (scoreCorrectionBias is not { } b) return null;
         using var scope = NewDisposeScope();
         var entries = m.Members.Select(e => b[e].detach().to(ScalarType.Float32)).ToArray();             // () each
         return WeightedSum.Combine(entries, m.Coefficients).DetachFromDisposeScope();                    // ()

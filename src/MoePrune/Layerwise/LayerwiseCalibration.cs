@@ -26,10 +26,30 @@ public static class LayerwiseCalibration
         Action<IMoeLayerView, CriteriaStats>? afterLayer = null, long hiddenMemoryBytes = long.MaxValue, string? spillDir = null,
         Action<LayerwiseProgress>? progress = null)
     {
+        RefuseGradients(criteria);
+        return Collect(checkpoint, data, new CriteriaCollector(criteria, checkpoint.Config.VocabSize, inputSampleRows, data.Describe()),
+                       batchSize, afterLayer, hiddenMemoryBytes, spillDir, progress);
+    }
+
+    /// <summary>The same for an explicit list of statistics (routing counts always), e.g. what a merge reads.</summary>
+    public static (CriteriaStats Stats, long HiddenBytes, bool Spilled) Collect(LayerwiseCheckpoint checkpoint, CalibrationSet data,
+        IReadOnlyList<StatisticKind> statistics, int inputSampleRows = LayerInputSample.DefaultRows, int batchSize = CalibrationPass.DefaultBatchSize,
+        Action<IMoeLayerView, CriteriaStats>? afterLayer = null, long hiddenMemoryBytes = long.MaxValue, string? spillDir = null,
+        Action<LayerwiseProgress>? progress = null)
+    {
+        var gradient = statistics.Where(k => k.Needs.Gradients).Select(k => k.Description).ToList();
+        if (gradient.Count > 0)
+            throw new MoePruneException($"statistics {string.Join(", ", gradient)}: need a backward pass through the whole model, which a layer-by-layer run never holds");
+        return Collect(checkpoint, data, new CriteriaCollector(statistics, checkpoint.Config.VocabSize, inputSampleRows, data.Describe()),
+                       batchSize, afterLayer, hiddenMemoryBytes, spillDir, progress);
+    }
+
+    private static (CriteriaStats Stats, long HiddenBytes, bool Spilled) Collect(LayerwiseCheckpoint checkpoint, CalibrationSet data,
+        CriteriaCollector collector, int batchSize, Action<IMoeLayerView, CriteriaStats>? afterLayer, long hiddenMemoryBytes, string? spillDir,
+        Action<LayerwiseProgress>? progress)
+    {
         if (batchSize < 1) throw new MoePruneException($"calibration pass: batch size {batchSize} must be at least 1");
         if (data.Sequences.Count == 0) throw new MoePruneException($"calibration: '{data.Spec}' gave no calibration sequences");
-        RefuseGradients(criteria);
-        var collector = new CriteriaCollector(criteria, checkpoint.Config.VocabSize, inputSampleRows, data.Describe());
         var hooks = new LayerwiseHooks
         {
             Observers = [collector],

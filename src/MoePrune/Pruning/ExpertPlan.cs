@@ -47,11 +47,15 @@ public sealed class ExpertPlan
     /// <paramref name="scoreCorrectionBias"/> (a scalar) is the slot's <c>e_score_correction_bias</c> entry where the router
     /// has one; without it the entry of <paramref name="derivedFrom"/> is kept.
     /// </summary>
-    public void Replace(int layer, int newSlot, Tensor gateProj, Tensor upProj, Tensor downProj, Tensor routerRow, int? derivedFrom = null,
-                        Tensor? scoreCorrectionBias = null)
+    public void Replace(int layer, int newSlot, PlannedTensor gateProj, PlannedTensor upProj, PlannedTensor downProj, Tensor routerRow,
+                        int? derivedFrom = null, Tensor? scoreCorrectionBias = null) =>
+        Replace(layer, newSlot, new ExpertTensors(gateProj, upProj, downProj, routerRow, scoreCorrectionBias), derivedFrom);
+
+    /// <summary>As above with the slot's tensors in one record.</summary>
+    public void Replace(int layer, int newSlot, ExpertTensors tensors, int? derivedFrom = null)
     {
         if (!_replaced.TryGetValue(layer, out var slots)) _replaced[layer] = slots = [];
-        if (!slots.TryAdd(newSlot, (new ExpertTensors(gateProj, upProj, downProj, routerRow, scoreCorrectionBias), derivedFrom)))
+        if (!slots.TryAdd(newSlot, (tensors, derivedFrom)))
             throw new MoePruneException($"expert plan: layer {layer} slot {newSlot} is replaced twice");
     }
 

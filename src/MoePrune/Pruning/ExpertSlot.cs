@@ -30,6 +30,6 @@ public sealed record ExpertSlot
 /// A custom expert in Hugging Face's per-expert layout: gate/up (I, H), down (H, I), its router row (H) and, for routers
 /// with a score-correction bias (DeepSeek-V3 / GLM), optionally its bias entry (a scalar; null = the entry of the original
 /// the slot derives from). The tensors belong to the caller; surgery copies them (converting to the stored dtype) and
-/// never disposes them.
+/// never disposes them. The projections may be stored elsewhere until the export writes them (<see cref="PlannedTensor"/>).
 /// </summary>
-public sealed record ExpertTensors(Tensor GateProj, Tensor UpProj, Tensor DownProj, Tensor RouterRow, Tensor? ScoreCorrectionBias = null);
+public sealed record ExpertTensors(PlannedTensor GateProj, PlannedTensor UpProj, PlannedTensor DownProj, Tensor RouterRow, Tensor? ScoreCorrectionBias = null);

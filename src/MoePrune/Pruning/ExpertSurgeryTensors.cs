@@ -120,7 +120,7 @@ internal static class ExpertSurgeryTensors
     }
 
     /// <summary>A custom expert tensor for an FP8 layer: its codes and fresh block scales (the quantization runs once per output tensor).</summary>
-    private static IEnumerable<SurgeryTensor> QuantizedCustom(MoeConfig config, string name, long[] shape, Tensor custom, List<string> problems)
+    private static IEnumerable<SurgeryTensor> QuantizedCustom(MoeConfig config, string name, long[] shape, PlannedTensor custom, List<string> problems)
     {
         if (config.Fp8 is not { } q)
         {
@@ -130,7 +130,8 @@ internal static class ExpertSurgeryTensors
         Tensor Part(bool scale)
         {
             using var scope = NewDisposeScope();
-            var (codes, scaleInv) = BlockFp8.Quantize(custom.detach(), name, q.ScaleFormat, q.BlockRows, q.BlockCols);
+            using var values = custom.Open();
+            var (codes, scaleInv) = BlockFp8.Quantize(values.detach(), name, q.ScaleFormat, q.BlockRows, q.BlockCols);
             return (scale ? scaleInv : codes).MoveToOuterDisposeScope();                 // (R, C) uint8 or (R/b0, C/b1) fp32
         }
         var scaleShape = BlockFp8.ScaleShape(shape[0], shape[1], q.BlockRows, q.BlockCols);
@@ -171,10 +172,11 @@ internal static class ExpertSurgeryTensors
     };
 
     /// <summary>A contiguous CPU copy of a caller's tensor in <paramref name="dtype"/> (the caller keeps ownership).</summary>
-    private static Tensor Copy(Tensor t, ScalarType dtype)
+    private static Tensor Copy(PlannedTensor planned, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        using var t = planned.Open();
         return t.detach().to(dtype, CPU, copy: true).contiguous().MoveToOuterDisposeScope();
     }
 }

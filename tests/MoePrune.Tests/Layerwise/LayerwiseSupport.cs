@@ -83,11 +83,11 @@ static class LayerwiseSupport
         return max;
     }
 
-    /// <summary>Asserts two checkpoint directories hold byte-identical files, pruning.json aside; returns the files compared.</summary>
-    public static int AssertSameFiles(string expected, string actual)
+    /// <summary>Asserts two checkpoint directories hold byte-identical files, the record (pruning.json) aside; returns the files compared.</summary>
+    public static int AssertSameFiles(string expected, string actual, string record = PruneJob.RecordFile)
     {
-        var files = Directory.GetFiles(expected).Select(Path.GetFileName).Where(f => f != PruneJob.RecordFile).Order().ToList();
-        Assert.Equal(files, Directory.GetFiles(actual).Select(Path.GetFileName).Where(f => f != PruneJob.RecordFile).Order().ToList());
+        var files = Directory.GetFiles(expected).Select(Path.GetFileName).Where(f => f != record).Order().ToList();
+        Assert.Equal(files, Directory.GetFiles(actual).Select(Path.GetFileName).Where(f => f != record).Order().ToList());
         foreach (var f in files)
             Assert.True(File.ReadAllBytes(Path.Combine(expected, f!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(actual, f!))), $"{f} differs");
         return files.Count;

@@ -55,6 +55,9 @@ public sealed class LayerStats
     /// <summary>Puts a statistic read from a file (replaces one of the same key).</summary>
     public void Set(ILayerStatistic statistic) => _parts[statistic.Kind.Key] = statistic;
 
+    /// <summary>Drops a statistic once read (a layer-by-layer merge frees each layer's input sample after merging the layer); false when absent.</summary>
+    public bool Remove(StatisticKind kind) => kind != RoutingCounts.Kind && _parts.Remove(kind.Key);
+
     /// <summary>Adds one routing event of this layer to every part.</summary>
     public void Add(RoutingEvent e)
     {

@@ -51,6 +51,7 @@ public static class LearnedMerge
         new Random(options.Seed).Shuffle(order);
 
         using var scope = NewDisposeScope();
+        using var grad = enable_grad();                                                              // a fit, whatever mode the caller runs in (a layer-by-layer pass: no_grad)
         var x = options.Inputs.detach().to(ScalarType.Float32);                                      // (N, H)
         var device = x.device;
         var xTrain = x.index_select(0, tensor(order.Skip(held).Select(i => (long)i).ToArray(), device: device)); // (N_t, H)

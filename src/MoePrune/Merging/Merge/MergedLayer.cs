@@ -27,14 +27,28 @@ public sealed class MergedLayer(MergeMethod method, IReadOnlyList<MergedExpert> 
     /// <summary>The merged layer as layer weights (the router is a new tensor; the experts are shared with this object).</summary>
     public MoeLayerWeights ToLayerWeights() => new(RouterWeight(), Experts.Select(e => e.Weights).ToArray());
 
-    public void Dispose()
+    /// <summary>True after <see cref="ReleaseProjections"/>: only coefficients, scales and router rows remain.</summary>
+    public bool ProjectionsReleased { get; private set; }
+
+    /// <summary>
+    /// Frees the merged experts' projections once they are kept elsewhere (a layer-by-layer merge stores them in a
+    /// temporary file until the export); coefficients, scales and router rows stay.
+    /// </summary>
+    public void ReleaseProjections()
     {
+        if (ProjectionsReleased) return;
         foreach (var e in Experts)
         {
             e.Weights.GateProj.Dispose();
             e.Weights.UpProj.Dispose();
             e.Weights.DownProj.Dispose();
-            e.RouterRow.Dispose();
         }
+        ProjectionsReleased = true;
+    }
+
+    public void Dispose()
+    {
+        ReleaseProjections();
+        foreach (var e in Experts) e.RouterRow.Dispose();
     }
 }
