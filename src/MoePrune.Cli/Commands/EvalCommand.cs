@@ -4,6 +4,7 @@ using MoePrune.Evaluation;
 using MoePrune.Evaluation.Kl;
 using MoePrune.Evaluation.LogLikelihood;
 using MoePrune.Evaluation.Tasks;
+using MoePrune.Layerwise;
 using MoePrune.Models;
 using MoePrune.Tokenization;
 using MoePrune.Progress;
@@ -15,7 +16,9 @@ namespace MoePrune.Cli.Commands;
 /// <c>moeprune eval [MODEL] --tasks T1,T2 [--shots K] [--limit N] [--batch-size B] [--out FILE] [--samples FILE]
 /// [--markdown FILE] [--reference PARENT (--text-file F | --corpus brown:SPLIT) [--seq-len L]]</c>: multiple-choice and generative
 /// tasks (built-in names or JSONL files, docs/EVALUATION.md) and the KL quality gate against a parent model.
-/// Every input is read and checked before a model is loaded; the output files are written only at the end.
+/// Every input is read and checked before a model is loaded; the output files are written only at the end. When the
+/// model (and the reference, together) does not fit the memory budget, or with --layerwise, the multiple-choice tasks
+/// and the KL gate run layer by layer with the same results; generative tasks are then refused.
 /// </summary>
 public static class EvalCommand
 {
@@ -42,8 +45,10 @@ public static class EvalCommand
         var text = new Option<string?>("--text-file") { Description = "UTF-8 text file for the KL gate" };
         var corpus = new Option<string?>("--corpus") { Description = "Brown split for the KL gate: brown:validation, brown:test (or brown:train)" };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per KL sequence", DefaultValueFactory = _ => 1024 };
+        var layerwise = LayerwiseOptions.Create();
         var cmd = new Command("eval", "Score multiple-choice and generative tasks zero- or k-shot, and the KL divergence from a parent model")
             { dir, tasks, shots, limit, batch, batchTokens, seed, addBos, outFile, force, samples, markdown, reference, text, corpus, seqLen, dtype };
+        layerwise.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             string modelDir = pr.Model(dir);
@@ -55,6 +60,7 @@ public static class EvalCommand
             string? referenceDir = pr.GetValue(reference);
             string? taskList = pr.GetValue(tasks);
             if (taskList is null && referenceDir is null) throw new MoePruneException("eval: give --tasks, --reference, or both");
+            var execution = layerwise.Bind(pr);
             foreach (var path in new[] { pr.GetValue(outFile), pr.GetValue(samples), pr.GetValue(markdown) })
                 if (path is not null) OutputOptions.Claim(path, IO.OutputKind.File, pr.GetValue(force));
 
@@ -73,6 +79,18 @@ public static class EvalCommand
                 throw new MoePruneException("--text-file and --corpus are the KL gate's input: give --reference too");
 
             var dt = pr.DtypeValue(dtype);
+            if (execution.Force) LayerwiseEvaluation.RefuseGenerative(prepared);
+            using (var checkpoint = LayerwiseCheckpoint.Open(modelDir, dt))
+            using (var parentCheckpoint = referenceDir is null ? null : LayerwiseCheckpoint.Open(referenceDir, dt))
+            {
+                var choice = ExecutionChoice.Decide(checkpoint, execution, CliOptionNames.Map, parentCheckpoint);
+                if (choice.Layerwise)
+                {
+                    LayerwiseEvaluation.RefuseGenerative(prepared);
+                    var (report, summary) = Layerwise(checkpoint, parentCheckpoint, choice, prepared, klSequences, settings, modelDir, referenceDir);
+                    return Finish(report, summary, pr.GetValue(outFile), pr.GetValue(samples), pr.GetValue(markdown), json);
+                }
+            }
             using var model = ModelLoader.Load(modelDir, dt);
             using var parent = referenceDir is null ? null : ModelLoader.Load(referenceDir, dt);
             var (results, kl) = WithProgress(prepared, klSequences?.Count ?? 0, report =>
@@ -84,15 +102,42 @@ public static class EvalCommand
                     : KlDivergence.Evaluate(model, parent, klSequences!, settings.BatchSize, done => report(KlLabel, done));
                 return (results, kl);
             });
-            var evaluation = new EvaluationReport(modelDir, results, kl, settings, referenceDir);
-            evaluation.Write(pr.GetValue(outFile), pr.GetValue(samples), pr.GetValue(markdown));
-            if (json) CliRunner.PrintJson(evaluation.ToJson());
-            else Console.Write(evaluation.ToMarkdown());
-            return 0;
+            return Finish(new EvaluationReport(modelDir, results, kl, settings, referenceDir), null,
+                          pr.GetValue(outFile), pr.GetValue(samples), pr.GetValue(markdown), json);
         });
         return cmd;
     }
 
+    /// <summary>Multiple-choice tasks and the KL gate layer by layer (<see cref="LayerwiseEvaluation"/>), reported as in memory plus the run's summary.</summary>
+    static (EvaluationReport, LayerwiseSummary) Layerwise(LayerwiseCheckpoint checkpoint, LayerwiseCheckpoint? parent, ExecutionChoice choice,
+        IReadOnlyList<PreparedTask> prepared, List<int[]>? klSequences, EvalSettings settings, string modelDir, string? referenceDir)
+    {
+        double disk = DiskReadRate.Measure(checkpoint.Dir, checkpoint.ShardFiles);
+        long largest = Math.Max(checkpoint.Sizes.LargestUnit, parent?.Sizes.LargestUnit ?? 0);
+        long hiddenMemory = Math.Max(0, choice.BudgetBytes - largest - (parent is null ? 0 : checkpoint.Sizes.Output)); // the model's output weight meets the reference's head
+        var run = LayerwiseEvaluation.Run(checkpoint, prepared, parent, klSequences, settings.BatchSize, settings.BatchTokens, hiddenMemory);
+        var summary = new LayerwiseSummary(choice.Reason, choice.BudgetBytes, largest, run.HiddenBytes, run.Spilled,
+                                           checkpoint.BytesRead + (parent?.BytesRead ?? 0), checkpoint.ReadSeconds + (parent?.ReadSeconds ?? 0), disk);
+        return (new EvaluationReport(modelDir, run.Tasks, run.Kl, settings, referenceDir), summary);
+    }
+
+    /// <summary>Writes the files asked for, then prints the report (and the layer-by-layer line or JSON field).</summary>
+    static int Finish(EvaluationReport evaluation, LayerwiseSummary? layerwise, string? outFile, string? samples, string? markdown, bool json)
+    {
+        evaluation.Write(outFile, samples, markdown);
+        if (json)
+        {
+            var o = evaluation.ToJson();
+            if (layerwise is not null) o["layerwise"] = LayerwiseOptions.ToJson(layerwise);
+            CliRunner.PrintJson(o);
+        }
+        else
+        {
+            if (layerwise is not null) Console.WriteLine(LayerwiseOptions.Describe(layerwise));
+            Console.Write(evaluation.ToMarkdown());
+        }
+        return 0;
+    }
     const string KlLabel = "KL gate";
 
     /// <summary>Refuses a reference whose vocabulary differs: config vocab_size, and token by token when both have a tokenizer.</summary>

@@ -4,7 +4,7 @@ using MoePrune.Layerwise;
 
 namespace MoePrune.Cli.Commands;
 
-/// <summary>The options of commands that can run layer by layer (score, prune, merge, perplexity), and how they report it.</summary>
+/// <summary>The options of commands that can run layer by layer (score, prune, merge, perplexity, eval), and how they report it.</summary>
 public sealed class LayerwiseOptions
 {
     public required Option<bool> Force { get; init; }

@@ -22,22 +22,29 @@ public sealed record ExecutionChoice(bool Layerwise, long BudgetBytes, string Bu
     /// <summary>Bytes the hidden states may take in memory next to the largest part.</summary>
     public long HiddenMemoryBytes(CheckpointSizes sizes) => Math.Max(0, BudgetBytes - sizes.LargestUnit);
 
-    public static ExecutionChoice Decide(LayerwiseCheckpoint checkpoint, LayerwiseSettings settings, OptionNames names)
+    /// <param name="alongside">A second checkpoint the job reads too (eval's KL reference): in memory only when both fit
+    /// together; layer by layer the budget must hold the largest part of either.</param>
+    public static ExecutionChoice Decide(LayerwiseCheckpoint checkpoint, LayerwiseSettings settings, OptionNames names, LayerwiseCheckpoint? alongside = null)
     {
         var (budget, source) = settings.MemoryBudget is long given ? (given, names[OptionNames.MemoryBudget]) : MemoryBudget.Available();
-        var sizes = checkpoint.Sizes;
+        var all = alongside is null ? new[] { checkpoint } : [checkpoint, alongside];
         string dtype = Models.DtypeNames.ToConfigName(checkpoint.Dtype);
-        long inMemory = sizes.Model + sizes.Layers.Values.DefaultIfEmpty(0).Max();
+        long models = all.Sum(c => c.Sizes.Model);
+        long inMemory = models + all.Max(c => c.Sizes.Layers.Values.DefaultIfEmpty(0).Max());
         string reason;
         if (settings.Force) reason = $"{names[OptionNames.Layerwise]} given";
         else if (inMemory > budget)
-            reason = $"the model needs {CheckpointSizes.Format(sizes.Model)} in {dtype}, more than the memory budget of {CheckpointSizes.Format(budget)} ({source})";
+            reason = $"{(alongside is null ? "the model needs" : "the model and its reference need")} {CheckpointSizes.Format(models)} in {dtype}, more than the memory budget of {CheckpointSizes.Format(budget)} ({source})";
         else
-            return new ExecutionChoice(false, budget, source, "the model fits in memory");
-        if (sizes.LargestUnit > budget)
-            throw new MoePruneException(settings.MemoryBudget is not null
-                ? $"{names[OptionNames.MemoryBudget]} {CheckpointSizes.Format(budget)}: smaller than the largest part of {checkpoint.Dir} ({Part(sizes)}: {CheckpointSizes.Format(sizes.LargestUnit)} in {dtype}); layer by layer needs at least that"
-                : $"{checkpoint.Dir}: its largest part ({Part(sizes)}: {CheckpointSizes.Format(sizes.LargestUnit)} in {dtype}) does not fit in the {CheckpointSizes.Format(budget)} this process may use ({source})");
+            return new ExecutionChoice(false, budget, source, alongside is null ? "the model fits in memory" : "the model and its reference fit in memory");
+        foreach (var c in all)
+        {
+            var sizes = c.Sizes;
+            if (sizes.LargestUnit > budget)
+                throw new MoePruneException(settings.MemoryBudget is not null
+                    ? $"{names[OptionNames.MemoryBudget]} {CheckpointSizes.Format(budget)}: smaller than the largest part of {c.Dir} ({Part(sizes)}: {CheckpointSizes.Format(sizes.LargestUnit)} in {dtype}); layer by layer needs at least that"
+                    : $"{c.Dir}: its largest part ({Part(sizes)}: {CheckpointSizes.Format(sizes.LargestUnit)} in {dtype}) does not fit in the {CheckpointSizes.Format(budget)} this process may use ({source})");
+        }
         return new ExecutionChoice(true, budget, source, reason);
     }
 

@@ -18,6 +18,13 @@ public sealed class LayerwiseHooks
     public Action<DecoderLayer>? AfterLayer { get; init; }
     /// <summary>When set, the final norm and output projection run at the end: batch index, batch and its logits (B, T, V), valid during the call.</summary>
     public Action<int, LayerBatch, Tensor>? Head { get; init; }
+    /// <summary>
+    /// When set, the final norm runs at the end and, instead of full logits, hands batch index, batch, its normed hidden
+    /// states (B, T, H) and the output weight (V, H), valid during the call (heads that need only some positions' logits).
+    /// </summary>
+    public Action<int, LayerBatch, Tensor, Tensor>? FinalHidden { get; init; }
+
+    internal bool HasHead => Head is not null || FinalHidden is not null;
 }
 
 /// <summary>
@@ -41,7 +48,7 @@ public static class LayerwiseRunner
         int layers = config.NumHiddenLayers;
         // progress in batches through every part (in layers when there are no batches)
         int perPart = Math.Max(1, batches.Count);
-        long total = batches.Count == 0 ? layers : (long)perPart * (layers + 1 + (hooks.Head is null ? 0 : 1));
+        long total = batches.Count == 0 ? layers : (long)perPart * (layers + 1 + (hooks.HasHead ? 1 : 0));
         void Report(LayerwiseStage stage, string part, int layer, int batch)
         {
             var p = new LayerwiseProgress(stage, part, layer, layers, batch, batches.Count, checkpoint.BytesRead, checkpoint.ReadSeconds,
@@ -96,9 +103,9 @@ public static class LayerwiseRunner
                 Report(LayerwiseStage.Done, "layer", l, batches.Count);
             }
             Native.MallocTuning.Trim();
-            if (hooks.Head is { } head && batches.Count > 0)
+            if (hooks.HasHead && batches.Count > 0)
             {
-                RunHead(checkpoint, batches, hidden, head, i => Report(LayerwiseStage.Batch, "head", -1, i));
+                RunHead(checkpoint, batches, hidden, hooks, i => Report(LayerwiseStage.Batch, "head", -1, i));
                 Report(LayerwiseStage.Done, "head", -1, batches.Count);
             }
         }
@@ -119,9 +126,9 @@ public static class LayerwiseRunner
         return $"{where}{batch}, {CheckpointSizes.Format(p.BytesRead)} read at {p.ReadMegabytesPerSecond:F0} MB/s{rss}";
     }
 
-    /// <summary>norm → output projection per batch, as <see cref="MoeForCausalLM.forward"/> ends.</summary>
+    /// <summary>norm → output projection per batch, as <see cref="MoeForCausalLM.forward"/> ends (or norm only, for <see cref="LayerwiseHooks.FinalHidden"/>).</summary>
     private static void RunHead(LayerwiseCheckpoint checkpoint, IReadOnlyList<LayerBatch> batches, HiddenStates hidden,
-                                Action<int, LayerBatch, Tensor> head, Action<int> done)
+                                LayerwiseHooks hooks, Action<int> done)
     {
         using var norm = checkpoint.LoadNorm();
         using var weight = checkpoint.LoadOutputWeight();                                         // (V, H)
@@ -129,8 +136,9 @@ public static class LayerwiseRunner
         {
             using var scope = NewDisposeScope();
             using var x = hidden.Take(i);                                                         // (B, T, H)
-            var logits = nn.functional.linear(norm.forward(x), weight);                           // (B, T, V)
-            head(i, batches[i], logits);
+            var normed = norm.forward(x);                                                         // (B, T, H)
+            hooks.FinalHidden?.Invoke(i, batches[i], normed, weight);
+            if (hooks.Head is { } head) head(i, batches[i], nn.functional.linear(normed, weight)); // (B, T, V)
             done(i + 1);
         }
     }

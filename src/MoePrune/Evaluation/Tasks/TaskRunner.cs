@@ -64,14 +64,7 @@ public static class TaskRunner
         if (prepared.Task.Kind == TaskKind.MultipleChoice)
         {
             var scored = ContinuationScorer.Score(model, prepared.Requests, batchSize, maxLength, progress, batchTokens);
-            var outcomes = new List<MultipleChoiceOutcome>();
-            for (int i = 0; i < prepared.Documents.Count; i++)
-            {
-                var doc = (MultipleChoiceDocument)prepared.Documents[i];
-                var lls = Enumerable.Range(prepared.FirstRequest[i], doc.Choices.Count).Select(r => scored.Scores[r].LogLikelihood).ToArray();
-                outcomes.Add(MultipleChoiceScoring.Outcome(doc, lls));
-            }
-            return TaskResult.MultipleChoice(prepared, outcomes, scored, clock.Elapsed.TotalSeconds);
+            return MultipleChoiceResult(prepared, scored, clock.Elapsed.TotalSeconds);
         }
         var items = prepared.Documents.Select((d, i) => ((GenerativeDocument)d, prepared.PromptIds[i])).ToList();
         var generated = GenerativeScoring.Run(model, encoder.Tokenizer, items, batchSize, maxLength, progress, batchTokens);
@@ -79,7 +72,23 @@ public static class TaskRunner
         return TaskResult.Generate(prepared, generated, truncated, clock.Elapsed.TotalSeconds);
     }
 
+    /// <summary>A multiple-choice task's result from its scored requests (in memory or layer by layer).</summary>
+    public static TaskResult MultipleChoiceResult(PreparedTask prepared, ScoredContinuations scored, double seconds)
+    {
+        var outcomes = new List<MultipleChoiceOutcome>();
+        for (int i = 0; i < prepared.Documents.Count; i++)
+        {
+            var doc = (MultipleChoiceDocument)prepared.Documents[i];
+            var lls = Enumerable.Range(prepared.FirstRequest[i], doc.Choices.Count).Select(r => scored.Scores[r].LogLikelihood).ToArray();
+            outcomes.Add(MultipleChoiceScoring.Outcome(doc, lls));
+        }
+        return TaskResult.MultipleChoice(prepared, outcomes, scored, seconds);
+    }
+
     /// <summary>The model's <c>max_position_embeddings</c> (2048 when the config has none, as lm-evaluation-harness assumes).</summary>
-    public static int MaxLength(MoeForCausalLM model) =>
-        model.Config.Source["max_position_embeddings"] is JsonValue v && v.TryGetValue<int>(out int n) && n > 0 ? n : 2048;
+    public static int MaxLength(MoeForCausalLM model) => MaxLength(model.Config);
+
+    /// <inheritdoc cref="MaxLength(MoeForCausalLM)"/>
+    public static int MaxLength(MoeConfig config) =>
+        config.Source["max_position_embeddings"] is JsonValue v && v.TryGetValue<int>(out int n) && n > 0 ? n : 2048;
 }
