@@ -3,21 +3,46 @@ using MoePrune.Native;
 
 namespace MoePrune.Merging.Merge;
 
-/// <summary>Σ α_i · t_i (times a scale), accumulated in fp64 and returned in the dtype of the parts.</summary>
+/// <summary>
+/// Σ α_i · t_i (times a scale), accumulated in fp64 and returned in the dtype of the parts; computed a slice of rows
+/// at a time (element by element the same), so that the fp64 working copies stay small beside a large expert.
+/// </summary>
 public static class WeightedSum
 {
+    /// <summary>Elements per fp64 slice: 32 MiB of accumulator.</summary>
+    private const long SliceElements = 1L << 22;
+
     public static Tensor Combine(IReadOnlyList<Tensor> parts, IReadOnlyList<double> alpha, double scale = 1)
     {
         if (parts.Count != alpha.Count || parts.Count == 0) throw new ArgumentException("one coefficient per part");
         using var scope = NewDisposeScope();
-        var sum = zeros(parts[0].shape, ScalarType.Float64, parts[0].device);                      // part shape fp64
-        for (int i = 0; i < parts.Count; i++)
-            if (alpha[i] != 0) sum.add_(parts[i].to(ScalarType.Float64), alpha: Scalars.Of(alpha[i]));
-        if (scale != 1) sum.mul_(Scalars.Of(scale));
-        return sum.to(parts[0].dtype).MoveToOuterDisposeScope();                                   // part shape
+        var result = empty(parts[0].shape, parts[0].dtype, parts[0].device);                       // part shape
+        if (parts[0].dim() == 0) return Slice(parts, alpha, scale, p => p).MoveToOuterDisposeScope();
+        long rows = parts[0].shape[0], step = Math.Max(1, SliceElements / Math.Max(1, parts[0].NumberOfElements / Math.Max(1, rows)));
+        for (long r = 0; r < rows; r += step)
+        {
+            using var inner = NewDisposeScope();
+            long n = Math.Min(step, rows - r);
+            result.narrow(0, r, n).copy_(Slice(parts, alpha, scale, p => p.narrow(0, r, n)));    // (n, ...)
+        }
+        return result.MoveToOuterDisposeScope();
     }
 
-    /// <summary>The merged expert of <paramref name="members"/> with coefficients α and output scale s; a group of one is copied unchanged.</summary>
+    /// <summary>Σ α_i · slice(t_i) · scale in fp64, returned in the parts' dtype.</summary>
+    private static Tensor Slice(IReadOnlyList<Tensor> parts, IReadOnlyList<double> alpha, double scale, Func<Tensor, Tensor> slice)
+    {
+        var first = slice(parts[0]);
+        var sum = zeros(first.shape, ScalarType.Float64, first.device);                          // slice shape fp64
+        for (int i = 0; i < parts.Count; i++)
+            if (alpha[i] != 0) sum.add_(slice(parts[i]).to(ScalarType.Float64), alpha: Scalars.Of(alpha[i]));
+        if (scale != 1) sum.mul_(Scalars.Of(scale));
+        return sum.to(first.dtype);                                                                // slice shape
+    }
+
+    /// <summary>
+    /// The merged expert of <paramref name="members"/> with coefficients α and output scale s; a group of one is its member
+    /// unchanged, sharing the member's storage (never written: exports copy singletons from the source).
+    /// </summary>
     public static MergedExpert Expert(MoeLayerWeights layer, int[] members, double[] alpha, double scale)
     {
         using var scope = NewDisposeScope();
@@ -25,7 +50,7 @@ public static class WeightedSum
         {
             var only = layer.Experts[members[0]];
             return Detach(new MergedExpert(members, [1.0], 1.0,
-                new ExpertWeights(only.GateProj.detach().clone(), only.UpProj.detach().clone(), only.DownProj.detach().clone()),
+                new ExpertWeights(only.GateProj.detach(), only.UpProj.detach(), only.DownProj.detach()),
                 layer.Router[members[0]].detach().clone()));
         }
         var parts = members.Select(e => layer.Experts[e]).ToArray();
