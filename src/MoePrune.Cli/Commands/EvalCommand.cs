@@ -118,19 +118,14 @@ public static class EvalCommand
         var run = LayerwiseEvaluation.Run(checkpoint, prepared, parent, klSequences, settings.BatchSize, settings.BatchTokens, hiddenMemory);
         var summary = new LayerwiseSummary(choice.Reason, choice.BudgetBytes, largest, run.HiddenBytes, run.Spilled,
                                            checkpoint.BytesRead + (parent?.BytesRead ?? 0), checkpoint.ReadSeconds + (parent?.ReadSeconds ?? 0), disk);
-        return (new EvaluationReport(modelDir, run.Tasks, run.Kl, settings, referenceDir), summary);
+        return (new EvaluationReport(modelDir, run.Tasks, run.Kl, settings, referenceDir) { Layerwise = LayerwiseOptions.ToJson(summary) }, summary);
     }
 
     /// <summary>Writes the files asked for, then prints the report (and the layer-by-layer line or JSON field).</summary>
     static int Finish(EvaluationReport evaluation, LayerwiseSummary? layerwise, string? outFile, string? samples, string? markdown, bool json)
     {
         evaluation.Write(outFile, samples, markdown);
-        if (json)
-        {
-            var o = evaluation.ToJson();
-            if (layerwise is not null) o["layerwise"] = LayerwiseOptions.ToJson(layerwise);
-            CliRunner.PrintJson(o);
-        }
+        if (json) CliRunner.PrintJson(evaluation.ToJson());
         else
         {
             if (layerwise is not null) Console.WriteLine(LayerwiseOptions.Describe(layerwise));

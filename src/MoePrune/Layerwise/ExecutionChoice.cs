@@ -23,7 +23,7 @@ public sealed record ExecutionChoice(bool Layerwise, long BudgetBytes, string Bu
     public long HiddenMemoryBytes(CheckpointSizes sizes) => Math.Max(0, BudgetBytes - sizes.LargestUnit);
 
     /// <param name="alongside">A second checkpoint the job reads too (eval's KL reference): in memory only when both fit
-    /// together; layer by layer the budget must hold the largest part of either.</param>
+    /// together; layer by layer the budget must hold the largest part of either, and both output projections at once.</param>
     public static ExecutionChoice Decide(LayerwiseCheckpoint checkpoint, LayerwiseSettings settings, OptionNames names, LayerwiseCheckpoint? alongside = null)
     {
         var (budget, source) = settings.MemoryBudget is long given ? (given, names[OptionNames.MemoryBudget]) : MemoryBudget.Available();
@@ -45,6 +45,9 @@ public sealed record ExecutionChoice(bool Layerwise, long BudgetBytes, string Bu
                     ? $"{names[OptionNames.MemoryBudget]} {CheckpointSizes.Format(budget)}: smaller than the largest part of {c.Dir} ({Part(sizes)}: {CheckpointSizes.Format(sizes.LargestUnit)} in {dtype}); layer by layer needs at least that"
                     : $"{c.Dir}: its largest part ({Part(sizes)}: {CheckpointSizes.Format(sizes.LargestUnit)} in {dtype}) does not fit in the {CheckpointSizes.Format(budget)} this process may use ({source})");
         }
+        if (alongside is not null && checkpoint.Sizes.Output + alongside.Sizes.Output > budget)   // at the reference's head both output projections are held
+            throw new MoePruneException((settings.MemoryBudget is not null ? $"{names[OptionNames.MemoryBudget]} {CheckpointSizes.Format(budget)}: " : $"the {CheckpointSizes.Format(budget)} this process may use ({source}): ")
+                + $"smaller than the two output projections the KL gate holds at once ({CheckpointSizes.Format(checkpoint.Sizes.Output + alongside.Sizes.Output)} in {dtype}, {checkpoint.Dir} and {alongside.Dir})");
         return new ExecutionChoice(true, budget, source, reason);
     }
 

@@ -37,7 +37,8 @@ public sealed class EvalLayerwiseCommandTests(ITestOutputHelper output)
             return JsonNode.Parse(stdout)!.AsObject();
         }
         var memory = Eval();
-        var forced = Eval("--layerwise");
+        var forced = Eval("--layerwise", "--out", tmp["results.json"]);
+        Assert.True(JsonNode.DeepEquals(forced, JsonNode.Parse(File.ReadAllText(tmp["results.json"]))), "results.json holds what --json prints, layerwise included");
         var budget = Eval("--memory-budget", "40M");                                         // each model fits, the two together do not
         Assert.False(memory.ContainsKey("layerwise"));
         Assert.Equal("--layerwise given", forced["layerwise"]!["reason"]!.GetValue<string>());

@@ -42,6 +42,23 @@ public class LayerwiseBudgetTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void WithAReferenceTheBudgetMustHoldBothModelsInMemoryOrBothOutputProjections()
+    {
+        using var model = LayerwiseCheckpoint.Open(DefaultModelFiles.Directory());
+        using var reference = LayerwiseCheckpoint.Open(DefaultModelFiles.Directory());
+        var sizes = model.Sizes;
+        var names = OptionNames.Neutral;
+        Assert.False(ExecutionChoice.Decide(model, new() { MemoryBudget = 3 * sizes.Model }, names, reference).Layerwise);
+        var chosen = ExecutionChoice.Decide(model, new() { MemoryBudget = 3 * sizes.Model / 2 }, names, reference);  // each fits, not both
+        Assert.True(chosen.Layerwise);
+        Assert.Contains("the model and its reference need", chosen.Reason);
+        Assert.True(2 * sizes.Output > sizes.LargestUnit, "the default model's two output projections exceed its largest part");
+        var e = Assert.Throws<MoePruneException>(() => ExecutionChoice.Decide(model, new() { MemoryBudget = 2 * sizes.Output - 1 }, names, reference));
+        Assert.Contains("smaller than the two output projections the KL gate holds at once", e.Message);
+        Assert.True(ExecutionChoice.Decide(model, new() { MemoryBudget = 2 * sizes.Output }, names, reference).Layerwise);
+    }
+
+    [Fact]
     public void SpilledHiddenStatesGiveTheSameScoresAndNothingLeaks()
     {
         using var tmp = new TempDir();

@@ -15,6 +15,9 @@ namespace MoePrune.Evaluation.Tasks;
 /// </summary>
 public sealed record EvaluationReport(string Model, IReadOnlyList<TaskResult> Tasks, KlResult? Kl, EvalSettings Settings, string? Reference = null)
 {
+    /// <summary>How a layer-by-layer evaluation ran (why, bytes read, hidden states), written as <c>layerwise</c>; null in memory.</summary>
+    public JsonObject? Layerwise { get; init; }
+
     public JsonObject ToJson()
     {
         var o = new JsonObject { ["model"] = Model };
@@ -34,6 +37,7 @@ public sealed record EvaluationReport(string Model, IReadOnlyList<TaskResult> Ta
             };
         }
         o["settings"] = Settings.ToJson();
+        if (Layerwise is not null) o["layerwise"] = Layerwise.DeepClone();
         return o;
     }
 
