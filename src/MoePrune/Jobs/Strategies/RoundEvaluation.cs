@@ -11,13 +11,13 @@ namespace MoePrune.Jobs.Strategies;
 /// What every round of a strategy run is measured by, in ONE forward of the round model over fixed sequences:
 /// perplexity, the expert load of the same forwards (each layer's share of routed assignments per expert and its
 /// entropy relative to uniform), and with a <see cref="Parent"/> KL(parent ‖ model) of the next-token distributions
-/// (mean, 99th percentile, top-1 agreement) against the parent's log-probabilities, computed once and kept (positions ×
-/// vocabulary fp32); optionally tasks (a caller-supplied evaluator). <c>KlDivergence</c> of the evaluation harness is the
-/// reference the tests compare with.
+/// (mean, 99th percentile, top-1 agreement) against the parent's final hidden states, computed once and kept
+/// (positions × hidden size), through the evaluation harness's <see cref="KlAccumulator"/>; optionally tasks (a
+/// caller-supplied evaluator). <c>KlDivergence</c> of the evaluation harness is the reference the tests compare with.
 /// </summary>
 public sealed class RoundEvaluation(IReadOnlyList<int[]> sequences, string description, int batchSize) : IDisposable
 {
-    List<Tensor>? _parentLogProbs;                                                        // per batch (N, V) fp32
+    List<Tensor>? _parentHidden;                                                          // per batch (B·T, H)
 
     /// <summary>The parent for the KL measurement (the original model); null: no KL.</summary>
     public MoeForCausalLM? Parent { get; init; }
@@ -45,66 +45,47 @@ public sealed class RoundEvaluation(IReadOnlyList<int[]> sequences, string descr
     {
         if (Sequences.Count == 0) throw new MoePruneException("round evaluation: no sequence has at least 2 tokens");
         var clock = Stopwatch.StartNew();
-        if (withKl) _parentLogProbs ??= Sequences.Chunk(batchSize).Select(c => LogProbs(Parent!, c).Item1.MoveToOuterDisposeScope()).ToList();
+        using var inference = inference_mode();
+        if (withKl) _parentHidden ??= Sequences.Chunk(batchSize).Select(c => Hidden(Parent!, c).DetachFromDisposeScope()).ToList();
         var load = new ExpertLoad();
         model.Observers.Add(load);
-        double nll = 0;
-        long count = 0, agree = 0;
-        var kls = new List<double>();
+        var sum = new KlAccumulator();
         try
         {
             int i = 0;
             foreach (var chunk in Sequences.Chunk(batchSize))
             {
                 using var scope = NewDisposeScope();
-                var (logProbs, targets) = LogProbs(model, chunk);                          // (N, V) fp32, (N, 1) int64
-                nll -= logProbs.gather(1, targets).to(ScalarType.Float64).sum().item<double>();
-                count += targets.shape[0];
-                if (withKl)
-                {
-                    var parent = _parentLogProbs![i];                                     // (N, V) fp32
-                    var kl = (parent.exp() * (parent - logProbs)).sum(-1);                 // (N) fp32
-                    kls.AddRange(kl.to(ScalarType.Float64).data<double>().ToArray());
-                    agree += logProbs.argmax(-1).eq(parent.argmax(-1)).sum().item<long>();
-                }
+                var hidden = Hidden(model, chunk);                                         // (B·T, H)
+                long length = chunk.Max(s => s.Length);
+                sum.Add(chunk, length, hidden, model.OutputWeight, withKl ? _parentHidden![i] : null, withKl ? Parent!.OutputWeight : null);
                 i++;
             }
         }
         finally { model.Observers.Remove(load); }
         var record = new JsonObject
         {
-            ["perplexity"] = Math.Exp(nll / count), ["mean_nll"] = nll / count, ["tokens"] = count,
+            ["perplexity"] = Math.Exp(sum.MeanNll), ["mean_nll"] = sum.MeanNll, ["tokens"] = sum.Positions,
             ["load"] = Load(load), ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
         };
         if (withKl)
+        {
+            var kl = sum.Result();
             record["kl"] = new JsonObject
             {
-                ["mean"] = kls.Average(), ["p99"] = KlDivergence.Percentile(kls.Order().ToList(), 0.99),
-                ["top1_agreement"] = (double)agree / kls.Count, ["positions"] = kls.Count,
+                ["mean"] = kl.Mean, ["p99"] = kl.P99, ["top1_agreement"] = kl.Top1Agreement, ["positions"] = (int)kl.Positions,
             };
+        }
         return record;
     }
 
-    /// <summary>Next-token log-probabilities (N, V) fp32 at every position that has a next token, and those tokens (N, 1).</summary>
-    static (Tensor, Tensor) LogProbs(MoeForCausalLM model, IReadOnlyList<int[]> chunk)
+    /// <summary>The final (normed) hidden states of a right-padded batch, (B·T, H).</summary>
+    static Tensor Hidden(MoeForCausalLM model, IReadOnlyList<int[]> chunk)
     {
         using var scope = NewDisposeScope();
-        using var inference = inference_mode();
         using var batch = TokenBatch.Pad(chunk);
-        long t = batch.InputIds.shape[1];
-        var logits = model.Logits(batch.InputIds, batch.AttentionMask);                     // (B, T, V)
-        var rows = new List<long>();
-        var next = new List<long>();
-        for (int b = 0; b < chunk.Count; b++)
-            for (int p = 0; p + 1 < chunk[b].Length; p++)
-            {
-                rows.Add(b * t + p);
-                next.Add(chunk[b][p + 1]);
-            }
-        var flat = logits.reshape(-1, logits.shape[2]).index_select(0, tensor(rows.ToArray())); // (N, V)
-        var logProbs = flat.to(ScalarType.Float32).log_softmax(-1);                          // (N, V) fp32
-        var targets = tensor(next.ToArray()).unsqueeze(1);                                    // (N, 1) int64
-        return (logProbs.MoveToOuterDisposeScope(), targets.MoveToOuterDisposeScope());
+        var hidden = model.Model.forward(new CausalLMInput(batch.InputIds, batch.AttentionMask)).LastHiddenState; // (B, T, H)
+        return hidden.reshape(-1, hidden.shape[2]).MoveToOuterDisposeScope();                // (B·T, H)
     }
 
     /// <summary>Per layer: each expert's share of routed assignments and the distribution's entropy ÷ log(E) (1 = balanced).</summary>
@@ -134,7 +115,7 @@ public sealed class RoundEvaluation(IReadOnlyList<int[]> sequences, string descr
 
     public void Dispose()
     {
-        foreach (var t in _parentLogProbs ?? []) t.Dispose();
-        _parentLogProbs = null;
+        foreach (var t in _parentHidden ?? []) t.Dispose();
+        _parentHidden = null;
     }
 }
