@@ -50,7 +50,7 @@ public static class MergeJob
         if (hooks is null)
             using (var checkpoint = Layerwise.LayerwiseCheckpoint.Open(request.ModelDir, request.Dtype))
             {
-                var choice = Layerwise.ExecutionChoice.Decide(checkpoint, request.Execution, spec.Names);
+                var choice = Layerwise.ExecutionChoice.Decide(checkpoint, request.Execution, spec.Names, besideModel: MergedExpertBytes(checkpoint, spec));
                 if (choice.Layerwise) return LayerwiseMergeJob.Run(request, checkpoint, choice, layerProgress);
             }
         using var model = ModelLoader.Load(request.ModelDir, request.Dtype);
@@ -61,6 +61,19 @@ public static class MergeJob
         PruneExport.Write(round, request.OutDir, request.ModelDir, record, MergeRecord.File);
         GgufOutput.Write(request.OutDir, request.GgufFile);
         return new MergeResult(request.OutDir, record, request.GgufFile);
+    }
+
+    /// <summary>
+    /// At most what an in-memory merge holds beside the model: per merged layer, min(r, E − r) merged experts of two or more
+    /// members (every such group lowers the count by at least one), each 3·I·H values in the compute dtype.
+    /// </summary>
+    internal static long MergedExpertBytes(Layerwise.LayerwiseCheckpoint checkpoint, MergeSpec spec)
+    {
+        var config = checkpoint.Config;
+        var experts = checkpoint.MoeShapes.ToDictionary(kv => kv.Key, kv => kv.Value.NumExperts);
+        var counts = MergeRound.Plan(config, experts, ExpertLineage.Identity(experts), spec).Counts;
+        long expert = 3L * config.HiddenSize * config.ExpertIntermediateSize * IO.SafeDtypes.SizeOf(IO.SafeDtypes.FromTorch(checkpoint.Dtype));
+        return counts.Sum(kv => Math.Min(kv.Value, experts[kv.Key] - kv.Value) * expert);
     }
 
     /// <summary>What a GGUF file cannot hold in the merged config (the round's counts applied), refused before any pass.</summary>

@@ -51,6 +51,7 @@ public static class MergeRound
                 outcome.Layers[layer] = MergeLayer(view, model.Config.Groups, spec, options, routing, stats, given, groupCounts[layer], outcome);
                 foreach (var t in outcome.Layers[layer].Merged.Experts.SelectMany(e => new[] { e.Weights.GateProj, e.Weights.UpProj, e.Weights.DownProj, e.RouterRow }))
                     t.DetachFromDisposeScope();                                                    // owned by the outcome
+                Native.MallocTuning.Trim();                                                        // the layer's working copies back before the next
             }
             outcome.MergeSeconds = clock.Elapsed.TotalSeconds;
             return Finish(input, spec, outcome, hooks);

@@ -24,17 +24,21 @@ public sealed record ExecutionChoice(bool Layerwise, long BudgetBytes, string Bu
 
     /// <param name="alongside">A second checkpoint the job reads too (eval's KL reference): in memory only when both fit
     /// together; layer by layer the budget must hold the largest part of either, and both output projections at once.</param>
-    public static ExecutionChoice Decide(LayerwiseCheckpoint checkpoint, LayerwiseSettings settings, OptionNames names, LayerwiseCheckpoint? alongside = null)
+    /// <param name="besideModel">Bytes the in-memory path holds beside the model (a merge's merged experts).</param>
+    public static ExecutionChoice Decide(LayerwiseCheckpoint checkpoint, LayerwiseSettings settings, OptionNames names, LayerwiseCheckpoint? alongside = null,
+                                         long besideModel = 0)
     {
         var (budget, source) = settings.MemoryBudget is long given ? (given, names[OptionNames.MemoryBudget]) : MemoryBudget.Available();
         var all = alongside is null ? new[] { checkpoint } : [checkpoint, alongside];
         string dtype = Models.DtypeNames.ToConfigName(checkpoint.Dtype);
         long models = all.Sum(c => c.Sizes.Model);
-        long inMemory = models + all.Max(c => c.Sizes.Layers.Values.DefaultIfEmpty(0).Max());
+        long inMemory = models + besideModel + all.Max(c => c.Sizes.Layers.Values.DefaultIfEmpty(0).Max());
         string reason;
         if (settings.Force) reason = $"{names[OptionNames.Layerwise]} given";
         else if (inMemory > budget)
-            reason = $"{(alongside is null ? "the model needs" : "the model and its reference need")} {CheckpointSizes.Format(models)} in {dtype}, more than the memory budget of {CheckpointSizes.Format(budget)} ({source})";
+            reason = $"{(alongside is null ? "the model needs" : "the model and its reference need")} {CheckpointSizes.Format(models)} in {dtype}"
+                     + (besideModel > 0 ? $" and the job {CheckpointSizes.Format(besideModel)} more" : "")
+                     + $", more than the memory budget of {CheckpointSizes.Format(budget)} ({source})";
         else
             return new ExecutionChoice(false, budget, source, alongside is null ? "the model fits in memory" : "the model and its reference fit in memory");
         foreach (var c in all)

@@ -119,13 +119,23 @@ public class LayerwiseMergeTests(ITestOutputHelper output)
         Assert.Null(memory.Layerwise);
         var chosen = Merge("chosen", new() { MemoryBudget = size / 2 });                   // not forced: the budget decides
         Assert.Contains("more than the memory budget", chosen.Layerwise!.Reason);
+        // the merged experts count: 8 → 6 keeps at most 2 merged experts per layer, 3·H·I values each, beside the model and one layer
+        long layer, beside;
+        using (var c = LayerwiseCheckpoint.Open(model))
+        {
+            layer = c.Sizes.Layers.Values.Max();
+            beside = MergeJob.MergedExpertBytes(c, spec);
+            Assert.Equal(c.Config.MoeLayerIndices.Count() * 2L * 3 * c.Config.HiddenSize * c.Config.ExpertIntermediateSize * 4, beside);
+        }
+        var tight = Merge("tight", new() { MemoryBudget = size + layer + beside / 2 });
+        Assert.Contains("and the job", tight.Layerwise!.Reason);
         Assert.False(chosen.Layerwise.Spilled);
         long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         var spilled = Merge("spilled", new() { Force = true, MemoryBudget = largest + 1, SpillDir = tmp.Path });
         Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);         // no tensor left behind
         Assert.True(spilled.Layerwise!.Spilled);
         Assert.Empty(Directory.GetFiles(tmp.Path, "moeprune-*"));                           // spill files deleted
-        foreach (var result in new[] { chosen, spilled })
+        foreach (var result in new[] { chosen, tight, spilled })
         {
             LayerwiseSupport.AssertSameFiles(memory.OutDir, result.OutDir, MergeRecord.File);
             AssertSameRecord(memory.Record, result.Record);
