@@ -143,6 +143,23 @@ public class LayerwiseMergeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheGgufFileOfALayerByLayerMergeIsTheInMemoryMergesByteForByte()
+    {
+        using var tmp = new TempDir();
+        string model = DefaultModelFiles.Directory();
+        foreach (var (mode, extra) in new[] { ("memory", Array.Empty<string>()), ("layerwise", ["--layerwise"]) })
+        {
+            Directory.CreateDirectory(tmp[mode]);
+            var (code, _, stderr) = InProcessCli.Run(["merge", model, "--similarity", "weights", "--merge", "uniform", "--groups", "6",
+                                                      "--out", Path.Combine(tmp[mode], "merged"), "--gguf", Path.Combine(tmp[mode], "merged.gguf"), .. extra]);
+            Assert.True(code == 0, stderr);
+        }
+        var (a, b) = (File.ReadAllBytes(Path.Combine(tmp["memory"], "merged.gguf")), File.ReadAllBytes(Path.Combine(tmp["layerwise"], "merged.gguf")));
+        Assert.True(a.AsSpan().SequenceEqual(b), "the GGUF files differ");
+        output.WriteLine($"GGUF files of {a.Length} bytes identical");
+    }
+
+    [Fact]
     public void TheCommandMergesLayerByLayerAndRefusesWhatNeedsTheModelInMemory()
     {
         using var tmp = new TempDir();
