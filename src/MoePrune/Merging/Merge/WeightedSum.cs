@@ -17,18 +17,18 @@ public static class WeightedSum
         if (parts.Count != alpha.Count || parts.Count == 0) throw new ArgumentException("one coefficient per part");
         using var scope = NewDisposeScope();
         var result = empty(parts[0].shape, parts[0].dtype, parts[0].device);                       // part shape
-        if (parts[0].dim() == 0) return Slice(parts, alpha, scale, p => p).MoveToOuterDisposeScope();
+        if (parts[0].dim() == 0) return Slice(parts, alpha, scale, p => p).to(parts[0].dtype).MoveToOuterDisposeScope();
         long rows = parts[0].shape[0], step = Math.Max(1, SliceElements / Math.Max(1, parts[0].NumberOfElements / Math.Max(1, rows)));
         for (long r = 0; r < rows; r += step)
         {
             using var inner = NewDisposeScope();
             long n = Math.Min(step, rows - r);
-            result.narrow(0, r, n).copy_(Slice(parts, alpha, scale, p => p.narrow(0, r, n)));    // (n, ...)
+            result.narrow(0, r, n).copy_(Slice(parts, alpha, scale, p => p.narrow(0, r, n)));    // (n, ...), converted by the copy
         }
         return result.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Σ α_i · slice(t_i) · scale in fp64, returned in the parts' dtype.</summary>
+    /// <summary>Σ α_i · slice(t_i) · scale in fp64.</summary>
     private static Tensor Slice(IReadOnlyList<Tensor> parts, IReadOnlyList<double> alpha, double scale, Func<Tensor, Tensor> slice)
     {
         var first = slice(parts[0]);
@@ -36,7 +36,7 @@ public static class WeightedSum
         for (int i = 0; i < parts.Count; i++)
             if (alpha[i] != 0) sum.add_(slice(parts[i]).to(ScalarType.Float64), alpha: Scalars.Of(alpha[i]));
         if (scale != 1) sum.mul_(Scalars.Of(scale));
-        return sum.to(first.dtype);                                                                // slice shape
+        return sum;                                                                                // slice shape fp64
     }
 
     /// <summary>
