@@ -17,10 +17,17 @@ internal sealed record LayerwisePassResult(CriteriaStats? Stats, JsonObject? Cal
 internal static class LayerwisePass
 {
     /// <param name="given">Statistics merged from files: no calibration pass, but NAEE reads their input samples.</param>
+    /// <param name="keepInputSamples">Keep each layer's input sample after its layer was scored (to save the statistics);
+    /// otherwise it is freed then, so that NAEE holds one layer's sample at a time.</param>
     public static LayerwisePassResult Run(LayerwiseCheckpoint checkpoint, ExecutionChoice choice, LayerwiseSettings settings,
         IReadOnlyList<CriterionSpec> criteria, CalibrationSettings calibration, string tokenizerDir, LayerLocalScores local,
-        CriteriaStats? given, OptionNames names, Action<LayerwiseProgress>? progress)
+        CriteriaStats? given, OptionNames names, Action<LayerwiseProgress>? progress, bool keepInputSamples = false)
     {
+        void Score(Observation.IMoeLayerView view, CriteriaStats? stats)
+        {
+            local.Add(view, stats);
+            if (!keepInputSamples && stats?.Layers.TryGetValue(view.LayerIndex, out var layer) == true) layer.Remove(LayerInputSample.Kind);
+        }
         LayerwiseCalibration.RefuseGradients(criteria);
         bool collect = given is null && criteria.Any(c => c.Needs.ReadsStatistics);
         var data = collect ? calibration.Pack(tokenizerDir, checkpoint.Config.VocabSize, names) : null;
@@ -32,11 +39,11 @@ internal static class LayerwisePass
         if (data is not null)
         {
             (stats, hidden.Bytes, hidden.Spilled) = LayerwiseCalibration.Collect(checkpoint, data, criteria, calibration.InputSampleRows,
-                calibration.BatchSize, local.NeedsWeights ? local.Add : null, hiddenMemory, settings.SpillDir, progress);
+                calibration.BatchSize, local.NeedsWeights ? Score : null, hiddenMemory, settings.SpillDir, progress);
             CalibrationSettings.MarkShard(stats, data);
         }
         else if (local.NeedsWeights)
-            LayerwiseRunner.Run(checkpoint, [], new LayerwiseHooks { AfterLayer = l => { if (l.Moe is { } moe) local.Add(moe, given); } },
+            LayerwiseRunner.Run(checkpoint, [], new LayerwiseHooks { AfterLayer = l => { if (l.Moe is { } moe) Score(moe, given); } },
                                 progress: progress);
         double seconds = clock.Elapsed.TotalSeconds;
         string fingerprint = checkpoint.Fingerprint();

@@ -19,7 +19,8 @@ public static class LayerwiseScoreJob
             ? StatisticsFiles.LoadMerged(r.MergeStats, r.ModelDir, fingerprint: null, layers.ToDictionary(l => l.Key, l => l.Value.NumExperts))
             : null;
         merged?.CheckCovers(r.Criteria);
-        var pass = LayerwisePass.Run(checkpoint, choice, r.Execution, r.Criteria, r.Calibration, r.ModelDir, local, merged, r.Names, progress);
+        var pass = LayerwisePass.Run(checkpoint, choice, r.Execution, r.Criteria, r.Calibration, r.ModelDir, local, merged, r.Names, progress,
+                                     keepInputSamples: r.SaveStats is not null);
         var calibration = pass.Calibration;
         if (merged is not null)
         {

@@ -59,6 +59,23 @@ public class LayerwiseBudgetTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void NaeeHoldsOneLayersInputSampleAtATimeUnlessTheStatisticsAreSaved()
+    {
+        using var tmp = new TempDir();
+        var model = JobSupport.WriteModel(tmp["m"], family: "olmoe", seed: 5);
+        ScoreRequest Request(string file, string? save) => new()
+        {
+            ModelDir = model, OutFile = tmp[file], Criteria = [CriterionSpec.Parse("naee")], Execution = new() { Force = true }, SaveStats = save,
+            Calibration = new() { Spec = LayerwiseSupport.Mix(tmp, JobSupport.Vocab), Sequences = 6, Length = 16, BatchSize = 3, InputSampleRows = 40 },
+        };
+        var freed = ScoreJob.Run(Request("freed.json", null));
+        var kept = ScoreJob.Run(Request("kept.json", tmp["stats.bin"]));
+        Assert.All(freed.Stats!.Layers.Values, l => Assert.False(l.Has(MoePrune.Criteria.Statistics.LayerInputSample.Kind)));
+        Assert.All(kept.Stats!.Layers.Values, l => Assert.True(l.Has(MoePrune.Criteria.Statistics.LayerInputSample.Kind)));
+        LayerwiseSupport.AssertSameScores(ScoresReport.Load(tmp["kept.json"]), ScoresReport.Load(tmp["freed.json"]), output);
+    }
+
+    [Fact]
     public void SpilledHiddenStatesGiveTheSameScoresAndNothingLeaks()
     {
         using var tmp = new TempDir();
