@@ -4,7 +4,8 @@
 #   sudo tools/layerwise-cgroup-check.sh [WORKDIR] [GB]      (root: it creates a memory cgroup by hand)
 #
 # Makes a random bf16 Mixtral-style checkpoint of about GB gigabytes (default 4.2) with `bench make-checkpoint`, then
-# runs `score`, `prune`, `merge` and `perplexity` twice: without a cap (in memory), and inside a memory cgroup limited to half
+# runs `score`, `prune`, `merge`, `perplexity` and `eval` (a multiple-choice task file and the KL gate of the merged
+# checkpoint against the input, with a BPE tokenizer of the checkpoint's 1,024 tokens trained here) twice: without a cap (in memory), and inside a memory cgroup limited to half
 # the checkpoint's size (cgroup v2 memory.max or v1 memory.limit_in_bytes, whichever this machine has), where the
 # commands choose layer-by-layer execution themselves from the cgroup limit. Checks that both give the same scores
 # (1e-6 relative), byte-identical pruned and merged checkpoints (pruning.json / merging.json aside) and the same perplexity, and prints peak RSS
@@ -22,7 +23,7 @@ rm -rf "$work"; mkdir -p "$work"
 ckpt="$work/ckpt"
 cg=""
 cleanup() {
-  rm -rf "$ckpt" "$work"/pruned-* "$work"/*.st
+  rm -rf "$ckpt" "$work"/pruned-* "$work"/*.st "$work/tok"
   if [ -n "$cg" ] && [ -d "$cg" ]; then rmdir "$cg" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
@@ -35,7 +36,15 @@ size=$(cat "$ckpt"/*.safetensors | wc -c)
 limit=$((size / 2))
 python3 -c "
 import random; random.seed(7)
-open('$work/ids.txt','w').write('\n'.join(' '.join(str(random.randrange(3,1024)) for _ in range(64)) for _ in range(8)))"
+open('$work/ids.txt','w').write('\n'.join(' '.join(str(random.randrange(3,1024)) for _ in range(64)) for _ in range(8)))
+words = 'the of and to a in that is was he for it with as his on be at by had not are but from or have an they which one you were her all she there would their we him been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three'.split()
+random.seed(11)
+open('$work/text.txt','w').write(' '.join(random.choice(words) for _ in range(20000)))
+import json
+docs = [{'id': f'd{i}', 'context': ' '.join(random.choice(words) for _ in range(12)), 'choices': [' '.join(random.choice(words) for _ in range(3)) for _ in range(4)], 'gold': i % 4} for i in range(12)]
+open('$work/mc.jsonl','w').write('\n'.join(json.dumps(d) for d in docs) + '\n')"
+"$M" train-tokenizer --text-file "$work/text.txt" --vocab-size 1024 --out "$work/tok" >/dev/null
+cp "$work"/tok/tokenizer*.json "$ckpt/"
 echo "checkpoint $size bytes in $(ls "$ckpt"/*.safetensors | wc -l) shards; cap $limit bytes"
 
 # --- the cgroup: v2 when /sys/fs/cgroup is the unified hierarchy, else v1's memory controller
@@ -76,6 +85,8 @@ for capped in no yes; do
   run "merge-$capped" $capped "$M" merge "$ckpt" "${calib[@]}" --similarity cka --merge frequency --groups 6 --similarity-tokens 256 \
       --out "$work/pruned-merge-$capped" --json --verbose
   run "ppl-$capped" $capped "$M" perplexity "$ckpt" --token-file "$work/ids.txt" --batch-size 4 --json --verbose
+  run "eval-$capped" $capped "$M" eval "$work/pruned-merge-no" --tasks "$work/mc.jsonl" --reference "$ckpt" --text-file "$work/text.txt" \
+      --seq-len 64 --limit 12 --batch-size 4 --json --verbose
 done
 
 python3 - "$work" <<'EOF'
@@ -97,7 +108,11 @@ ma, mb = (json.load(open(f'{w}/pruned-merge-{c}/merging.json')) for c in ('no', 
 print(f"merge: {len(files)} files, byte-identical: {same}; groups equal: {ma['layers'] == mb['layers']}")
 pa, pb = json.load(open(f'{w}/ppl-no.out')), json.load(open(f'{w}/ppl-yes.out'))
 print(f"perplexity: {pa['perplexity']:.6f} / {pb['perplexity']:.6f}, mean NLL difference {abs(pa['mean_nll'] - pb['mean_nll']):.3e}")
-for name in ['score', 'prune', 'merge', 'ppl']:
+ea, eb = json.load(open(f'{w}/eval-no.out')), json.load(open(f'{w}/eval-yes.out'))
+t = next(iter(ea['tasks']))
+print(f"eval: task {t} acc {ea['tasks'][t]['acc']} / {eb['tasks'][t]['acc']}; KL mean {ea['kl']['mean']:.9f} / {eb['kl']['mean']:.9f}, "
+      f"p99 {ea['kl']['p99']:.6f} / {eb['kl']['p99']:.6f}, top-1 {ea['kl']['top1_agreement']} / {eb['kl']['top1_agreement']}")
+for name in ['score', 'prune', 'merge', 'ppl', 'eval']:
     out = json.load(open(f'{w}/{name}-yes.out'))
     lw = out.get('layerwise')
     if lw is None: print(f"{name}: NOT layer by layer inside the cap"); continue
